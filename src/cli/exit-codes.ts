@@ -1,0 +1,13 @@
+/** The documented exit codes of the `deferred` CLI. */
+export const EXIT = {
+  /** Everything worked. */
+  ok: 0,
+  /** The command ran and failed (an RPC error, a sweep with errors). */
+  failure: 1,
+  /** Bad usage: unknown command or flag, invalid value. */
+  usage: 2,
+  /** A prerequisite is missing (gcloud, an emulator component, Java, a project id). */
+  prerequisite: 3,
+  /** The sweep or the main job found a leak or a deleted live payload. */
+  leak: 4,
+} as const;

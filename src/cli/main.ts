@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/** The `deferred` command line: parses arguments with yargs and dispatches to one module per command. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commands } from './commands.js';
+import { EXIT } from './exit-codes.js';
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('deferred')
+  .usage(
+    '$0 <command> [options]\n\nOperate cloud-deferred: sweep transient entities, inspect payloads, run the local stack.',
+  )
+  .command(commands)
+  .demandCommand(1, 'Name a command; see the list above.')
+  .strict()
+  .recommendCommands()
+  .epilogue(
+    `Exit codes: ${Object.entries(EXIT)
+      .map(([name, code]) => `${code} ${name}`)
+      .join(', ')}.\nDocs: README.md of the cloud-deferred package.`,
+  )
+  .help()
+  .alias('help', 'h')
+  .version()
+  .wrap(Math.min(120, process.stdout.columns || 100))
+  .fail((message, error) => {
+    if (error) {
+      process.stderr.write(`deferred: ${error.message}\n`);
+      process.exit(EXIT.failure);
+    }
+    process.stderr.write(`deferred: ${message}\nRun "deferred --help" for usage.\n`);
+    process.exit(EXIT.usage);
+  });
+
+await cli.parseAsync();

@@ -1,0 +1,3 @@
+/** The error classes of cloud-deferred, each with a stable `code` (see base.ts). */
+export { DeferredError, type DeferredErrorCode } from './base.js';
+export { PrerequisiteMissingError, EmulatorStartError } from './prerequisite-missing.js';

@@ -1,0 +1,207 @@
+/** Starting Google's Datastore emulator or the Firestore emulator in Datastore mode on loopback, in memory, and stopping it. */
+import { accessSync, constants, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { EmulatorStartError, PrerequisiteMissingError } from '../errors/index.js';
+import { spawnSession, type ProcessSession } from './process-group.js';
+
+/** Which of Google's two Datastore-compatible emulators to run. */
+export type DatastoreBackend = 'datastore' | 'firestore';
+
+/** Options of {@link startDatastoreEmulator}. */
+export interface DatastoreEmulatorOptions {
+  /**
+   * `datastore`: the Cloud Datastore emulator (`gcloud beta emulators datastore`), which answers `__kind__` queries.
+   * `firestore`: the Firestore emulator with `--database-mode=datastore-mode`.
+   * @default 'datastore'
+   */
+  readonly backend?: DatastoreBackend;
+  /** Project id the client must use. @default 'demo-deferred' */
+  readonly projectId?: string;
+  /** Loopback host to bind. @default '127.0.0.1' */
+  readonly host?: string;
+  /** Port to bind; 0 picks a free one. @default 0 */
+  readonly port?: number;
+  /** The `gcloud` executable: a path, or a name looked up on PATH. @default 'gcloud' */
+  readonly gcloudPath?: string;
+  /** The `java` executable the emulators need: a path, or a name looked up on PATH. @default 'java' */
+  readonly javaPath?: string;
+  /** How long to wait for the health endpoint before giving up, in milliseconds. @default 90000 */
+  readonly startTimeoutMs?: number;
+}
+
+/** A running emulator and what a `Datastore` client needs to reach it. */
+export interface RunningDatastoreEmulator {
+  readonly backend: DatastoreBackend;
+  readonly projectId: string;
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`, the value for `DATASTORE_EMULATOR_HOST`. */
+  readonly endpoint: string;
+  /** Pass to `new Datastore(...)` (add `namespace` as needed). */
+  readonly clientOptions: { readonly projectId: string; readonly apiEndpoint: string };
+  /** Session id of the emulator: its watchdog shell, gcloud and the JVM all belong to it. */
+  readonly sid: number;
+  /** Stops the emulator by killing every process of its session; resolves when nothing of it is left. */
+  stop(): Promise<void>;
+}
+
+const COMPONENT_DIR: Record<DatastoreBackend, { dir: string; component: string }> = {
+  datastore: { dir: 'cloud-datastore-emulator', component: 'cloud-datastore-emulator' },
+  firestore: { dir: 'cloud-firestore-emulator', component: 'cloud-firestore-emulator' },
+};
+
+/** Resolves an executable given as a path or a bare name on PATH; undefined when it is not there. */
+export function findExecutable(nameOrPath: string): string | undefined {
+  const candidates = nameOrPath.includes('/')
+    ? [nameOrPath]
+    : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, nameOrPath));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks that gcloud, the emulator component and Java are installed, and throws a one-line
+ * {@link PrerequisiteMissingError} naming what to install otherwise.
+ */
+export function checkPrerequisites(backend: DatastoreBackend, gcloudPath = 'gcloud', javaPath = 'java'): string {
+  const gcloud = findExecutable(gcloudPath);
+  if (!gcloud) {
+    throw new PrerequisiteMissingError(
+      `Google Cloud CLI not found (looked for "${gcloudPath}"): install it (https://cloud.google.com/sdk/docs/install) and put gcloud on PATH.`,
+    );
+  }
+  const { dir, component } = COMPONENT_DIR[backend];
+  const sdkRoot = dirname(dirname(realpathSync(gcloud)));
+  if (!existsSync(join(sdkRoot, 'platform', dir))) {
+    throw new PrerequisiteMissingError(
+      `The ${backend} emulator is not installed in ${sdkRoot}: run "gcloud components install ${component}" (or apt-get install google-cloud-cli-${component.replace('cloud-', '')}).`,
+    );
+  }
+  if (!findExecutable(javaPath)) {
+    throw new PrerequisiteMissingError(
+      `Java not found (looked for "${javaPath}"): the ${backend} emulator needs a Java 11+ runtime, e.g. apt-get install openjdk-17-jre-headless.`,
+    );
+  }
+  return gcloud;
+}
+
+/** Asks the kernel for a free TCP port on `host`. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await response.text();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts one emulator in memory on a free loopback port and waits until its health endpoint answers.
+ *
+ * @example
+ * const emulator = await startDatastoreEmulator({ backend: 'firestore' });
+ * const datastore = new Datastore(emulator.clientOptions);
+ * // ...
+ * await emulator.stop();
+ */
+export async function startDatastoreEmulator(
+  options: DatastoreEmulatorOptions = {},
+): Promise<RunningDatastoreEmulator> {
+  const backend = options.backend ?? 'datastore';
+  const projectId = options.projectId ?? 'demo-deferred';
+  const host = options.host ?? '127.0.0.1';
+  const gcloud = checkPrerequisites(backend, options.gcloudPath, options.javaPath);
+  const port = options.port || (await freePort(host));
+  const dataDir = mkdtempSync(join(tmpdir(), `deferred-${backend}-`));
+  const args =
+    backend === 'datastore'
+      ? [
+          'beta',
+          'emulators',
+          'datastore',
+          'start',
+          `--project=${projectId}`,
+          '--no-store-on-disk',
+          '--consistency=1.0',
+          `--data-dir=${dataDir}`,
+          `--host-port=${host}:${port}`,
+        ]
+      : [
+          'emulators',
+          'firestore',
+          'start',
+          `--project=${projectId}`,
+          '--database-mode=datastore-mode',
+          `--host-port=${host}:${port}`,
+        ];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
+    CLOUDSDK_CONFIG: join(dataDir, 'gcloud-config'),
+  };
+  if (options.javaPath?.includes('/')) env.PATH = `${dirname(options.javaPath)}${delimiter}${env.PATH ?? ''}`;
+  const group: ProcessSession = spawnSession(gcloud, args, env);
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  group.child.stdout?.on('data', collect);
+  group.child.stderr?.on('data', collect);
+  let exited = false;
+  group.child.on('exit', () => {
+    exited = true;
+  });
+
+  const stop = async () => {
+    await group.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 90_000);
+  const url = `http://${host}:${port}/`;
+  for (;;) {
+    if (await healthy(url)) break;
+    if (exited || Date.now() > deadline) {
+      await stop();
+      const lastLine = output.trim().split('\n').slice(-1)[0] ?? '';
+      throw new EmulatorStartError(
+        `The ${backend} emulator ${exited ? 'exited' : 'did not answer on ' + url} before becoming healthy: ${lastLine}`,
+        output,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    backend,
+    projectId,
+    host,
+    port,
+    endpoint: `${host}:${port}`,
+    clientOptions: { projectId, apiEndpoint: `${host}:${port}` },
+    sid: group.pid,
+    stop,
+  };
+}

@@ -1,0 +1,118 @@
+/** Spawning a child in its own session and stopping every process of that session, even when our process is interrupted or dies. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * A running session whose leader we spawned. We track the session rather than the process group because `gcloud`
+ * moves itself into a process group of its own; every descendant still shares the session id.
+ */
+export interface ProcessSession {
+  /** Process id of the session leader (also the session id). */
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Kills every process of the session (SIGTERM, then SIGKILL after `graceMs`) and resolves once none is left. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const live = new Set<number>();
+let hooksInstalled = false;
+
+/** Live (non-zombie) process ids whose session id is `sid`. Linux: read from /proc. */
+export function sessionMembers(sid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the parenthesised command: state ppid pgrp session ...
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z' && fields[0] !== 'X' && Number(fields[3]) === sid) members.push(Number(entry));
+    } catch {
+      /* the process ended while we looked */
+    }
+  }
+  return members;
+}
+
+function signalSession(sid: number, signal: NodeJS.Signals): void {
+  for (const pid of sessionMembers(sid)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  // Synchronous last resort: on any exit, kill what is left.
+  process.on('exit', () => {
+    for (const sid of live) signalSession(sid, 'SIGKILL');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      for (const sid of live) signalSession(sid, 'SIGKILL');
+      live.clear();
+      // Behave as if we had not handled the signal, unless someone else also listens for it.
+      if (process.listenerCount(signal) <= 1)
+        process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 129);
+    });
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Starts `command args` in a new session, under a tiny `sh` watchdog that kills the session if this Node process
+ * disappears without cleaning up (SIGKILL, crash). Output is piped so callers can show it on failure.
+ */
+export function spawnSession(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ProcessSession {
+  // The watchdog shell leads the session: it runs the command in the background, then polls our pid; when we are gone
+  // (or the command ended) it kills every process of its session, itself last.
+  const script = [
+    '"$@" &',
+    'child=$!',
+    `while kill -0 ${process.pid} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done`,
+    'for sig in TERM KILL; do',
+    '  for stat in /proc/[0-9]*/stat; do',
+    '    pid=${stat#/proc/}; pid=${pid%/stat}',
+    '    [ "$pid" = "$$" ] && continue',
+    '    set -- $(sed "s/.*) //" "$stat" 2>/dev/null)',
+    '    [ "$4" = "$$" ] && kill -$sig "$pid" 2>/dev/null',
+    '  done',
+    '  sleep 2',
+    'done',
+  ].join('\n');
+  const child = spawn('/bin/sh', ['-c', script, 'watchdog', command, ...args], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not spawn ${command}`);
+  live.add(pid);
+  installHooks();
+  return {
+    pid,
+    child,
+    async stop(graceMs = 5000) {
+      signalSession(pid, 'SIGTERM');
+      const deadline = Date.now() + graceMs;
+      while (sessionMembers(pid).length > 0 && Date.now() < deadline) await sleep(50);
+      const hardDeadline = Date.now() + 5000;
+      while (sessionMembers(pid).length > 0 && Date.now() < hardDeadline) {
+        signalSession(pid, 'SIGKILL');
+        await sleep(50);
+      }
+      live.delete(pid);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// Tests of the local stack launcher: one-line prerequisite errors, and no emulator process outliving an interrupted run.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PrerequisiteMissingError } from '../src/errors/index.js';
+import { startDatastoreEmulator } from '../src/local-stack/index.js';
+import { sessionMembers } from '../src/local-stack/process-group.js';
+
+async function expectOneLineError(promise: Promise<unknown>, mentions: RegExp) {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(PrerequisiteMissingError);
+  const message = (error as Error).message;
+  expect(message).not.toContain('\n');
+  expect(message).toMatch(mentions);
+}
+
+describe('startDatastoreEmulator prerequisites', () => {
+  it('names the Google Cloud CLI when gcloud is missing', async () => {
+    await expectOneLineError(
+      startDatastoreEmulator({ gcloudPath: '/nonexistent/bin/gcloud' }),
+      /Google Cloud CLI.*install/,
+    );
+  });
+
+  it('names the component when the emulator is not installed', async () => {
+    const sdk = mkdtempSync(join(tmpdir(), 'fake-sdk-'));
+    mkdirSync(join(sdk, 'bin'));
+    writeFileSync(join(sdk, 'bin', 'gcloud'), '#!/bin/sh\nexit 1\n');
+    chmodSync(join(sdk, 'bin', 'gcloud'), 0o755);
+    await expectOneLineError(
+      startDatastoreEmulator({ backend: 'firestore', gcloudPath: join(sdk, 'bin', 'gcloud') }),
+      /gcloud components install cloud-firestore-emulator/,
+    );
+  });
+
+  it('names Java when it is missing', async () => {
+    await expectOneLineError(startDatastoreEmulator({ javaPath: '/nonexistent/java' }), /Java not found.*Java 11\+/);
+  });
+});
+
+/** Runs the hold-emulator fixture in a child Node process and resolves with its emulator's session id. */
+function startChild(backend: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/hold-emulator.ts', backend], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const sid = new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /SID (\d+)/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`fixture exited early with ${code}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { child, sid, exited };
+}
+
+async function waitUntilGone(sid: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (sessionMembers(sid).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return sessionMembers(sid);
+}
+
+describe('startDatastoreEmulator clean-up', () => {
+  it('leaves no emulator process when the run is interrupted with SIGINT', async () => {
+    const run = startChild('datastore');
+    const sid = await run.sid;
+    expect(sessionMembers(sid).length).toBeGreaterThan(1); // watchdog, gcloud, JVM
+    run.child.kill('SIGINT');
+    await run.exited;
+    expect(await waitUntilGone(sid, 10_000)).toEqual([]);
+  });
+
+  it('leaves no emulator process when the run is killed outright (SIGKILL)', async () => {
+    const run = startChild('firestore');
+    const sid = await run.sid;
+    expect(sessionMembers(sid).length).toBeGreaterThan(1);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    // The watchdog notices within a second and kills the session (TERM, then KILL two seconds later).
+    expect(await waitUntilGone(sid, 15_000)).toEqual([]);
+  });
+});

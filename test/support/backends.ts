@@ -1,0 +1,60 @@
+// The storage test harness: runs a suite once per Datastore emulator, with a fresh namespace per test and cleanup after.
+import { randomBytes } from 'node:crypto';
+import { Datastore } from '@google-cloud/datastore';
+import { afterEach, beforeEach, describe, inject } from 'vitest';
+
+/** What a storage test gets: the backend it runs on, its own namespace and a client bound to that namespace. */
+export interface StorageContext {
+  readonly backend: 'datastore' | 'firestore';
+  readonly namespace: string;
+  /** A client whose default namespace is this test's own. */
+  readonly datastore: Datastore;
+  /** Options to build more clients against the same emulator (add `namespace`). */
+  readonly clientOptions: { readonly projectId: string; readonly apiEndpoint: string };
+}
+
+/** The emulators started by the global set-up. */
+export function emulators() {
+  return inject('emulators');
+}
+
+/** Deletes every entity of a namespace (kindless keys-only query, batched deletes). */
+export async function clearNamespace(datastore: Datastore, namespace: string): Promise<void> {
+  for (;;) {
+    const [entities] = await datastore.runQuery(datastore.createQuery(namespace, []).select('__key__').limit(500));
+    if (entities.length === 0) return;
+    await datastore.delete(entities.map((e) => e[Datastore.KEY]));
+  }
+}
+
+/**
+ * Declares `body` once per emulator (`describe.each`), so every storage test runs on both. `ctx()` is valid inside
+ * tests and hooks and gives the current test's namespace and client.
+ *
+ * @example
+ * describeStorage('my store', (ctx) => {
+ *   it('saves', async () => { await ctx().datastore.save(...) });
+ * });
+ */
+export function describeStorage(title: string, body: (ctx: () => StorageContext) => void): void {
+  describe.each(emulators())(`${title} [$backend]`, (emulator) => {
+    let current: StorageContext | undefined;
+    beforeEach(() => {
+      const namespace = `t-${randomBytes(6).toString('hex')}`;
+      current = {
+        backend: emulator.backend,
+        namespace,
+        datastore: new Datastore({ projectId: emulator.projectId, apiEndpoint: emulator.apiEndpoint, namespace }),
+        clientOptions: { projectId: emulator.projectId, apiEndpoint: emulator.apiEndpoint },
+      };
+    });
+    afterEach(async () => {
+      if (current) await clearNamespace(current.datastore, current.namespace);
+      current = undefined;
+    });
+    body(() => {
+      if (!current) throw new Error('ctx() is only available inside a test or hook');
+      return current;
+    });
+  });
+}

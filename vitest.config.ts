@@ -1,0 +1,15 @@
+// Vitest configuration: one global set-up starts both Datastore emulators once per run; tests isolate by namespace.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/setup/global-emulators.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    env: { METADATA_SERVER_DETECTION: 'none' },
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
