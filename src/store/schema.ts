@@ -1,0 +1,102 @@
+/** The shape of the transient entities cloud-deferred writes (`_DeferredTask` and its chunks), shared by the runtime and the sweeper. */
+
+/** Kind of the entity that backs a task: its payload (when spilled or transactional) and its state machine. */
+export const TASK_KIND = '_DeferredTask';
+/** Kind of the child entities that hold a payload's chunks when it does not fit in one entity. Parent: the task entity. */
+export const CHUNK_KIND = '_DeferredTaskChunk';
+/** Kind of the record of one distributed sweep run (adds up its shards). Transient too: it carries `expireAt`. */
+export const SWEEP_RUN_KIND = '_DeferredSweepRun';
+/** Every kind this package creates starts with this prefix; the sweeper also sweeps other such kinds that carry `expireAt`. */
+export const TRANSIENT_PREFIX = '_';
+
+/** Default number of sweeper shards. */
+export const DEFAULT_SHARDS = 16;
+/** Most bytes of (compressed) payload stored in one entity or chunk: below Datastore's 1 MiB entity limit with room for the other properties. */
+export const CHUNK_BYTES = 900 * 1024;
+
+/**
+ * The state machine of an entity-backed task. Changes happen in Datastore transactions:
+ * `pending` -> `running` (with a lease) -> `done` | `failed`; a failed attempt that will be retried goes back to `pending`.
+ */
+export type TaskState = 'pending' | 'running' | 'done' | 'failed';
+
+/**
+ * Properties of a `_DeferredTask` entity. Indexed: `state`, `shard`, `ageKey`, `expireAt`. Everything else is written
+ * with `excludeFromIndexes`.
+ */
+export interface DeferredTaskEntity {
+  /** Where the task is in its life; see {@link TaskState}. */
+  state: TaskState;
+  /** Registered task name (the function that runs). */
+  task: string;
+  /** Cloud Tasks queue id (short). */
+  queue: string;
+  /**
+   * Full Cloud Task resource name (`projects/.../queues/.../tasks/...`). Chosen before the task is created, so the
+   * sweeper can look the task up even when its creation was lost.
+   */
+  cloudTaskName: string;
+  /** The CreateTask request, as JSON, so the sweeper can re-drive a committed transactional task whose enqueue was lost. */
+  cloudTaskRequest: string;
+  /** Written in the caller's transaction (the entity is then the outbox of its Cloud Task). */
+  transactional: boolean;
+  /** When the entity was written. */
+  created: Date;
+  /** When the task is first due (created + delay, or the given eta). */
+  eta: Date;
+  /** Runs started so far (incremented when a delivery moves the entity to `running`). */
+  attempts: number;
+  /** While `running`: until when the current run owns the entity. A later delivery may take over after it. */
+  leaseUntil: Date | null;
+  /** Message of the last failure, if any. */
+  lastError: string | null;
+  /** When the task reached `done` or `failed`. */
+  finishedAt: Date | null;
+  /** How long a finished entity is kept (milliseconds after `finishedAt`) before the sweeper deletes it. */
+  retentionMs: number;
+  /** Sweeper shard, 0 <= shard < shard count at write time. */
+  shard: number;
+  /** Shard-prefixed age key, see {@link ageKey}: one range query per shard finds entities older than a cut-off. */
+  ageKey: string;
+  /** Hard age limit: past it the sweeper deletes the entity whatever its state (also usable as a Firestore TTL field). */
+  expireAt: Date;
+  /** Compressed payload when it fits in this entity; empty when it is chunked. */
+  payload: Buffer;
+  /** Number of `_DeferredTaskChunk` children holding the payload (0 when it is inline in `payload`). */
+  chunks: number;
+  /** Compression of `payload` / the chunks. */
+  encoding: 'gzip' | 'identity';
+  /** Size of the uncompressed payload in bytes. */
+  payloadBytes: number;
+}
+
+/** Properties of a `_DeferredTaskChunk` entity (key: child of its task entity, numeric id = 1-based index). */
+export interface DeferredTaskChunkEntity {
+  data: Buffer;
+}
+
+/** Indexed properties of a `_DeferredTask`; the others go into `excludeFromIndexes`. */
+export const INDEXED_TASK_PROPERTIES = ['state', 'shard', 'ageKey', 'expireAt'] as const;
+
+const SHARD_DIGITS = 4;
+const TIME_DIGITS = 15;
+
+/** The shard-prefixed age key: `"0007|001764000000000"` = shard 7, created at that epoch millisecond. Sorts by shard, then age. */
+export function ageKey(shard: number, createdMs: number): string {
+  return `${String(shard).padStart(SHARD_DIGITS, '0')}|${String(Math.max(0, Math.floor(createdMs))).padStart(TIME_DIGITS, '0')}`;
+}
+
+/** The range of age keys of one shard older than `cutoffMs`: `lower <= ageKey < upper`. */
+export function ageKeyRange(shard: number, cutoffMs: number): { lower: string; upper: string } {
+  return { lower: ageKey(shard, 0), upper: ageKey(shard, cutoffMs) };
+}
+
+/** Picks a shard for a new entity from its (random) name, so writes spread evenly across shards. */
+export function shardOf(name: string, shards: number = DEFAULT_SHARDS): number {
+  let hash = 2166136261;
+  for (let i = 0; i < name.length; i++) {
+    hash ^= name.charCodeAt(i);
+    hash = Math.imul(hash, 16777619);
+  }
+  return (hash >>> 0) % shards;
+}
