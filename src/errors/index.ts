@@ -1,3 +1,4 @@
 /** The error classes of cloud-deferred, each with a stable `code` (see base.ts). */
 export { DeferredError, type DeferredErrorCode } from './base.js';
 export { PrerequisiteMissingError, EmulatorStartError } from './prerequisite-missing.js';
+export { InvalidArgumentError } from './invalid-argument.js';
