@@ -6,3 +6,23 @@ export {
   type DatastoreEmulatorOptions,
   type RunningDatastoreEmulator,
 } from './local-stack/index.js';
+export {
+  sweep,
+  sweepShard,
+  emptyStats,
+  addStats,
+  totalDeleted,
+  jsonLogger,
+  silentLogger,
+  DEFAULT_GRACE_MS,
+  type SweepOptions,
+  type SweepShardOptions,
+  type SweepShardResult,
+  type SweepResult,
+  type SweepStats,
+  type DeleteReason,
+  type RetentionRules,
+  type SweepLogger,
+  type SweepLogEntry,
+  type SweeperTasksClient,
+} from './sweeper/index.js';

@@ -1,0 +1,47 @@
+/** The opaque continuation cursor of a shard sweep: which phase it is in, the query's fixed bounds, and the Datastore cursor. */
+import { InvalidArgumentError } from '../errors/invalid-argument.js';
+
+/** Where a shard sweep stopped. The bounds are fixed for the whole sweep so the Datastore cursor stays valid. */
+export interface ShardPosition {
+  v: 1;
+  /** Age cut-off of the task-entity range query (epoch ms): entities created before it are scanned. */
+  cutoffMs: number;
+  /** `expireAt` bound of the other-kinds queries (epoch ms). */
+  expireBeforeMs: number;
+  /** `tasks`: the `_DeferredTask` range; `kinds`: other underscore kinds, one after the other. */
+  phase: 'tasks' | 'kinds';
+  /** In phase `kinds`: the kind being swept. */
+  kind?: string;
+  /** Datastore query cursor to start from; absent at the start of a phase or kind. */
+  start?: string;
+}
+
+/** Encodes a position as a URL-safe string. */
+export function encodeCursor(position: ShardPosition): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+/** Decodes a cursor made by {@link encodeCursor}; throws InvalidArgumentError when it is not one. */
+export function decodeCursor(cursor: string): ShardPosition {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const p = parsed as Partial<ShardPosition> | undefined;
+  if (
+    !p ||
+    p.v !== 1 ||
+    typeof p.cutoffMs !== 'number' ||
+    typeof p.expireBeforeMs !== 'number' ||
+    (p.phase !== 'tasks' && p.phase !== 'kinds') ||
+    (p.kind !== undefined && typeof p.kind !== 'string') ||
+    (p.start !== undefined && typeof p.start !== 'string')
+  ) {
+    throw new InvalidArgumentError(
+      'sweep cursor is not one a shard sweep returned; pass the `cursor` of a previous sweepShard() result, or null to start over.',
+    );
+  }
+  return p as ShardPosition;
+}

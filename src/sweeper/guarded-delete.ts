@@ -1,0 +1,128 @@
+/** Deleting entities under a guard: batched transactions that re-read each entity and delete it (with its chunks) only if the guard still holds. */
+import type { Datastore, Key } from '@google-cloud/datastore';
+import { groupId, keyId } from './keys.js';
+
+/** One entity to delete, the extra keys that go with it (its chunks), and the guard to check on the re-read entity. */
+export interface DeleteCandidate<T> {
+  key: Key;
+  /** Keys deleted together with `key` when the guard holds (a task entity's `_DeferredTaskChunk` children). */
+  companions: Key[];
+  /** Anything the caller wants back with the outcome. */
+  tag: T;
+  /** Evaluated inside the transaction on the entity as re-read there; delete only when it returns true. */
+  guard(fresh: Record<string, unknown>): boolean;
+}
+
+/** What happened to one candidate. */
+export type DeleteOutcome = 'deleted' | 'changed' | 'vanished' | 'error';
+
+/** Limits of one guarded commit. */
+export interface GuardedDeleteLimits {
+  /** Most mutations per commit (Datastore's limit is 500). @default 500 */
+  mutationsPerCommit?: number;
+  /**
+   * Most entity groups per transaction. The Datastore emulator (like legacy Cloud Datastore) refuses more than 25;
+   * Firestore in Datastore mode has no such limit.
+   * @default 25
+   */
+  entityGroupsPerTransaction?: number;
+  /** Attempts of a transaction that Datastore aborts because of contention. @default 3 */
+  attempts?: number;
+}
+
+const ABORTED = 10;
+
+/** Splits candidates into batches that each fit in one transaction (groups and mutations), keeping a group in one batch. */
+export function planBatches<T>(
+  candidates: DeleteCandidate<T>[],
+  limits: GuardedDeleteLimits = {},
+): DeleteCandidate<T>[][] {
+  const maxMutations = limits.mutationsPerCommit ?? 500;
+  const maxGroups = limits.entityGroupsPerTransaction ?? 25;
+  const byGroup = new Map<string, DeleteCandidate<T>[]>();
+  for (const c of candidates) {
+    const g = groupId(c.key);
+    byGroup.set(g, [...(byGroup.get(g) ?? []), c]);
+  }
+  const batches: DeleteCandidate<T>[][] = [];
+  let batch: DeleteCandidate<T>[] = [];
+  let groups = 0;
+  let mutations = 0;
+  const flush = () => {
+    if (batch.length) batches.push(batch);
+    batch = [];
+    groups = 0;
+    mutations = 0;
+  };
+  for (const members of byGroup.values()) {
+    let groupCounted = false;
+    for (const c of members) {
+      const size = 1 + Math.min(c.companions.length, maxMutations - 1);
+      if (mutations + size > maxMutations || (!groupCounted && groups + 1 > maxGroups)) {
+        flush();
+        groupCounted = false;
+      }
+      if (!groupCounted) {
+        groups++;
+        groupCounted = true;
+      }
+      batch.push(c);
+      mutations += size;
+    }
+  }
+  flush();
+  return batches;
+}
+
+/**
+ * Runs one batch in one transaction: reads every candidate, deletes those whose guard holds (with up to
+ * `mutationsPerCommit - 1` companions each; any further companions are deleted right after the commit, when nothing
+ * can read them any more), commits. Retries on contention; re-reading makes a retry safe.
+ */
+export async function deleteBatchGuarded<T>(
+  datastore: Datastore,
+  batch: DeleteCandidate<T>[],
+  limits: GuardedDeleteLimits = {},
+): Promise<Map<DeleteCandidate<T>, DeleteOutcome>> {
+  const maxMutations = limits.mutationsPerCommit ?? 500;
+  const attempts = limits.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    const outcomes = new Map<DeleteCandidate<T>, DeleteOutcome>();
+    const leftovers: Key[] = [];
+    const tx = datastore.transaction();
+    try {
+      await tx.run();
+      const [found] = (await tx.get(batch.map((c) => c.key))) as [Record<string | symbol, unknown>[]];
+      const fresh = new Map<string, Record<string, unknown>>();
+      for (const entity of found) fresh.set(keyId(entity[datastore.KEY] as Key), entity);
+      const toDelete: Key[] = [];
+      for (const c of batch) {
+        const entity = fresh.get(keyId(c.key));
+        if (!entity) outcomes.set(c, 'vanished');
+        else if (!c.guard(entity)) outcomes.set(c, 'changed');
+        else {
+          outcomes.set(c, 'deleted');
+          toDelete.push(c.key, ...c.companions.slice(0, maxMutations - 1));
+          leftovers.push(...c.companions.slice(maxMutations - 1));
+        }
+      }
+      if (toDelete.length === 0) {
+        await tx.rollback();
+        return outcomes;
+      }
+      tx.delete(toDelete);
+      await tx.commit();
+      for (let i = 0; i < leftovers.length; i += maxMutations)
+        await datastore.delete(leftovers.slice(i, i + maxMutations));
+      return outcomes;
+    } catch (error) {
+      await tx.rollback().catch(() => undefined);
+      const code = (error as { code?: unknown }).code;
+      if (code === ABORTED && attempt < attempts) {
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt * attempt));
+        continue;
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+/** The sharded sweeper: decision table, one-shard sweeps with a cursor, whole sweeps, and their counters and logs. */
+export {
+  sweepShard,
+  DEFAULT_GRACE_MS,
+  type SweepOptions,
+  type SweepShardOptions,
+  type SweepShardResult,
+} from './shard.js';
+export { sweep, highestShardInUse, type SweepResult } from './sweep.js';
+export { emptyStats, addStats, totalDeleted, type SweepStats, type DeleteReason } from './stats.js';
+export {
+  classify,
+  afterLookup,
+  snapshotOf,
+  stillDeletable,
+  FALLBACK_RETENTION_MS,
+  type RetentionRules,
+  type TaskSnapshot,
+  type Verdict,
+  type KeepReason,
+} from './decide.js';
+export { discoverKinds, checkTransientKind } from './kinds.js';
+export { jsonLogger, silentLogger, type SweepLogger, type SweepLogEntry, type Severity } from './log.js';
+export type { SweeperTasksClient } from './cloud-tasks.js';
+export type { GuardedDeleteLimits } from './guarded-delete.js';

@@ -1,0 +1,67 @@
+/** Which other underscore-prefixed kinds the sweeper reclaims by `expireAt`: found with a `__kind__` query where the store answers one, plus configured ones. */
+import { Datastore } from '@google-cloud/datastore';
+import { InvalidArgumentError } from '../errors/invalid-argument.js';
+import { CHUNK_KIND, SWEEP_RUN_KIND, TASK_KIND, TRANSIENT_PREFIX, shardOf } from '../store/schema.js';
+import type { SweepLogger } from './log.js';
+
+/** Kinds never swept by age: the task entity (it has its own decision table), its chunks (deleted with their parent). */
+const OWN_KINDS = new Set([TASK_KIND, CHUNK_KIND]);
+
+/** Throws InvalidArgumentError unless `kind` is a user-visible underscore-prefixed kind the age sweep may touch. */
+export function checkTransientKind(kind: string): string {
+  if (!kind.startsWith(TRANSIENT_PREFIX) || kind.startsWith('__') || OWN_KINDS.has(kind)) {
+    throw new InvalidArgumentError(
+      `kind "${kind}" cannot be swept by age: name a kind that starts with one underscore (e.g. "_MyTransient"), other than ${TASK_KIND} and ${CHUNK_KIND}.`,
+    );
+  }
+  return kind;
+}
+
+/** True when a kind name is one the age sweep may consider. */
+export function isSweptByAge(kind: string): boolean {
+  return kind.startsWith(TRANSIENT_PREFIX) && !kind.startsWith('__') && !OWN_KINDS.has(kind);
+}
+
+/**
+ * Lists the namespace's kinds with a `__kind__` query and keeps the underscore-prefixed ones. Returns `undefined` when
+ * the store does not answer kind queries (the Firestore emulator in Datastore mode refuses them).
+ */
+export async function discoverKinds(datastore: Datastore, namespace?: string): Promise<string[] | undefined> {
+  try {
+    const query = datastore.createQuery(namespace ?? datastore.namespace ?? '', '__kind__').select('__key__');
+    const [rows] = await datastore.runQuery(query);
+    return rows.map((row) => String((row[Datastore.KEY] as { name?: string }).name)).filter(isSweptByAge);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 3 /* INVALID_ARGUMENT */ || code === 12 /* UNIMPLEMENTED */) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The kinds to sweep by age: {@link SWEEP_RUN_KIND}, the configured ones, and the discovered ones when `discover`.
+ * Logs once when discovery is not available, so operators know to configure `kinds` / `--kind`.
+ */
+export async function kindsToSweep(
+  datastore: Datastore,
+  options: { namespace?: string; kinds?: readonly string[]; discover?: boolean; log?: SweepLogger },
+): Promise<string[]> {
+  const kinds = new Set<string>([SWEEP_RUN_KIND, ...(options.kinds ?? []).map(checkTransientKind)]);
+  if (options.discover !== false) {
+    const found = await discoverKinds(datastore, options.namespace);
+    if (found) for (const kind of found) kinds.add(kind);
+    else
+      options.log?.({
+        severity: 'INFO',
+        message: 'this store does not answer __kind__ queries; sweeping only the configured underscore kinds by age',
+        event: 'kinds-not-discoverable',
+        kinds: [...kinds],
+      });
+  }
+  return [...kinds].sort();
+}
+
+/** The shard that sweeps `kind` by age (each kind is swept by exactly one shard). */
+export function shardOfKind(kind: string, shards: number): number {
+  return shardOf(kind, shards);
+}

@@ -1,0 +1,366 @@
+/** Sweeping one shard: one range query on the shard-prefixed age key, the decision table per entity, guarded batched deletes, re-drives, a cursor. */
+import { performance } from 'node:perf_hooks';
+import { Datastore, PropertyFilter, and, type Key } from '@google-cloud/datastore';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { InvalidArgumentError } from '../errors/invalid-argument.js';
+import { DEFAULT_SHARDS, TASK_KIND, ageKeyRange } from '../store/schema.js';
+import { cloudTaskExists, redriveTask, type SweeperTasksClient } from './cloud-tasks.js';
+import { decodeCursor, encodeCursor, type ShardPosition } from './cursor.js';
+import {
+  afterLookup,
+  classify,
+  snapshotOf,
+  stillDeletable,
+  type DecisionContext,
+  type RetentionRules,
+  type TaskSnapshot,
+} from './decide.js';
+import { deleteBatchGuarded, planBatches, type DeleteCandidate, type GuardedDeleteLimits } from './guarded-delete.js';
+import { chunkKeys, keyPath } from './keys.js';
+import { kindsToSweep, shardOfKind } from './kinds.js';
+import { jsonLogger, type SweepLogger } from './log.js';
+import { emptyStats, type DeleteReason, type SweepStats } from './stats.js';
+
+/** Default grace past a task's ETA before a missing Cloud Task counts as gone: 10 minutes. */
+export const DEFAULT_GRACE_MS = 10 * 60_000;
+
+/** Options shared by {@link sweepShard} and `sweep()`. */
+export interface SweepOptions {
+  /** The Datastore client (its namespace is used unless `namespace` is given). */
+  datastore: Datastore;
+  /** The official Cloud Tasks client (only `getTask` and `createTask` are used). */
+  tasks: SweeperTasksClient;
+  /** Namespace to sweep. @default the client's namespace */
+  namespace?: string;
+  /**
+   * Number of shards entities are written with; also decides which shard sweeps each other underscore kind.
+   * @default 16
+   */
+  shards?: number;
+  /** The sweep's "now" (fixed for the whole sweep, which only makes it more conservative). @default new Date() */
+  now?: Date;
+  /**
+   * Only entities created longer ago than this are scanned (the range query's cut-off), in milliseconds.
+   * @default graceMs
+   */
+  olderThanMs?: number;
+  /**
+   * How long past its ETA an unfinished task may be missing from Cloud Tasks before it counts as gone (an enqueue in
+   * flight, clock skew), in milliseconds.
+   * @default 600000 (10 minutes)
+   */
+  graceMs?: number;
+  /** Per-state retention overrides for finished entities. @default each entity's own `retentionMs` */
+  retention?: RetentionRules;
+  /** Decide and count, but change nothing (no delete, no re-drive). @default false */
+  dryRun?: boolean;
+  /** Most concurrent Cloud Tasks look-ups and re-drives. @default 16 */
+  concurrency?: number;
+  /** Most concurrent guarded delete transactions. @default 4 */
+  commitConcurrency?: number;
+  /** Task entities read per query page (entities carry payloads of up to ~900 KB). @default 100 */
+  pageSize?: number;
+  /** Other underscore-prefixed kinds to sweep by `expireAt`, in addition to discovered ones. @default [] */
+  kinds?: readonly string[];
+  /** Find other underscore kinds with a `__kind__` query where the store answers it. @default true */
+  discoverKinds?: boolean;
+  /** Limits of one guarded delete transaction. @default 500 mutations, 25 entity groups */
+  limits?: GuardedDeleteLimits;
+  /** Receives structured log entries. @default JSON lines on stdout, INFO and above */
+  log?: SweepLogger;
+  /** Called after each page with the shard's running totals (the CLI's progress bar). */
+  onProgress?: (progress: { shard: number; stats: SweepStats }) => void;
+  /** Stops the sweep between operations; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link sweepShard}. */
+export interface SweepShardOptions extends SweepOptions {
+  /** The shard to sweep, 0 <= shard. */
+  shard: number;
+  /** Continue where a previous call stopped (its `cursor`); null or absent to start. */
+  cursor?: string | null;
+  /** Stop after this many milliseconds of work (checked after each page) and return a cursor. @default Infinity */
+  budgetMs?: number;
+  /** Share one look-up limiter between shards (set by `sweep()`). */
+  lookupLimit?: LimitFunction;
+  /** Share one commit limiter between shards (set by `sweep()`). */
+  commitLimit?: LimitFunction;
+}
+
+/** What {@link sweepShard} returns: its counts, and a cursor when the budget ran out before the shard was done. */
+export interface SweepShardResult {
+  stats: SweepStats;
+  /** Pass back as `cursor` to continue; null when the shard is finished. */
+  cursor: string | null;
+}
+
+function positiveInt(value: number | undefined, fallback: number, what: string, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(`${what} must be an integer >= ${min}, got ${value}.`);
+  }
+  return value;
+}
+
+function nonNegative(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError(`${what} must be a non-negative number of milliseconds, got ${value}.`);
+  }
+  return value;
+}
+
+/** Validated, defaulted sweep options. */
+export function resolveSweepOptions(options: SweepOptions) {
+  const shards = positiveInt(options.shards, DEFAULT_SHARDS, 'shards');
+  if (shards > 9999) throw new InvalidArgumentError(`shards must be at most 9999, got ${shards}.`);
+  const graceMs = nonNegative(options.graceMs, DEFAULT_GRACE_MS, 'graceMs');
+  return {
+    shards,
+    graceMs,
+    olderThanMs: nonNegative(options.olderThanMs, graceMs, 'olderThanMs'),
+    nowMs: (options.now ?? new Date()).getTime(),
+    concurrency: positiveInt(options.concurrency, 16, 'concurrency'),
+    commitConcurrency: positiveInt(options.commitConcurrency, 4, 'commitConcurrency'),
+    pageSize: positiveInt(options.pageSize, 100, 'pageSize'),
+    log: options.log ?? jsonLogger(),
+    dryRun: options.dryRun === true,
+    namespace: options.namespace ?? options.datastore.namespace,
+  };
+}
+
+type Pending = { key: Key; snapshot: TaskSnapshot; reason: DeleteReason };
+
+/**
+ * Sweeps one shard: scans the `_DeferredTask` entities of the shard created before `now - olderThanMs` with one range
+ * query on `ageKey` (paged), applies the decision table to each, then sweeps the other underscore kinds assigned to this
+ * shard by `expireAt`. Stops after `budgetMs` and returns a cursor to continue. Safe to run concurrently with task
+ * execution and with other sweeps: every delete is guarded by a transaction that re-reads the entity.
+ */
+export async function sweepShard(options: SweepShardOptions): Promise<SweepShardResult> {
+  const o = resolveSweepOptions(options);
+  const { datastore, tasks, signal } = options;
+  const shard = positiveInt(options.shard, 0, 'shard', 0);
+  const budgetMs = options.budgetMs ?? Infinity;
+  if (!(budgetMs >= 0)) throw new InvalidArgumentError(`budgetMs must be >= 0, got ${options.budgetMs}.`);
+  const lookupLimit = options.lookupLimit ?? pLimit(o.concurrency);
+  const commitLimit = options.commitLimit ?? pLimit(o.commitConcurrency);
+  const started = performance.now();
+  const outOfBudget = () => performance.now() - started >= budgetMs;
+  const ctx: DecisionContext = { nowMs: o.nowMs, graceMs: o.graceMs, retention: options.retention };
+  const stats = emptyStats();
+  const where = { shard, namespace: o.namespace || undefined, dryRun: o.dryRun || undefined };
+  const position: ShardPosition = options.cursor
+    ? decodeCursor(options.cursor)
+    : { v: 1, cutoffMs: o.nowMs - o.olderThanMs, expireBeforeMs: o.nowMs, phase: 'tasks' };
+  const progress = () => options.onProgress?.({ shard, stats: structuredClone(stats) });
+  const checkAbort = () => signal?.throwIfAborted();
+
+  const deleteGuarded = async (
+    items: Pending[],
+    guardFor: (p: Pending) => (fresh: Record<string, unknown>) => boolean,
+  ) => {
+    if (items.length === 0) return;
+    if (o.dryRun) {
+      for (const item of items) stats.deleted[item.reason]++;
+      return;
+    }
+    const candidates: DeleteCandidate<Pending>[] = items.map((item) => ({
+      key: item.key,
+      companions: chunkKeys(datastore, item.key, item.snapshot.chunks),
+      tag: item,
+      guard: guardFor(item),
+    }));
+    await Promise.all(
+      planBatches(candidates, options.limits).map((batch) =>
+        commitLimit(async () => {
+          checkAbort();
+          try {
+            const outcomes = await deleteBatchGuarded(datastore, batch, options.limits);
+            for (const [c, outcome] of outcomes) {
+              if (outcome === 'deleted') {
+                stats.deleted[c.tag.reason]++;
+                o.log({
+                  severity: 'DEBUG',
+                  message: `deleted (${c.tag.reason})`,
+                  event: 'deleted',
+                  ...where,
+                  key: keyPath(c.key),
+                  reason: c.tag.reason,
+                });
+              } else if (outcome === 'changed') {
+                stats.kept++;
+                o.log({
+                  severity: 'DEBUG',
+                  message: 'kept: changed under the sweep',
+                  event: 'kept',
+                  ...where,
+                  key: keyPath(c.key),
+                  reason: 'changed',
+                });
+              }
+            }
+          } catch (error) {
+            stats.errors += batch.length;
+            o.log({
+              severity: 'WARNING',
+              message: `guarded delete failed: ${(error as Error).message}`,
+              event: 'error',
+              ...where,
+              keys: batch.map((c) => keyPath(c.key)),
+            });
+          }
+        }),
+      ),
+    );
+  };
+
+  const processTaskPage = async (entities: Record<string | symbol, unknown>[]) => {
+    const deletions: Pending[] = [];
+    const lookups: Pending[] = [];
+    for (const entity of entities) {
+      stats.scanned++;
+      const key = entity[Datastore.KEY] as Key;
+      const snapshot = snapshotOf(entity);
+      const verdict = classify(snapshot, ctx);
+      if (verdict.action === 'keep') stats.kept++;
+      else if (verdict.action === 'delete') deletions.push({ key, snapshot, reason: verdict.reason });
+      else lookups.push({ key, snapshot, reason: 'leaked' });
+    }
+    await Promise.all(
+      lookups.map((item) =>
+        lookupLimit(async () => {
+          checkAbort();
+          let exists: boolean;
+          try {
+            exists = await cloudTaskExists(tasks, item.snapshot.cloudTaskName);
+          } catch (error) {
+            stats.errors++;
+            o.log({
+              severity: 'WARNING',
+              message: `Cloud Tasks look-up failed: ${(error as Error).message}`,
+              event: 'error',
+              ...where,
+              key: keyPath(item.key),
+              task: item.snapshot.cloudTaskName,
+            });
+            return;
+          }
+          const verdict = afterLookup(item.snapshot, exists);
+          if (verdict.action === 'keep') stats.kept++;
+          else if (verdict.action === 'delete') deletions.push(item);
+          else if (o.dryRun) stats.redriven++;
+          else {
+            try {
+              const outcome = await redriveTask(tasks, item.snapshot.cloudTaskRequest);
+              if (outcome === 'created') stats.redriven++;
+              else stats.kept++;
+              o.log({
+                severity: outcome === 'created' ? 'INFO' : 'DEBUG',
+                message:
+                  outcome === 'created'
+                    ? 're-drove a lost transactional task'
+                    : 'kept: re-drive found the task name taken',
+                event: outcome === 'created' ? 'redriven' : 'kept',
+                ...where,
+                key: keyPath(item.key),
+                task: item.snapshot.cloudTaskName,
+              });
+            } catch (error) {
+              stats.errors++;
+              o.log({
+                severity: 'WARNING',
+                message: `re-drive failed: ${(error as Error).message}`,
+                event: 'error',
+                ...where,
+                key: keyPath(item.key),
+                task: item.snapshot.cloudTaskName,
+              });
+            }
+          }
+        }),
+      ),
+    );
+    await deleteGuarded(
+      deletions,
+      (item) => (fresh) => stillDeletable(item.snapshot, snapshotOf(fresh), item.reason, ctx),
+    );
+  };
+
+  const processKindPage = async (keys: Key[]) => {
+    stats.scanned += keys.length;
+    const expired = (fresh: Record<string, unknown>) => {
+      const at = fresh.expireAt;
+      return at instanceof Date && at.getTime() <= ctx.nowMs;
+    };
+    const items: Pending[] = keys.map((key) => ({ key, snapshot: snapshotOf({}), reason: 'transientKind' }));
+    await deleteGuarded(items, () => expired);
+  };
+
+  const nextCursor = () => {
+    progress();
+    return encodeCursor(position);
+  };
+
+  // Phase 1: the task entities of this shard, one range query on the shard-prefixed age key.
+  if (position.phase === 'tasks') {
+    const { lower, upper } = ageKeyRange(shard, position.cutoffMs);
+    for (;;) {
+      checkAbort();
+      let query = datastore
+        .createQuery(o.namespace ?? '', TASK_KIND)
+        .filter(and([new PropertyFilter('ageKey', '>=', lower), new PropertyFilter('ageKey', '<', upper)]))
+        .limit(o.pageSize);
+      if (position.start) query = query.start(position.start);
+      const [entities, info] = await datastore.runQuery(query);
+      await processTaskPage(entities);
+      const more = entities.length === o.pageSize && info.moreResults !== 'NO_MORE_RESULTS' && info.endCursor;
+      if (!more) break;
+      position.start = info.endCursor;
+      progress();
+      if (outOfBudget()) return { stats, cursor: nextCursor() };
+    }
+    position.phase = 'kinds';
+    delete position.start;
+    progress();
+    if (outOfBudget()) return { stats, cursor: nextCursor() };
+  }
+
+  // Phase 2: other underscore kinds assigned to this shard, by expireAt.
+  const kinds = (
+    await kindsToSweep(datastore, {
+      namespace: o.namespace,
+      kinds: options.kinds,
+      discover: options.discoverKinds,
+      log: o.log,
+    })
+  ).filter((kind) => shardOfKind(kind, o.shards) === shard % o.shards && shard < o.shards);
+  for (const kind of kinds) {
+    if (position.kind !== undefined && kind < position.kind) continue;
+    if (position.kind !== kind) {
+      position.kind = kind;
+      delete position.start;
+    }
+    for (;;) {
+      checkAbort();
+      let query = datastore
+        .createQuery(o.namespace ?? '', kind)
+        .filter(new PropertyFilter('expireAt', '<=', new Date(position.expireBeforeMs)))
+        .select('__key__')
+        .limit(500);
+      if (position.start) query = query.start(position.start);
+      const [rows, info] = await datastore.runQuery(query);
+      await processKindPage(rows.map((row) => row[Datastore.KEY] as Key));
+      const more = rows.length === 500 && info.moreResults !== 'NO_MORE_RESULTS' && info.endCursor;
+      if (!more) break;
+      position.start = info.endCursor;
+      progress();
+      if (outOfBudget()) return { stats, cursor: nextCursor() };
+    }
+  }
+
+  progress();
+  o.log({ severity: 'INFO', message: `swept shard ${shard}`, event: 'shard-done', ...where, stats });
+  return { stats, cursor: null };
+}

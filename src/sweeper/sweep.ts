@@ -1,0 +1,87 @@
+/** Sweeping every shard in this process, in parallel, with shared limits on Cloud Tasks look-ups and commits (the CLI's `deferred sweep`). */
+import { Datastore } from '@google-cloud/datastore';
+import pLimit from 'p-limit';
+import { TASK_KIND } from '../store/schema.js';
+import { kindsToSweep } from './kinds.js';
+import { resolveSweepOptions, sweepShard, type SweepOptions } from './shard.js';
+import { addStats, emptyStats, type SweepStats } from './stats.js';
+
+/** Result of {@link sweep}: totals, per-shard counts, and how many shards were swept. */
+export interface SweepResult {
+  stats: SweepStats;
+  shards: SweepStats[];
+  /** Milliseconds the sweep took. */
+  elapsedMs: number;
+}
+
+/**
+ * The highest shard number present in the namespace's task entities (one descending query on `ageKey`, which sorts by
+ * shard first), or -1 when there are none. Lets a sweep notice entities written with more shards than it was told.
+ */
+export async function highestShardInUse(datastore: Datastore, namespace?: string): Promise<number> {
+  const query = datastore
+    .createQuery(namespace ?? datastore.namespace ?? '', TASK_KIND)
+    .select('ageKey')
+    .order('ageKey', { descending: true })
+    .limit(1);
+  const [rows] = await datastore.runQuery(query);
+  const ageKey = rows[0]?.ageKey;
+  if (typeof ageKey !== 'string') return -1;
+  const shard = Number(ageKey.split('|')[0]);
+  return Number.isInteger(shard) ? shard : -1;
+}
+
+/**
+ * Sweeps all shards to the end, in parallel in this process. When task entities exist in shards beyond `shards` (the
+ * writers use more shards than the sweep was told), those shards are swept too, with a warning.
+ */
+export async function sweep(options: SweepOptions): Promise<SweepResult> {
+  const started = Date.now();
+  const o = resolveSweepOptions(options);
+  const highest = await highestShardInUse(options.datastore, o.namespace);
+  const count = Math.max(o.shards, highest + 1);
+  if (count > o.shards) {
+    o.log({
+      severity: 'WARNING',
+      message: `task entities exist in shard ${highest}, beyond the ${o.shards} shards configured; sweeping ${count} shards. Configure the sweeper with the writers' shard count.`,
+      event: 'shards-extended',
+      shards: count,
+    });
+  }
+  const kinds = await kindsToSweep(options.datastore, {
+    namespace: o.namespace,
+    kinds: options.kinds,
+    discover: options.discoverKinds,
+    log: o.log,
+  });
+  const lookupLimit = pLimit(o.concurrency);
+  const commitLimit = pLimit(o.commitConcurrency);
+  const now = new Date(o.nowMs);
+  const perShard = await Promise.all(
+    Array.from({ length: count }, (_, shard) =>
+      sweepShard({
+        ...options,
+        now,
+        shard,
+        shards: o.shards,
+        kinds,
+        discoverKinds: false,
+        lookupLimit,
+        commitLimit,
+        log: o.log,
+      }).then((r) => r.stats),
+    ),
+  );
+  const stats = perShard.reduce((total, s) => addStats(total, s), emptyStats());
+  const elapsedMs = Date.now() - started;
+  o.log({
+    severity: 'INFO',
+    message: `swept ${count} shards`,
+    event: 'sweep-done',
+    stats,
+    shards: count,
+    elapsedMs,
+    dryRun: o.dryRun || undefined,
+  });
+  return { stats, shards: perShard, elapsedMs };
+}
