@@ -26,3 +26,14 @@ export {
   type SweepLogEntry,
   type SweeperTasksClient,
 } from './sweeper/index.js';
+export {
+  startTasksEmulator,
+  systemClock,
+  ManualClock,
+  retryDelayMs,
+  DEFAULT_RETRY_POLICY,
+  type Clock,
+  type TasksEmulatorOptions,
+  type RunningTasksEmulator,
+  type RetryPolicy,
+} from './tasks-emulator/index.js';

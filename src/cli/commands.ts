@@ -1,5 +1,7 @@
 /** The list of `deferred` sub-commands; each lives in its own module under commands/. */
 import type { CommandModule } from 'yargs';
+import { emulatorCommand } from './commands/emulator.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
 export const commands: CommandModule<any, any>[] = [];
+commands.push(emulatorCommand); // deferred emulator tasks

@@ -1,0 +1,136 @@
+/** The `deferred emulator tasks` command: runs the Cloud Tasks emulator in the foreground until interrupted. */
+import type { Argv, CommandModule } from 'yargs';
+import { startTasksEmulator } from '../../tasks-emulator/index.js';
+
+interface TasksArgs {
+  port: number;
+  host: string;
+  'auto-create-queues': boolean;
+  'tombstone-ms': number;
+  'queue-tombstone-ms'?: number;
+  'app-engine-url'?: string;
+  'oidc-port': number;
+  'oidc-issuer'?: string;
+  queue: string[];
+  json: boolean;
+}
+
+const tasksCommand: CommandModule<object, TasksArgs> = {
+  command: 'tasks',
+  describe: 'Run the Cloud Tasks emulator (gRPC, for the official @google-cloud/tasks client) until Ctrl-C',
+  builder: (yargs: Argv) =>
+    yargs
+      .option('port', { type: 'number', default: 8123, describe: 'gRPC port to listen on (0 = a free port)' })
+      .option('host', { type: 'string', default: '127.0.0.1', describe: 'interface for the gRPC and OIDC servers' })
+      .option('auto-create-queues', {
+        type: 'boolean',
+        default: false,
+        describe: 'create a queue with default settings the first time a task names it (else NOT_FOUND, as in Cloud)',
+      })
+      .option('tombstone-ms', {
+        type: 'number',
+        default: 3_600_000,
+        describe: 'how long a completed or deleted task name stays reserved (CreateTask gives ALREADY_EXISTS)',
+      })
+      .option('queue-tombstone-ms', {
+        type: 'number',
+        describe: 'how long a deleted queue name stays reserved (default: --tombstone-ms)',
+      })
+      .option('app-engine-url', {
+        type: 'string',
+        describe: 'base URL App Engine targets are sent to, e.g. http://127.0.0.1:8080 (without it they are refused)',
+      })
+      .option('oidc-port', {
+        type: 'number',
+        default: 0,
+        describe: 'HTTP port serving the JWKS and OpenID configuration of OIDC tokens (0 = a free port)',
+      })
+      .option('oidc-issuer', {
+        type: 'string',
+        describe: 'the iss claim of OIDC tokens (default: the OIDC server origin, e.g. http://127.0.0.1:PORT)',
+      })
+      .option('queue', {
+        type: 'string',
+        array: true,
+        default: [] as string[],
+        describe: 'create this queue at start, e.g. projects/my-app/locations/us-central1/queues/default (repeatable)',
+      })
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe: 'print the endpoints as one JSON line instead of text',
+      })
+      .check((argv) => {
+        for (const flag of ['port', 'oidc-port'] as const) {
+          const value = argv[flag];
+          if (!Number.isInteger(value) || value < 0 || value > 65535) {
+            throw new Error(`--${flag} must be a port number from 0 to 65535, got ${String(value)}.`);
+          }
+        }
+        for (const flag of ['tombstone-ms', 'queue-tombstone-ms'] as const) {
+          const value = argv[flag];
+          if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+            throw new Error(`--${flag} must be a number of milliseconds >= 0, got ${String(value)}.`);
+          }
+        }
+        if (argv['app-engine-url'] !== undefined && !/^https?:\/\/[^/]/.test(argv['app-engine-url'])) {
+          throw new Error(`--app-engine-url must be an http(s) URL, got "${argv['app-engine-url']}".`);
+        }
+        return true;
+      }) as unknown as Argv<TasksArgs>,
+  handler: async (argv) => {
+    const emulator = await startTasksEmulator({
+      host: argv.host,
+      port: argv.port,
+      autoCreateQueues: argv['auto-create-queues'],
+      tombstoneMs: argv['tombstone-ms'],
+      queueTombstoneMs: argv['queue-tombstone-ms'],
+      appEngineBaseUrl: argv['app-engine-url'],
+      oidcPort: argv['oidc-port'],
+      oidcIssuer: argv['oidc-issuer'],
+    });
+    if (argv.queue.length > 0) {
+      const client = emulator.createClient();
+      try {
+        for (const name of argv.queue) {
+          const parent = name.split('/queues/')[0] ?? '';
+          await client.createQueue({ parent, queue: { name } });
+        }
+      } catch (error) {
+        await client.close();
+        await emulator.stop();
+        throw new Error(`--queue: ${(error as { details?: string }).details ?? String(error)}`, { cause: error });
+      }
+      await client.close();
+    }
+    const endpoint = `${emulator.host.includes(':') ? `[${emulator.host}]` : emulator.host}:${emulator.port}`;
+    if (argv.json) {
+      process.stdout.write(
+        JSON.stringify({ host: emulator.host, port: emulator.port, endpoint, oidc: emulator.oidc }) + '\n',
+      );
+    } else {
+      process.stdout.write(
+        [
+          `Cloud Tasks emulator listening on ${endpoint} (gRPC, insecure).`,
+          `OIDC issuer ${emulator.oidc.issuer}, JWKS ${emulator.oidc.jwksUri}`,
+          `Connect: new CloudTasksClient({ apiEndpoint: '${emulator.host}', port: ${emulator.port}, sslCreds: grpc.credentials.createInsecure() })`,
+          'Press Ctrl-C to stop.',
+          '',
+        ].join('\n'),
+      );
+    }
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await emulator.stop();
+  },
+};
+
+/** `deferred emulator <kind>`: local stand-ins for Google services. */
+export const emulatorCommand: CommandModule<object, object> = {
+  command: 'emulator',
+  describe: 'Run a local emulator in the foreground (kind: tasks, the Cloud Tasks emulator)',
+  builder: (yargs: Argv) => yargs.command(tasksCommand).demandCommand(1, 'Name an emulator: tasks.'),
+  handler: () => undefined,
+};

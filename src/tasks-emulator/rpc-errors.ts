@@ -1,0 +1,75 @@
+/** gRPC errors of the emulator, with the status codes and messages the real Cloud Tasks service answers. */
+import { grpc } from 'google-gax';
+import { rpcProtos } from './proto.js';
+
+const { status } = grpc;
+
+/** Messages copied from the real service (see /work/shared/cloud-tasks-golden/realcloud.json). */
+export const MESSAGES = {
+  queueNotFound:
+    'Queue does not exist. If you just created the queue, wait at least a minute for the queue to initialize.',
+  entityNotFound: 'Requested entity was not found.',
+  taskAlreadyExists: 'Requested entity already exists',
+  queueAlreadyExists: 'Queue already exists',
+  queueRecentlyDeleted: 'The queue cannot be created because a queue with this name existed too recently.',
+  taskRecentlyDeleted:
+    'The task no longer exists, though a task with this name existed recently. The task either successfully completed or was deleted.',
+  invalidQueueName: 'Queue name must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>/queues/<QUEUE_ID>".',
+  invalidTaskName:
+    'Task name must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>/queues/<QUEUE_ID>/tasks/<TASK_ID>".',
+  invalidParent: 'Parent must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>".',
+  invalidTaskId: (id: string) =>
+    `Task ID "${id}" can contain only letters ([A-Za-z]), numbers ([0-9]), hyphens (-), or underscores (_). Task ID must between 1 and 500 characters.`,
+  queueMismatch: (requestQueue: string, taskQueue: string) =>
+    `The queue name from request ('${requestQueue}') must be the same as the queue name in the named task ('${taskQueue}').`,
+} as const;
+
+/** The `google.rpc.Help` links the real service attaches to name errors. */
+export const HELP = {
+  queueName: {
+    description: 'Definition of queue name',
+    url: 'https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#Queue.FIELDS.name',
+  },
+  taskId: {
+    description: 'Definition of task ID',
+    url: 'https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues.tasks#Task.FIELDS.name',
+  },
+} as const;
+
+/** A failed RPC: a gRPC status code, a message, and optional `google.rpc.Help` links sent as status details. */
+export class RpcError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+    readonly help: ReadonlyArray<{ description: string; url: string }> = [],
+  ) {
+    super(message);
+  }
+
+  /** The error as grpc-js sends it, with `grpc-status-details-bin` when there are details. */
+  toServiceError(): Partial<grpc.StatusObject> {
+    const metadata = new grpc.Metadata();
+    if (this.help.length > 0) {
+      const root = rpcProtos();
+      const Help = root.lookupType('google.rpc.Help');
+      const Status = root.lookupType('google.rpc.Status');
+      const help = Help.encode(Help.fromObject({ links: this.help })).finish();
+      const statusBytes = Status.encode(
+        Status.fromObject({
+          code: this.code,
+          message: this.message,
+          details: [{ type_url: 'type.googleapis.com/google.rpc.Help', value: help }],
+        }),
+      ).finish();
+      metadata.set('grpc-status-details-bin', Buffer.from(statusBytes));
+    }
+    return { code: this.code, details: this.message, metadata };
+  }
+}
+
+export const invalidArgument = (message: string, help: RpcError['help'] = []) =>
+  new RpcError(status.INVALID_ARGUMENT, message, help);
+export const notFound = (message: string) => new RpcError(status.NOT_FOUND, message);
+export const alreadyExists = (message: string) => new RpcError(status.ALREADY_EXISTS, message);
+export const failedPrecondition = (message: string) => new RpcError(status.FAILED_PRECONDITION, message);
+export const unimplemented = (message: string) => new RpcError(status.UNIMPLEMENTED, message);
