@@ -37,3 +37,22 @@ export {
   type RunningTasksEmulator,
   type RetryPolicy,
 } from './tasks-emulator/index.js';
+export {
+  CodecRegistry,
+  encodeValue,
+  decodeValue,
+  encodeEnvelope,
+  parseEnvelope,
+  decodeEnvelopeArgs,
+  sign,
+  verify,
+  SIGNATURE_HEADER,
+  type ClassCodec,
+  type Envelope,
+  type EnvelopeInput,
+  type EncodeOptions,
+  type DecodeOptions,
+  type EncodeEnvelopeOptions,
+  type ParseEnvelopeOptions,
+  type DecodeEnvelopeOptions,
+} from './codec/index.js';

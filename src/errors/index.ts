@@ -2,3 +2,4 @@
 export { DeferredError, type DeferredErrorCode } from './base.js';
 export { PrerequisiteMissingError, EmulatorStartError } from './prerequisite-missing.js';
 export { InvalidArgumentError } from './invalid-argument.js';
+export { NotSerializableError, BadSignatureError, BadEnvelopeError } from './payload.js';

@@ -1,0 +1,320 @@
+/** The value decoder: rebuilds JavaScript values from the encoder's tagged tree, depth-limited, without eval, awaiting async class codecs. */
+import { Buffer } from 'node:buffer';
+import { BadEnvelopeError } from '../errors/payload.js';
+import { TYPED_ARRAYS, base64ToArrayBuffer } from './binary.js';
+import { decodeKey } from './datastore-key.js';
+import { DEFAULT_MAX_DEPTH } from './encode.js';
+import { CodecRegistry, type ClassCodec } from './registry.js';
+
+/** Options of `decodeValue`. */
+export interface DecodeOptions {
+  /** Class codecs for the `$class` values in the payload. @default an empty registry (`$class` values are rejected) */
+  registry?: CodecRegistry;
+  /** Deepest allowed nesting of JSON containers in the input, the root counting as 1. @default 64 */
+  maxDepth?: number;
+}
+
+const EMPTY_REGISTRY = new CodecRegistry();
+/** Marks an id whose class instance is still being rebuilt: a `$ref` to it is a cycle through a class codec. */
+const IN_PROGRESS = Symbol('in progress');
+const NOOP = (): void => {};
+
+/** A value that an async class codec is still producing; the containers holding it are patched when it arrives. */
+class Pending {
+  value: unknown;
+  settled = false;
+  /** pairs of (container, key); a Map or Set container is rebuilt instead */
+  readonly slots: unknown[] = [];
+  readonly promise: Promise<void>;
+
+  constructor(source: Promise<unknown>) {
+    this.promise = source.then((value) => this.settle(value));
+    this.promise.catch(NOOP); // awaited by decodeValue; this only stops an early failure elsewhere looking unhandled
+  }
+
+  private settle(value: unknown): void {
+    this.value = value;
+    this.settled = true;
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i += 2) {
+      const container = slots[i];
+      if (container instanceof Map) rebuildMap(container);
+      else if (container instanceof Set) rebuildSet(container);
+      else assign(container as Record<PropertyKey, unknown>, slots[i + 1] as PropertyKey, value);
+    }
+  }
+}
+
+function settled(value: unknown): unknown {
+  return value instanceof Pending && value.settled ? value.value : value;
+}
+
+function rebuildMap(map: Map<unknown, unknown>): void {
+  const entries = [...map];
+  map.clear();
+  for (const [key, value] of entries) map.set(settled(key), settled(value));
+}
+
+function rebuildSet(set: Set<unknown>): void {
+  const items = [...set];
+  set.clear();
+  for (const item of items) set.add(settled(item));
+}
+
+function assign(target: Record<PropertyKey, unknown>, key: PropertyKey, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
+}
+
+function bad(message: string): BadEnvelopeError {
+  return new BadEnvelopeError(`Malformed payload: ${message}.`);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+type Node = Record<string, unknown>;
+
+/** One decoding run: the ids seen so far and the values async class codecs still owe. */
+class Decoder {
+  private readonly refs = new Map<number, unknown>();
+  /** every Pending created, awaited at the end */
+  readonly pendings: Pending[] = [];
+  /** every Pending placed into a container, in order; a class codec waits for those inside its data */
+  private readonly placed: Pending[] = [];
+
+  constructor(
+    private readonly registry: CodecRegistry,
+    private readonly maxDepth: number,
+  ) {}
+
+  decode(node: unknown, depth: number): unknown {
+    switch (typeof node) {
+      case 'string':
+      case 'number':
+      case 'boolean':
+        return node;
+      case 'object':
+        break;
+      default:
+        throw bad(`a ${typeof node} is not valid payload data`);
+    }
+    if (node === null) return null;
+    if (depth > this.maxDepth) throw bad(`payload nested deeper than ${this.maxDepth} levels`);
+    if (Array.isArray(node)) return this.decodeArray(node, depth);
+    let first: string | undefined;
+    for (const key in node) {
+      first = key;
+      break;
+    }
+    if (first !== undefined && first.charCodeAt(0) === 36 && first.charCodeAt(1) !== 36 && first !== '$id') {
+      return this.decodeTagged(first, node as Node, depth);
+    }
+    return this.decodePlain(node as Node, depth);
+  }
+
+  private place(value: Pending, container: unknown, key: unknown): void {
+    value.slots.push(container, key);
+    this.placed.push(value);
+  }
+
+  private define(id: unknown, value: unknown): void {
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw bad(`invalid id ${JSON.stringify(id)}`);
+    if (this.refs.has(id) && this.refs.get(id) !== IN_PROGRESS) throw bad(`id ${id} is defined twice`);
+    this.refs.set(id, value);
+  }
+
+  private decodeArray(node: unknown[], depth: number): unknown[] {
+    const out: unknown[] = [];
+    let i = 0;
+    const first = node[0];
+    if (first !== null && typeof first === 'object' && (first as Node).$arrayid !== undefined) {
+      this.define((first as Node).$arrayid, out);
+      i = 1;
+    }
+    for (; i < node.length; i++) {
+      const value = this.decode(node[i], depth + 1);
+      if (value instanceof Pending) this.place(value, out, out.length);
+      out.push(value);
+    }
+    return out;
+  }
+
+  private decodePlain(node: Node, depth: number): Node {
+    const out: Node = {};
+    if (node.$id !== undefined) this.define(node.$id, out);
+    for (const encodedKey in node) {
+      let key = encodedKey;
+      if (key.charCodeAt(0) === 36) {
+        if (key === '$id') continue;
+        if (key.charCodeAt(1) !== 36) throw bad(`unexpected tag ${JSON.stringify(key)} inside an object`);
+        key = key.slice(1);
+      }
+      const value = this.decode(node[encodedKey], depth + 1);
+      if (value instanceof Pending) this.place(value, out, key);
+      if (key === '__proto__') assign(out, key, value);
+      else out[key] = value;
+    }
+    return out;
+  }
+
+  private identify<T>(node: Node, value: T): T {
+    if (node.$id !== undefined) this.define(node.$id, value);
+    return value;
+  }
+
+  private decodeTagged(tag: string, node: Node, depth: number): unknown {
+    const data = node[tag];
+    switch (tag) {
+      case '$ref': {
+        const value = this.refs.get(data as number);
+        if (value === IN_PROGRESS) throw bad(`reference ${String(data)} points into the class instance being rebuilt`);
+        if (value === undefined && !this.refs.has(data as number))
+          throw bad(`reference to unknown id ${JSON.stringify(data)}`);
+        return value;
+      }
+      case '$undefined':
+        return undefined;
+      case '$number':
+        switch (data) {
+          case 'NaN':
+            return NaN;
+          case 'Infinity':
+            return Infinity;
+          case '-Infinity':
+            return -Infinity;
+          case '-0':
+            return -0;
+        }
+        throw bad(`invalid $number ${JSON.stringify(data)}`);
+      case '$bigint':
+        if (typeof data !== 'string' || !/^-?\d+$/.test(data)) throw bad(`invalid $bigint ${JSON.stringify(data)}`);
+        return BigInt(data);
+      case '$date':
+        if (data !== null && typeof data !== 'string') throw bad('invalid $date');
+        return this.identify(node, new Date(data === null ? NaN : data));
+      case '$map':
+        return this.decodeMap(node, data, depth);
+      case '$set':
+        return this.decodeSet(node, data, depth);
+      case '$class':
+        return this.decodeClass(node, data, depth);
+      case '$buffer':
+        if (typeof data !== 'string') throw bad('invalid $buffer');
+        return this.identify(node, Buffer.from(data, 'base64'));
+      case '$typed': {
+        const type = typeof data === 'string' ? TYPED_ARRAYS.get(data) : undefined;
+        if (type === undefined) throw bad(`unknown typed array type ${JSON.stringify(data)}`);
+        const buffer = base64ToArrayBuffer(node.data);
+        if (buffer === undefined || buffer.byteLength % type.BYTES_PER_ELEMENT !== 0)
+          throw bad(`invalid ${data} bytes`);
+        return this.identify(node, new type(buffer));
+      }
+      case '$arraybuffer': {
+        const buffer = base64ToArrayBuffer(data);
+        if (buffer === undefined) throw bad('invalid $arraybuffer');
+        return this.identify(node, buffer);
+      }
+      case '$dataview': {
+        const buffer = base64ToArrayBuffer(data);
+        if (buffer === undefined) throw bad('invalid $dataview');
+        return this.identify(node, new DataView(buffer));
+      }
+      case '$regexp': {
+        if (typeof data !== 'string' || typeof node.flags !== 'string') throw bad('invalid $regexp');
+        try {
+          return this.identify(node, new RegExp(data, node.flags));
+        } catch (error) {
+          throw new BadEnvelopeError(`Malformed payload: invalid $regexp (${(error as Error).message}).`, {
+            cause: error,
+          });
+        }
+      }
+      case '$key': {
+        const key = decodeKey(data, node.namespace);
+        if (key === undefined) throw bad('invalid Datastore $key');
+        return this.identify(node, key);
+      }
+    }
+    throw bad(`unknown tag ${JSON.stringify(tag)} (written by a newer cloud-deferred?)`);
+  }
+
+  private decodeMap(node: Node, entries: unknown, depth: number): Map<unknown, unknown> {
+    if (!Array.isArray(entries)) throw bad('$map needs an array of [key, value] pairs');
+    const map = this.identify(node, new Map<unknown, unknown>());
+    for (let i = 0; i < entries.length; i++) {
+      const pair: unknown = entries[i];
+      if (!Array.isArray(pair) || pair.length !== 2) throw bad('$map needs an array of [key, value] pairs');
+      if (depth + 2 > this.maxDepth) throw bad(`payload nested deeper than ${this.maxDepth} levels`);
+      const key = this.decode(pair[0], depth + 3);
+      const value = this.decode(pair[1], depth + 3);
+      map.set(key, value);
+      if (key instanceof Pending) this.place(key, map, undefined);
+      if (value instanceof Pending) this.place(value, map, undefined);
+    }
+    return map;
+  }
+
+  private decodeSet(node: Node, items: unknown, depth: number): Set<unknown> {
+    if (!Array.isArray(items)) throw bad('$set needs an array');
+    const set = this.identify(node, new Set<unknown>());
+    for (let i = 0; i < items.length; i++) {
+      const value = this.decode(items[i], depth + 2);
+      set.add(value);
+      if (value instanceof Pending) this.place(value, set, undefined);
+    }
+    return set;
+  }
+
+  private decodeClass(node: Node, name: unknown, depth: number): unknown {
+    const codec: ClassCodec | undefined = typeof name === 'string' ? this.registry.get(name) : undefined;
+    if (codec === undefined) {
+      throw new BadEnvelopeError(
+        `The payload contains an instance of class ${JSON.stringify(name)}, which has no class codec registered in this worker; ` +
+          'register the same ClassCodec with deferred.registerClass(...) where tasks run.',
+      );
+    }
+    const id = node.$id;
+    if (id !== undefined) this.define(id, IN_PROGRESS);
+    const before = this.placed.length;
+    const data = this.decode(node.data, depth + 1);
+    const waits: Promise<void>[] = [];
+    for (let i = before; i < this.placed.length; i++) waits.push(this.placed[i]!.promise);
+    if (data instanceof Pending) waits.push(data.promise);
+    let result: unknown;
+    if (waits.length > 0) {
+      result = this.pending(Promise.all(waits).then(() => codec.decode(settled(data))));
+    } else {
+      const value = codec.decode(data);
+      result = isThenable(value) ? this.pending(Promise.resolve(value)) : value;
+    }
+    if (id !== undefined) this.refs.set(id as number, result);
+    return result;
+  }
+
+  private pending(source: Promise<unknown>): Pending {
+    const value = new Pending(source);
+    this.pendings.push(value);
+    return value;
+  }
+}
+
+/**
+ * Rebuilds the value `encodeValue` produced (after a JSON round trip or not). Depth-limited, never evaluates code;
+ * throws `BadEnvelopeError` on malformed input; waits for async class codecs (e.g. ones that load an entity by key).
+ */
+export async function decodeValue(encoded: unknown, options: DecodeOptions = {}): Promise<unknown> {
+  const decoder = new Decoder(options.registry ?? EMPTY_REGISTRY, options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const root = decoder.decode(encoded, 1);
+  if (decoder.pendings.length === 0) return root;
+  await Promise.all(decoder.pendings.map((p) => p.promise));
+  return settled(root);
+}
