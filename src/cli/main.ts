@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands.js';
 import { EXIT } from './exit-codes.js';
+import { InvalidArgumentError } from '../errors/index.js';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('deferred')
@@ -24,7 +25,9 @@ const cli = yargs(hideBin(process.argv))
   .version()
   .wrap(Math.min(120, process.stdout.columns || 100))
   .fail((message, error) => {
-    if (error) {
+    if (error instanceof InvalidArgumentError)
+      message = error.message; // a flag's value failed its check: bad usage
+    else if (error) {
       process.stderr.write(`deferred: ${error.message}\n`);
       process.exit(EXIT.failure);
     }

@@ -44,6 +44,14 @@ export function parseTaskName(name: string): { queuePath: string; id: string } {
 
 /** A server-generated task id: a 19-digit decimal number, like the ids the real service hands out. */
 export function generateTaskId(): string {
-  const value = randomBytes(8).readBigUInt64BE() & 0x7fffffffffffffffn;
+  if (poolOffset + 8 > pool.length) {
+    pool = randomBytes(8 * 512);
+    poolOffset = 0;
+  }
+  const value = pool.readBigUInt64BE(poolOffset) & 0x7fffffffffffffffn;
+  poolOffset += 8;
   return value.toString().padStart(19, '0');
 }
+
+let pool = Buffer.alloc(0);
+let poolOffset = 0;

@@ -27,7 +27,9 @@ export function numericIdFor(email: string): string {
   return ('1' + digest.readBigUInt64BE(0).toString() + digest.readBigUInt64BE(8).toString()).slice(0, 21);
 }
 
-/** Signs tokens with a fresh RSA key and serves the public half; one per emulator. */
+let signingKey: Promise<{ privateKey: KeyObject; publicKey: KeyObject }> | undefined;
+
+/** Signs tokens with an RSA key and serves the public half; one per emulator. */
 export class OidcProvider {
   private server: http.Server | undefined;
   private endpoints: OidcEndpoints | undefined;
@@ -39,9 +41,10 @@ export class OidcProvider {
     private readonly issuerOverride: string | undefined,
   ) {}
 
-  /** Generates the signing key (RSA 2048). */
+  /** A provider with the process's signing key (RSA 2048, generated once: it takes a while and tests start many emulators). */
   static async create(issuer?: string): Promise<OidcProvider> {
-    const { privateKey, publicKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
+    signingKey ??= promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
+    const { privateKey, publicKey } = await signingKey;
     const jwk = publicKey.export({ format: 'jwk' });
     const kid = createHash('sha256').update(String(jwk.n)).digest('hex').slice(0, 40);
     return new OidcProvider(privateKey, publicKey, kid, issuer);

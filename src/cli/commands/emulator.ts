@@ -1,5 +1,6 @@
 /** The `deferred emulator tasks` command: runs the Cloud Tasks emulator in the foreground until interrupted. */
 import type { Argv, CommandModule } from 'yargs';
+import { InvalidArgumentError } from '../../errors/index.js';
 import { startTasksEmulator } from '../../tasks-emulator/index.js';
 
 interface TasksArgs {
@@ -64,17 +65,17 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
         for (const flag of ['port', 'oidc-port'] as const) {
           const value = argv[flag];
           if (!Number.isInteger(value) || value < 0 || value > 65535) {
-            throw new Error(`--${flag} must be a port number from 0 to 65535, got ${String(value)}.`);
+            throw new InvalidArgumentError(`--${flag} must be a port number from 0 to 65535, got ${String(value)}.`);
           }
         }
         for (const flag of ['tombstone-ms', 'queue-tombstone-ms'] as const) {
           const value = argv[flag];
           if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-            throw new Error(`--${flag} must be a number of milliseconds >= 0, got ${String(value)}.`);
+            throw new InvalidArgumentError(`--${flag} must be a number of milliseconds >= 0, got ${String(value)}.`);
           }
         }
         if (argv['app-engine-url'] !== undefined && !/^https?:\/\/[^/]/.test(argv['app-engine-url'])) {
-          throw new Error(`--app-engine-url must be an http(s) URL, got "${argv['app-engine-url']}".`);
+          throw new InvalidArgumentError(`--app-engine-url must be an http(s) URL, got "${argv['app-engine-url']}".`);
         }
         return true;
       }) as unknown as Argv<TasksArgs>,

@@ -1,0 +1,67 @@
+// `deferred emulator tasks`: the standalone Cloud Tasks emulator process, its --help and its flag validation.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { CloudTasksClient } from '@google-cloud/tasks';
+import { grpc } from 'google-gax';
+import { describe, expect, it } from 'vitest';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const ARGS = ['--import', 'tsx', MAIN, 'emulator', 'tasks'];
+const FLAGS = [
+  '--port',
+  '--host',
+  '--auto-create-queues',
+  '--tombstone-ms',
+  '--queue-tombstone-ms',
+  '--app-engine-url',
+  '--oidc-port',
+  '--oidc-issuer',
+  '--queue',
+  '--json',
+];
+
+describe('deferred emulator tasks', () => {
+  it('--help documents every flag', () => {
+    const result = spawnSync(process.execPath, [...ARGS, '--help'], { encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    for (const flag of FLAGS) expect(result.stdout).toMatch(new RegExp(`${flag}\\s+\\S`));
+  });
+
+  it('refuses a bad flag value with a one-line message and the usage exit code', () => {
+    const result = spawnSync(process.execPath, [...ARGS, '--port', '70000'], { encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--port must be a port number/);
+  });
+
+  it('serves the official client, creates --queue queues, and exits cleanly on SIGTERM', async () => {
+    const queue = 'projects/cli-project/locations/us-central1/queues/from-flag';
+    const child = spawn(process.execPath, [...ARGS, '--port', '0', '--json', '--queue', queue], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, METADATA_SERVER_DETECTION: 'none' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      const lines = createInterface({ input: child.stdout });
+      const [line] = (await once(lines, 'line')) as [string];
+      const info = JSON.parse(line) as { host: string; port: number; oidc: { jwksUri: string } };
+      const client = new CloudTasksClient({
+        apiEndpoint: info.host,
+        port: info.port,
+        sslCreds: grpc.credentials.createInsecure(),
+      });
+      const [got] = await client.getQueue({ name: queue });
+      expect(got.state).toBe('RUNNING');
+      await client.close();
+      const jwks = (await (await fetch(info.oidc.jwksUri)).json()) as { keys: unknown[] };
+      expect(jwks.keys).toHaveLength(1);
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
