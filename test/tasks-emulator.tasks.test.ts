@@ -300,7 +300,7 @@ describe('Cloud Tasks emulator tasks', () => {
 });
 
 describe('Cloud Tasks emulator options', () => {
-  it('autoCreateQueues creates a missing queue on first CreateTask; without it the queue is NOT_FOUND', async () => {
+  it('autoCreateQueues creates a missing queue, with default settings, on the first CreateTask', async () => {
     const emulator = await startTasksEmulator({ autoCreateQueues: true, clock: new ManualClock() });
     const client = emulator.createClient();
     try {

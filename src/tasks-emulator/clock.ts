@@ -77,7 +77,8 @@ export class ManualClock implements Clock {
 
   /**
    * Moves time forward by `ms`, firing due timers in order (timers set meanwhile fire too when they fall inside the
-   * window), and resolves when the dispatches they started have finished.
+   * window), and resolves when the dispatches they started have finished. A handler that never answers holds it until
+   * the attempt's dispatch deadline, which runs on the wall clock.
    */
   async advance(ms: number): Promise<void> {
     if (!(ms >= 0)) throw new RangeError(`ManualClock.advance(ms) needs ms >= 0, got ${ms}.`);
