@@ -1,0 +1,146 @@
+/** Checking a {@link DeferredConfig} and filling in its defaults, once, into the runtime's resolved configuration. */
+import type { Datastore } from '@google-cloud/datastore';
+import type { CloudTasksClient } from '@google-cloud/tasks';
+import type { CodecRegistry } from '../codec/index.js';
+import { ConfigurationError } from '../errors/runtime.js';
+import { jsonLogger } from '../handler/logger.js';
+import { GOOGLE_ISSUERS, GOOGLE_JWKS_URI } from '../handler/oidc.js';
+import { DEFAULT_SHARDS } from '../store/schema.js';
+import type { Clock, DeferredConfig, Logger, TaskOptions } from '../types.js';
+import { parseDuration } from '../util/duration.js';
+import type { TaskTarget } from './cloud-task-request.js';
+import { checkQueueId } from './names.js';
+
+/** Default threshold above which a payload spills into an entity. */
+export const DEFAULT_INLINE_THRESHOLD = 100_000;
+/** Default request body limit of the handler (a Cloud Task is at most 1 MB). */
+export const DEFAULT_MAX_BODY_BYTES = 1_100_000;
+/** Default nesting limit of argument values. */
+export const DEFAULT_MAX_DEPTH = 64;
+/** Cloud Tasks' default dispatch deadline for HTTP targets. */
+export const DEFAULT_DISPATCH_DEADLINE_MS = 10 * 60_000;
+
+/** The configuration with every default applied. */
+export interface ResolvedConfig {
+  readonly projectId: string;
+  readonly location: string;
+  readonly queue: string;
+  readonly target: TaskTarget;
+  readonly basePath: string;
+  readonly secrets: readonly string[];
+  readonly datastore: Datastore;
+  readonly tasks: CloudTasksClient;
+  readonly inlineThreshold: number;
+  readonly maxBodyBytes: number;
+  readonly maxDepth: number;
+  readonly codecs: CodecRegistry | undefined;
+  readonly defaults: TaskOptions;
+  readonly expireAfterMs: number;
+  /** Explicit lease, or null to derive it from each task's dispatch deadline. */
+  readonly leaseMs: number | null;
+  readonly shards: number;
+  readonly oidc: {
+    readonly serviceAccountEmail: string;
+    readonly audience: string;
+    readonly verify: boolean;
+    readonly issuers: readonly string[];
+    readonly jwksUri: string;
+  } | null;
+  readonly trustAppEngineHeaders: boolean;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+function normalizeBasePath(path: string): string {
+  const trimmed = `/${path.replace(/^\/+|\/+$/g, '')}`;
+  return trimmed === '/' ? '' : trimmed;
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0)
+    throw new ConfigurationError(`${what} must be a positive number, got ${value}.`);
+  return value;
+}
+
+/** Checks `config` and applies the defaults; throws {@link ConfigurationError} naming what to set. */
+export function resolveConfig(config: DeferredConfig): ResolvedConfig {
+  if (!config || typeof config !== 'object')
+    throw new ConfigurationError('createDeferred(config) needs a config object.');
+  if (!config.projectId)
+    throw new ConfigurationError('projectId is missing: set it to the Google Cloud project of the queues.');
+  if (!config.location)
+    throw new ConfigurationError("location is missing: set it to the queues' region, e.g. 'europe-west1'.");
+  if (!config.datastore) throw new ConfigurationError('datastore is missing: pass a @google-cloud/datastore client.');
+  if (!config.tasks) throw new ConfigurationError('tasks is missing: pass a @google-cloud/tasks CloudTasksClient.');
+  const secrets = config.secrets ? [...config.secrets] : config.secret ? [config.secret] : [];
+  if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s.length < 16)) {
+    throw new ConfigurationError(
+      'secret is missing or too short: set secret (or secrets: [current, ...retired]) to random strings of at least 16 characters, e.g. from Secret Manager.',
+    );
+  }
+
+  let handlerUrl: URL | null = null;
+  if (config.handlerUrl) {
+    try {
+      handlerUrl = new URL(config.handlerUrl);
+    } catch {
+      throw new ConfigurationError(`handlerUrl ${JSON.stringify(config.handlerUrl)} is not an absolute URL.`);
+    }
+  }
+  const basePath = normalizeBasePath(config.basePath ?? (handlerUrl ? handlerUrl.pathname : '/_deferred'));
+  const urlBase = handlerUrl ? `${handlerUrl.origin}${normalizeBasePath(handlerUrl.pathname)}` : null;
+
+  let oidc: ResolvedConfig['oidc'] = null;
+  if (config.oidc) {
+    if (!config.oidc.serviceAccountEmail) throw new ConfigurationError('oidc.serviceAccountEmail is missing.');
+    if (!urlBase && !config.oidc.audience) {
+      throw new ConfigurationError('oidc needs handlerUrl (HTTP targets): App Engine targets carry no OIDC token.');
+    }
+    oidc = {
+      serviceAccountEmail: config.oidc.serviceAccountEmail,
+      audience: config.oidc.audience ?? urlBase!,
+      verify: config.oidc.verify ?? true,
+      issuers: config.oidc.issuer ? [config.oidc.issuer] : [...GOOGLE_ISSUERS],
+      jwksUri: config.oidc.jwksUri ?? GOOGLE_JWKS_URI,
+    };
+  }
+
+  const target: TaskTarget = urlBase
+    ? {
+        kind: 'http',
+        handlerUrl: urlBase,
+        oidc: oidc ? { serviceAccountEmail: oidc.serviceAccountEmail, audience: oidc.audience } : null,
+      }
+    : { kind: 'appengine', basePath: basePath || '/', routing: config.appEngineRouting ?? null };
+
+  const shards = config.shards ?? DEFAULT_SHARDS;
+  if (!Number.isInteger(shards) || shards < 1 || shards > 9999) {
+    throw new ConfigurationError(`shards must be a whole number from 1 to 9999, got ${shards}.`);
+  }
+
+  return {
+    projectId: config.projectId,
+    location: config.location,
+    queue: checkQueueId(config.queue ?? 'default'),
+    target,
+    basePath,
+    secrets,
+    datastore: config.datastore,
+    tasks: config.tasks,
+    inlineThreshold: positive(config.inlineThreshold, DEFAULT_INLINE_THRESHOLD, 'inlineThreshold'),
+    maxBodyBytes: positive(config.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
+    maxDepth: positive(config.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth'),
+    codecs: config.codecs,
+    defaults: config.defaults ?? {},
+    expireAfterMs: parseDuration(config.expireAfter ?? '30d', 'expireAfter'),
+    leaseMs: config.lease === undefined ? null : parseDuration(config.lease, 'lease'),
+    shards,
+    oidc,
+    trustAppEngineHeaders: config.trustAppEngineHeaders ?? Boolean(process.env.GAE_APPLICATION),
+    logger: config.logger ?? jsonLogger,
+    clock: config.clock ?? systemClock,
+  };
+}

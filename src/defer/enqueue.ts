@@ -1,0 +1,204 @@
+/** Creating the Cloud Task of a deferral: inline, or entity-backed (entity first, then the task), and hops past the horizon. */
+import type { Key, Transaction } from '@google-cloud/datastore';
+import { TaskAlreadyExistsError } from '../errors/runtime.js';
+import { log } from '../handler/logger.js';
+import { ageKey, shardOf } from '../store/schema.js';
+import { chunkKeys, packPayload, saveTask, taskKey, taskMutations } from '../store/task-entity.js';
+import type { Deferral } from '../types.js';
+import { buildCreateTaskRequest, storedRequest } from './cloud-task-request.js';
+import type { ResolvedConfig } from './config.js';
+import { encodeRefEnvelope, signBody, type EnvelopeMeta } from './envelope.js';
+import { queuePath, randomId } from './names.js';
+import type { ResolvedDeferOptions } from './options.js';
+
+/** Cloud Tasks refuses schedule times more than 30 days ahead; stay a little inside. */
+export const SCHEDULE_HORIZON_MS = 30 * 86_400_000 - 10 * 60_000;
+const ALREADY_EXISTS = 6;
+
+/** A defer whose arguments are encoded and options resolved: everything needed to create its Cloud Task. */
+export interface PreparedDefer {
+  readonly task: string;
+  readonly options: ResolvedDeferOptions;
+  /** The full envelope (task, arguments, meta). */
+  readonly envelope: Buffer;
+  readonly meta: EnvelopeMeta;
+}
+
+/** An entity-backed deferral planned inside a transaction: its mutations go into the commit, its task after it. */
+export interface PlannedEntityTask {
+  readonly mutations: { key: Key; data: unknown }[];
+  readonly request: ReturnType<typeof buildCreateTaskRequest>;
+  readonly deferral: Deferral;
+}
+
+/** True when the gRPC error means "a task with this name exists or existed recently". */
+export function isAlreadyExists(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === ALREADY_EXISTS;
+}
+
+/** Creates Cloud Tasks (and their entities) for prepared deferrals. */
+export class Enqueuer {
+  constructor(private readonly config: ResolvedConfig) {}
+
+  private queuePath(queue: string): string {
+    return queuePath(this.config.projectId, this.config.location, queue);
+  }
+
+  /** Whether a prepared deferral needs an entity: asked for, too big to travel inline, or due beyond the horizon. */
+  needsEntity(prepared: PreparedDefer): boolean {
+    return (
+      prepared.options.entityBacked ||
+      prepared.envelope.length > this.config.inlineThreshold ||
+      prepared.options.etaMs > this.config.clock.now() + SCHEDULE_HORIZON_MS
+    );
+  }
+
+  /**
+   * Creates the deferral's Cloud Task now (outside any transaction). `taskId` null lets Cloud Tasks name inline tasks;
+   * entity-backed tasks are always named first. `ifExists` decides what a taken name does.
+   */
+  async enqueue(prepared: PreparedDefer, taskId: string | null, ifExists: 'throw' | 'ignore'): Promise<Deferral> {
+    if (!this.needsEntity(prepared)) return this.enqueueInline(prepared, taskId, ifExists);
+    const planned = this.planEntityTask(prepared, taskId ?? randomId(), null, false);
+    await saveTask(this.config.datastore, planned.mutations);
+    return this.createPlanned(planned, ifExists);
+  }
+
+  private async enqueueInline(
+    prepared: PreparedDefer,
+    taskId: string | null,
+    ifExists: 'throw' | 'ignore',
+  ): Promise<Deferral> {
+    const { options } = prepared;
+    const parent = this.queuePath(options.queue);
+    const request = buildCreateTaskRequest(this.config.target, {
+      parent,
+      taskId,
+      task: prepared.task,
+      body: prepared.envelope,
+      signature: signBody(prepared.envelope, this.config.secrets[0]!),
+      headers: options.headers,
+      scheduleMs: options.etaMs,
+      dispatchDeadlineMs: options.dispatchDeadlineMs,
+    });
+    const base = { task: prepared.task, queue: options.queue, entityKey: null, eta: new Date(options.etaMs) };
+    try {
+      const [created] = await this.config.tasks.createTask(request);
+      return { ...base, cloudTaskName: created.name ?? request.task!.name ?? null, status: 'enqueued' };
+    } catch (error) {
+      if (isAlreadyExists(error) && request.task?.name) {
+        if (ifExists === 'ignore') return { ...base, cloudTaskName: request.task.name, status: 'existing' };
+        throw new TaskAlreadyExistsError(request.task.name, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Plans an entity-backed deferral: the entity (state `pending`, the Cloud Task's name and request chosen now) and
+   * the request whose body carries only the entity's key. `parent` places the entity in a caller's entity group.
+   */
+  planEntityTask(
+    prepared: PreparedDefer,
+    taskId: string,
+    parent: Key | null,
+    transactional: boolean,
+  ): PlannedEntityTask {
+    const { options } = prepared;
+    const config = this.config;
+    const nowMs = config.clock.now();
+    const entityName = randomId();
+    const key = taskKey(config.datastore, entityName, parent);
+    const parentPath = this.queuePath(options.queue);
+    const body = encodeRefEnvelope(prepared.task, key, prepared.meta);
+    const request = buildCreateTaskRequest(config.target, {
+      parent: parentPath,
+      taskId,
+      task: prepared.task,
+      body,
+      signature: signBody(body, config.secrets[0]!),
+      headers: options.headers,
+      scheduleMs: Math.min(options.etaMs, nowMs + SCHEDULE_HORIZON_MS),
+      dispatchDeadlineMs: options.dispatchDeadlineMs,
+    });
+    const cloudTaskName = request.task!.name!;
+    const shard = shardOf(entityName, config.shards);
+    const mutations = taskMutations(
+      config.datastore,
+      key,
+      {
+        state: 'pending',
+        task: prepared.task,
+        queue: options.queue,
+        cloudTaskName,
+        cloudTaskRequest: storedRequest(request),
+        transactional,
+        created: new Date(nowMs),
+        eta: new Date(options.etaMs),
+        attempts: 0,
+        leaseUntil: null,
+        lastError: null,
+        finishedAt: null,
+        retentionMs: options.retentionMs,
+        shard,
+        ageKey: ageKey(shard, nowMs),
+        expireAt: new Date(Math.max(options.etaMs, nowMs) + config.expireAfterMs),
+      },
+      packPayload(prepared.envelope),
+    );
+    return {
+      mutations,
+      request,
+      deferral: {
+        task: prepared.task,
+        queue: options.queue,
+        cloudTaskName,
+        entityKey: key,
+        status: transactional ? 'held' : 'enqueued',
+        eta: new Date(options.etaMs),
+      },
+    };
+  }
+
+  /** Writes a planned entity task into a transaction (its Cloud Task is created by {@link createPlanned} after commit). */
+  savePlanned(tx: Transaction, planned: PlannedEntityTask): void {
+    tx.save(planned.mutations as Parameters<Transaction['save']>[0]);
+  }
+
+  /**
+   * Creates a planned entity task's Cloud Task. When the name is taken, the entity just written is deleted (another
+   * deferral owns that name) and `ifExists` decides. On any other error the error is thrown and the entity deleted,
+   * except a committed transactional one (`keepOnError`): it is the outbox, which the sweeper re-drives.
+   */
+  async createPlanned(
+    planned: PlannedEntityTask,
+    ifExists: 'throw' | 'ignore',
+    keepOnError = false,
+  ): Promise<Deferral> {
+    try {
+      await this.config.tasks.createTask(planned.request);
+      return { ...planned.deferral, status: 'enqueued' };
+    } catch (error) {
+      if (keepOnError && !isAlreadyExists(error)) throw error;
+      await this.deleteEntity(planned).catch((cleanup: unknown) =>
+        log(this.config.logger, {
+          severity: 'WARNING',
+          message: `could not delete the entity of a task that was not created; the sweeper will: ${String(cleanup)}`,
+          task: planned.deferral.task,
+          taskName: planned.deferral.cloudTaskName ?? undefined,
+        }),
+      );
+      if (isAlreadyExists(error)) {
+        if (ifExists === 'ignore') return { ...planned.deferral, entityKey: null, status: 'existing' };
+        throw new TaskAlreadyExistsError(planned.deferral.cloudTaskName!, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private async deleteEntity(planned: PlannedEntityTask): Promise<void> {
+    const key = planned.deferral.entityKey!;
+    const chunks = planned.mutations.length - 1;
+    await this.config.datastore.delete([key, ...chunkKeys(this.config.datastore, key, chunks)]);
+  }
+}

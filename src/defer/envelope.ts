@@ -1,0 +1,95 @@
+/** The runtime's use of the payload codec: encoding calls and entity references, parsing, decoding, signing. */
+import type { Datastore, Key } from '@google-cloud/datastore';
+import { decodeEnvelopeArgs, encodeEnvelope, parseEnvelope, sign, verify, type CodecRegistry } from '../codec/index.js';
+
+/** Settings that travel with a deferral (signed with it) because the handler needs them. */
+export interface EnvelopeMeta {
+  /** Most attempts; absent = unlimited. */
+  readonly maxAttempts?: number;
+  /** Retention of the failure record of an inline task. */
+  readonly retentionMs?: number;
+}
+
+/** What the codec needs to know. */
+export interface CodecSettings {
+  readonly codecs?: CodecRegistry;
+  readonly maxDepth: number;
+}
+
+/** A parsed (not yet decoded) envelope. */
+export interface ParsedEnvelope {
+  readonly task: string;
+  readonly meta: EnvelopeMeta;
+  /** The `_DeferredTask` entity the arguments live in, for entity-backed tasks. */
+  readonly ref: { readonly namespace?: string; readonly path: (string | number)[] } | null;
+  /** The codec's own parsed form, for {@link decodeCall}. */
+  readonly raw: ReturnType<typeof parseEnvelope>;
+}
+
+/** Encodes a call; throws the codec's NotSerializableError (with the argument path) for values it cannot carry. */
+export function encodeCall(
+  task: string,
+  args: readonly unknown[],
+  bound: unknown,
+  meta: EnvelopeMeta,
+  settings: CodecSettings,
+): Buffer {
+  return encodeEnvelope(
+    { task, args: [...args], ...(bound === undefined ? {} : { bound }), meta: { ...meta } },
+    { registry: settings.codecs, maxDepth: settings.maxDepth },
+  );
+}
+
+/** The path of a key in envelope form: kinds and names as strings, numeric ids as numbers (or strings when too big). */
+export function refOf(key: Key): { namespace?: string; path: (string | number)[] } {
+  const path: (string | number)[] = [];
+  let k: Key | undefined = key;
+  const parts: Key[] = [];
+  while (k) {
+    parts.unshift(k);
+    k = k.parent;
+  }
+  for (const part of parts) {
+    path.push(part.kind);
+    if (part.name !== undefined) path.push(part.name);
+    else if (part.id !== undefined)
+      path.push(Number.isSafeInteger(Number(part.id)) ? Number(part.id) : String(part.id));
+  }
+  return key.namespace ? { namespace: key.namespace, path } : { path };
+}
+
+/** The key an envelope's `ref` points at. */
+export function keyOfRef(datastore: Datastore, ref: NonNullable<ParsedEnvelope['ref']>): Key {
+  const path = ref.path.map((part, i) => (i % 2 === 1 && typeof part === 'number' ? datastore.int(part) : part));
+  return datastore.key({ namespace: ref.namespace, path: path as never });
+}
+
+/** The small envelope an entity-backed task carries: the task name, meta, and the entity's key. */
+export function encodeRefEnvelope(task: string, key: Key, meta: EnvelopeMeta): Buffer {
+  return encodeEnvelope({ task, args: [], meta: { ...meta }, ref: refOf(key) });
+}
+
+/** Parses an envelope (JSON, version, shape); throws the codec's BadEnvelopeError. */
+export function parseCall(bytes: Buffer, maxDepth?: number): ParsedEnvelope {
+  const raw = parseEnvelope(bytes, { maxDepth });
+  const meta = (raw.meta ?? {}) as EnvelopeMeta;
+  return { task: raw.task, meta, ref: raw.ref ?? null, raw };
+}
+
+/** Decodes the arguments (and bound value) of a parsed envelope. */
+export function decodeCall(
+  parsed: ParsedEnvelope,
+  settings: CodecSettings,
+): Promise<{ args: unknown[]; bound: unknown }> {
+  return decodeEnvelopeArgs(parsed.raw, { registry: settings.codecs, maxDepth: settings.maxDepth });
+}
+
+/** The signature header value for a body. */
+export function signBody(body: Buffer, secret: string): string {
+  return sign(body, secret);
+}
+
+/** True when `signature` is a valid signature of `body` under one of `secrets`. */
+export function verifyBody(body: Buffer, signature: string | undefined, secrets: readonly string[]): boolean {
+  return verify(body, signature, secrets);
+}

@@ -1,0 +1,118 @@
+/** Resolving task and per-call options into one checked, concrete set (queue, ETA, name, deadline, headers, limits). */
+import type { DeferOptions, DeferredTransaction, IfExists } from '../types.js';
+import type { Key } from '@google-cloud/datastore';
+import { InvalidArgumentError } from '../errors/invalid-argument.js';
+import { parseDuration } from '../util/duration.js';
+import { checkCloudTaskId, checkQueueId } from './names.js';
+
+/** Default retention of finished records. */
+export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
+/** Cloud Tasks accepts a dispatch deadline between 15 s and 30 min for HTTP targets. */
+export const MIN_DISPATCH_DEADLINE_MS = 15_000;
+export const MAX_DISPATCH_DEADLINE_MS = 30 * 60_000;
+
+const RESERVED_HEADER =
+  /^(content-type|content-length|authorization|host|user-agent|x-cloudtasks-.*|x-appengine-.*|x-deferred-.*)$/i;
+
+/** The concrete options of one defer. */
+export interface ResolvedDeferOptions {
+  readonly queue: string;
+  readonly etaMs: number;
+  readonly name: string | null;
+  readonly ifExists: IfExists;
+  readonly dispatchDeadlineMs: number | null;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly maxAttempts: number | null;
+  readonly retentionMs: number;
+  readonly entityBacked: boolean;
+  readonly transaction: DeferredTransaction | null;
+  readonly parent: Key | null;
+}
+
+function toEpochMs(eta: Date | number): number {
+  const ms = eta instanceof Date ? eta.getTime() : eta;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new InvalidArgumentError(`eta must be a valid Date or epoch milliseconds, got ${String(eta)}.`);
+  }
+  return ms;
+}
+
+/**
+ * Merges option layers (instance defaults, task options, `.with()` calls; later wins) and checks every value.
+ * A layer's `eta` or `delay` replaces the timing of the layers before it.
+ */
+export function resolveDeferOptions(
+  layers: readonly (DeferOptions | undefined)[],
+  context: { readonly nowMs: number; readonly defaultQueue: string },
+): ResolvedDeferOptions {
+  const merged: { -readonly [K in keyof DeferOptions]: DeferOptions[K] } = {};
+  const headers: Record<string, string> = {};
+  let timing: { eta?: Date | number; delay?: string | number } = {};
+  for (const layer of layers) {
+    if (!layer) continue;
+    if (layer.eta !== undefined && layer.delay !== undefined) {
+      throw new InvalidArgumentError('give either delay or eta, not both.');
+    }
+    if (layer.eta !== undefined) timing = { eta: layer.eta };
+    else if (layer.delay !== undefined) timing = { delay: layer.delay };
+    for (const [key, value] of Object.entries(layer)) {
+      if (value !== undefined && key !== 'headers' && key !== 'eta' && key !== 'delay') {
+        (merged as Record<string, unknown>)[key] = value;
+      }
+    }
+    if (layer.headers) {
+      for (const [name, value] of Object.entries(layer.headers)) {
+        if (RESERVED_HEADER.test(name)) {
+          throw new InvalidArgumentError(
+            `header ${name} is reserved (the runtime or Cloud Tasks sets it); use another header name.`,
+          );
+        }
+        if (typeof value !== 'string') {
+          throw new InvalidArgumentError(`header ${name} must be a string, got ${typeof value}.`);
+        }
+        headers[name] = value;
+      }
+    }
+  }
+
+  const etaMs =
+    timing.eta !== undefined
+      ? toEpochMs(timing.eta)
+      : context.nowMs + (timing.delay !== undefined ? parseDuration(timing.delay, 'delay') : 0);
+
+  let dispatchDeadlineMs: number | null = null;
+  if (merged.dispatchDeadline !== undefined) {
+    dispatchDeadlineMs = parseDuration(merged.dispatchDeadline, 'dispatchDeadline');
+    if (dispatchDeadlineMs < MIN_DISPATCH_DEADLINE_MS || dispatchDeadlineMs > MAX_DISPATCH_DEADLINE_MS) {
+      throw new InvalidArgumentError(
+        `dispatchDeadline must be between 15s and 30m (Cloud Tasks' limits for HTTP targets), got ${merged.dispatchDeadline}.`,
+      );
+    }
+  }
+
+  const maxAttempts = merged.maxAttempts ?? null;
+  if (maxAttempts !== null && (!Number.isInteger(maxAttempts) || maxAttempts < 1)) {
+    throw new InvalidArgumentError(`maxAttempts must be a whole number >= 1, got ${String(maxAttempts)}.`);
+  }
+  const ifExists = merged.ifExists ?? 'throw';
+  if (ifExists !== 'throw' && ifExists !== 'ignore') {
+    throw new InvalidArgumentError(`ifExists must be 'throw' or 'ignore', got ${JSON.stringify(ifExists)}.`);
+  }
+  if (merged.parent && !merged.transaction) {
+    throw new InvalidArgumentError('parent only applies to transactional defers; pass transaction too.');
+  }
+
+  return {
+    queue: checkQueueId(merged.queue ?? context.defaultQueue),
+    etaMs,
+    name: merged.name === undefined ? null : checkCloudTaskId(merged.name),
+    ifExists,
+    dispatchDeadlineMs,
+    headers,
+    maxAttempts,
+    retentionMs: merged.retention === undefined ? DEFAULT_RETENTION_MS : parseDuration(merged.retention, 'retention'),
+    entityBacked: merged.entityBacked === true || merged.transaction !== undefined,
+    transaction: merged.transaction ?? null,
+    parent: merged.parent ?? null,
+  };
+}

@@ -1,0 +1,352 @@
+/** `createDeferred`: a runtime instance that registers tasks, defers them (now, in a transaction, or held by a parent) and serves them. */
+import { InvalidArgumentError } from '../errors/invalid-argument.js';
+import { UnregisteredTaskError } from '../errors/runtime.js';
+import { currentRunContext, type RunContext } from '../handler/context.js';
+import { TaskExecutor } from '../handler/execute.js';
+import { fetchHandler } from '../handler/fetch.js';
+import { nodeHandler } from '../handler/node.js';
+import type {
+  ClassTaskOptions,
+  ClosureHandle,
+  DeferBuilder,
+  DeferOptions,
+  Deferral,
+  Deferred,
+  DeferredConfig,
+  DeferredTransaction,
+  FetchHandler,
+  MethodsHandle,
+  NodeHandler,
+  SweepFunction,
+  TaskHandle,
+  TaskOptions,
+  TransactionOptions,
+} from '../types.js';
+import { resolveConfig, type ResolvedConfig } from './config.js';
+import { Enqueuer, type PreparedDefer } from './enqueue.js';
+import { encodeCall, type CodecSettings, type EnvelopeMeta } from './envelope.js';
+import { childTaskId, queuePath, taskIdOf } from './names.js';
+import { resolveDeferOptions } from './options.js';
+import { TaskRegistry, type TaskDefinition } from './registry.js';
+import { TransactionImpl, runDeferredTransaction } from './transaction.js';
+
+/**
+ * Creates a runtime instance: register tasks on it, defer them, and mount its `handler` (node:http / Express) or
+ * `fetchHandler` where Cloud Tasks delivers.
+ *
+ * @example
+ * const deferred = createDeferred({
+ *   projectId: 'my-project', location: 'europe-west1', handlerUrl: 'https://worker.example.com/_deferred',
+ *   secret: process.env.DEFERRED_SECRET!, datastore: new Datastore(), tasks: new CloudTasksClient(),
+ * });
+ */
+export function createDeferred(config: DeferredConfig): Deferred {
+  const resolved = resolveConfig(config);
+  return new DeferredRuntime(() => resolved, new TaskRegistry());
+}
+
+/** The implementation behind {@link Deferred}. Configuration may be resolved lazily (the default instance). */
+export class DeferredRuntime implements Deferred {
+  private resolvedConfig: ResolvedConfig | undefined;
+  private enqueuerInstance: Enqueuer | undefined;
+  private executorInstance: TaskExecutor | undefined;
+  private sweepFunction: SweepFunction | undefined;
+  private nodeHandlerInstance: NodeHandler | undefined;
+  private fetchHandlerInstance: FetchHandler | undefined;
+
+  constructor(
+    private readonly configSource: () => ResolvedConfig,
+    readonly registry: TaskRegistry,
+  ) {}
+
+  /** The resolved configuration (resolved on first use). */
+  get config(): ResolvedConfig {
+    this.resolvedConfig ??= this.configSource();
+    return this.resolvedConfig;
+  }
+
+  private get codec(): CodecSettings {
+    return { maxDepth: this.config.maxDepth, codecs: this.config.codecs };
+  }
+
+  /** @internal */
+  get enqueuer(): Enqueuer {
+    this.enqueuerInstance ??= new Enqueuer(this.config);
+    return this.enqueuerInstance;
+  }
+
+  private get executor(): TaskExecutor {
+    this.executorInstance ??= new TaskExecutor({
+      config: this.config,
+      registry: this.registry,
+      enqueuer: this.enqueuer,
+      codec: this.codec,
+      sweep: () => this.sweepFunction,
+    });
+    return this.executorInstance;
+  }
+
+  // ---- registration ------------------------------------------------------------------------------------------
+
+  task<A extends unknown[]>(name: string, fn: (...args: A) => unknown, options: TaskOptions = {}): TaskHandle<A> {
+    if (typeof fn !== 'function') {
+      throw new InvalidArgumentError(`deferred.task(${JSON.stringify(name)}, fn): fn must be a function.`);
+    }
+    const definition = this.registry.register({
+      name,
+      kind: 'function',
+      options,
+      fn: fn as (...args: never[]) => unknown,
+      run: (args) => fn(...(args as A)),
+    });
+    return this.handleFor<A>(definition, undefined, fn);
+  }
+
+  closure<E, A extends unknown[]>(
+    name: string,
+    fn: (env: E, ...args: A) => unknown,
+    options: TaskOptions = {},
+  ): ClosureHandle<E, A> {
+    if (typeof fn !== 'function') {
+      throw new InvalidArgumentError(`deferred.closure(${JSON.stringify(name)}, fn): fn must be a function.`);
+    }
+    const definition = this.registry.register({
+      name,
+      kind: 'closure',
+      options,
+      fn: fn as (...args: never[]) => unknown,
+      run: (args, env) => fn(env as E, ...(args as A)),
+    });
+    return {
+      name: definition.name,
+      bind: (env: E) => this.handleFor<A>(definition, env, (...args: A) => fn(env, ...args)),
+    };
+  }
+
+  methods<T extends object, K>(
+    name: string,
+    cls: abstract new (...args: never[]) => T,
+    options: ClassTaskOptions<T, K>,
+  ): MethodsHandle<T> {
+    if (typeof cls !== 'function')
+      throw new InvalidArgumentError(`deferred.methods(${JSON.stringify(name)}): pass the class.`);
+    if (typeof options?.key !== 'function' || typeof options.load !== 'function') {
+      throw new InvalidArgumentError(
+        `deferred.methods(${JSON.stringify(name)}): options.key(instance) and options.load(key) are required, so instances travel as their key.`,
+      );
+    }
+    const allowed = new Set<string>(options.methods ?? methodNamesOf(cls.prototype as object));
+    const { key: _key, load, methods: _methods, ...taskOptions } = options;
+    const definitions = new Map<string, TaskDefinition>();
+    for (const method of allowed) {
+      definitions.set(
+        method,
+        this.registry.register({
+          name: `${name}.${method}`,
+          kind: 'method',
+          options: taskOptions,
+          fn: null,
+          run: async (args, key) => {
+            const instance = (await load(key as K)) as Record<string, unknown>;
+            const target = instance?.[method];
+            if (typeof target !== 'function') {
+              throw new TypeError(`${name}.load() returned no object with a method ${method}`);
+            }
+            return (target as (...a: unknown[]) => unknown).apply(instance, args);
+          },
+        }),
+      );
+    }
+    const deferMethod =
+      (layers: readonly DeferOptions[]) =>
+      (instance: T, method: string, ...args: unknown[]): Promise<Deferral> => {
+        if (!(instance instanceof (cls as unknown as new () => T))) {
+          return Promise.reject(
+            new InvalidArgumentError(`${name}.defer(instance, ...): instance is not a ${cls.name || name}.`),
+          );
+        }
+        const definition = definitions.get(method);
+        if (!definition) {
+          return Promise.reject(
+            new UnregisteredTaskError(
+              `${name}.${String(method)} is not a registered method; list it in methods when calling deferred.methods(${JSON.stringify(name)}, ...).`,
+            ),
+          );
+        }
+        let key: K;
+        try {
+          key = options.key(instance);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return this.deferDefinition(definition, args, key, layers);
+      };
+    const build = (layers: readonly DeferOptions[]) => ({
+      defer: deferMethod(layers) as MethodsHandle<T>['defer'],
+    });
+    return {
+      name,
+      ...build([]),
+      with: (options: DeferOptions) => build([options]),
+    } as MethodsHandle<T>;
+  }
+
+  private handleFor<A extends unknown[]>(
+    definition: TaskDefinition,
+    bound: unknown,
+    fn: (...args: A) => unknown,
+  ): TaskHandle<A> {
+    const builder = (layers: readonly DeferOptions[]): DeferBuilder<A> => ({
+      defer: (...args: A) => this.deferDefinition(definition, args, bound, layers),
+      with: (options: DeferOptions) => builder([...layers, options]),
+    });
+    const handle: TaskHandle<A> & { readonly [HANDLE]: { definition: TaskDefinition; bound: unknown } } = {
+      name: definition.name,
+      fn,
+      defer: (...args: A) => this.deferDefinition(definition, args, bound, []),
+      with: (options: DeferOptions) => builder([options]),
+      [HANDLE]: { definition, bound },
+    };
+    return handle;
+  }
+
+  // ---- deferring ---------------------------------------------------------------------------------------------
+
+  defer(task: unknown, ...args: unknown[]): Promise<Deferral> {
+    try {
+      const { definition, bound } = this.resolveTarget(task);
+      return this.deferDefinition(definition, args, bound, []);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private resolveTarget(task: unknown): { definition: TaskDefinition; bound: unknown } {
+    if (task && typeof task === 'object' && HANDLE in task) {
+      return (task as { [HANDLE]: { definition: TaskDefinition; bound: unknown } })[HANDLE];
+    }
+    if (typeof task === 'string') {
+      const definition = this.registry.get(task);
+      if (!definition) {
+        throw new UnregisteredTaskError(
+          `no task is registered as ${JSON.stringify(task)}; register it with deferred.task(${JSON.stringify(task)}, fn) before deferring it.`,
+        );
+      }
+      if (definition.kind !== 'function') {
+        throw new InvalidArgumentError(
+          `task ${JSON.stringify(task)} needs ${definition.kind === 'closure' ? 'an environment: defer it through .bind(env)' : 'an instance: defer it through its methods handle'}.`,
+        );
+      }
+      return { definition, bound: undefined };
+    }
+    if (typeof task === 'function') {
+      const definition = this.registry.byFunction(task);
+      if (definition?.kind === 'function') return { definition, bound: undefined };
+      const label = task.name ? `function ${task.name}` : 'an anonymous function (inline closure)';
+      throw new UnregisteredTaskError(
+        definition?.kind === 'closure'
+          ? `${label} is registered as closure ${JSON.stringify(definition.name)}: defer it through .bind(env).`
+          : `defer() got ${label}, which is not a registered task: functions never travel in payloads. Register it once with deferred.task('name', fn) and defer the handle; for a closure, move what it captures into an environment with deferred.closure('name', (env, ...args) => ...).bind(env).`,
+      );
+    }
+    throw new InvalidArgumentError(
+      `defer() needs a task handle, a registered function or a task name as its first argument, got ${task === null ? 'null' : typeof task}.`,
+    );
+  }
+
+  /** Encodes and checks the call now, then creates its Cloud Task, or holds it (transaction, running parent). */
+  async deferDefinition(
+    definition: TaskDefinition,
+    args: readonly unknown[],
+    bound: unknown,
+    layers: readonly DeferOptions[],
+  ): Promise<Deferral> {
+    const config = this.config;
+    const options = resolveDeferOptions([config.defaults, definition.options, ...layers], {
+      nowMs: config.clock.now(),
+      defaultQueue: config.queue,
+    });
+    const meta: EnvelopeMeta = {
+      ...(options.maxAttempts !== null ? { maxAttempts: options.maxAttempts } : {}),
+      retentionMs: options.retentionMs,
+    };
+    const envelope = encodeCall(definition.name, args, bound, meta, this.codec);
+    const prepared: PreparedDefer = { task: definition.name, options, envelope, meta };
+    const run = currentRunContext();
+
+    if (options.transaction) {
+      if (!(options.transaction instanceof TransactionImpl) || options.transaction.owner !== this) {
+        throw new InvalidArgumentError(
+          'transaction must come from this instance: deferred.transaction(async (tx) => ...), then pass tx (a raw Datastore transaction cannot tell us when it commits).',
+        );
+      }
+      const taskId = options.name ?? (run ? nextChildId(run) : null);
+      return options.transaction.hold(prepared, taskId, options.parent, options.ifExists);
+    }
+    if (run) {
+      const taskId = options.name ?? nextChildId(run);
+      run.children.push({
+        flush: async () => {
+          await this.enqueuer.enqueue(prepared, taskId, 'ignore');
+        },
+      });
+      return {
+        task: definition.name,
+        queue: options.queue,
+        cloudTaskName: `${queuePath(config.projectId, config.location, options.queue)}/tasks/${taskId}`,
+        entityKey: null,
+        status: 'held',
+        eta: new Date(options.etaMs),
+      };
+    }
+    return this.enqueuer.enqueue(prepared, options.name, options.ifExists);
+  }
+
+  transaction<T>(fn: (tx: DeferredTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return runDeferredTransaction(this, fn, options);
+  }
+
+  // ---- serving -----------------------------------------------------------------------------------------------
+
+  get handler(): NodeHandler {
+    this.nodeHandlerInstance ??= (req, res, next) =>
+      nodeHandler(this.executor, this.config.basePath, this.config.maxBodyBytes)(req, res, next);
+    return this.nodeHandlerInstance;
+  }
+
+  get fetchHandler(): FetchHandler {
+    this.fetchHandlerInstance ??= (request) =>
+      fetchHandler(this.executor, this.config.basePath, this.config.maxBodyBytes)(request);
+    return this.fetchHandlerInstance;
+  }
+
+  onSweep(fn: SweepFunction): void {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('onSweep(fn): fn must be a function.');
+    this.sweepFunction = fn;
+  }
+
+  taskNames(): string[] {
+    return this.registry.names();
+  }
+}
+
+const HANDLE = Symbol('cloud-deferred.handle');
+
+/** The deterministic id of the next task deferred by a running task. */
+function nextChildId(run: RunContext): string {
+  run.sequence += 1;
+  return childTaskId(taskIdOf(run.info.cloudTaskName), run.sequence);
+}
+
+/** Methods on a prototype chain (not Object's), without the constructor. */
+function methodNamesOf(prototype: object): string[] {
+  const names = new Set<string>();
+  for (let p: object | null = prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const name of Object.getOwnPropertyNames(p)) {
+      if (name === 'constructor') continue;
+      const descriptor = Object.getOwnPropertyDescriptor(p, name);
+      if (descriptor && typeof descriptor.value === 'function') names.add(name);
+    }
+  }
+  return [...names];
+}

@@ -1,0 +1,166 @@
+/** Transactional defer: a Datastore transaction that holds defers, writes their entities in its commit and enqueues after it. */
+import { Datastore, type Key, type Transaction } from '@google-cloud/datastore';
+import { currentRunContext } from '../handler/context.js';
+import { describeError, log } from '../handler/logger.js';
+import { isContention } from '../store/transaction.js';
+import type {
+  DeferOptions,
+  Deferral,
+  DeferredTransaction,
+  IfExists,
+  TaskHandle,
+  TransactionOptions,
+} from '../types.js';
+import { TaskAlreadyExistsError } from '../errors/runtime.js';
+import type { PreparedDefer } from './enqueue.js';
+import { randomId } from './names.js';
+import type { DeferredRuntime } from './runtime.js';
+
+interface HeldDefer {
+  readonly prepared: PreparedDefer;
+  readonly taskId: string;
+  readonly parent: Key | null;
+  readonly ifExists: IfExists;
+  /** Returned to the caller; its `entityKey` and `status` are filled in at commit. */
+  readonly deferral: { -readonly [K in keyof Deferral]: Deferral[K] };
+}
+
+/** The root (top ancestor) of a key, if it is complete (has a name or id). */
+function rootOf(key: Key): Key | null {
+  let root = key;
+  while (root.parent) root = root.parent;
+  return root.name !== undefined || root.id !== undefined ? root : null;
+}
+
+function keysOf(entities: unknown): Key[] {
+  const list = Array.isArray(entities) ? entities : [entities];
+  const keys: Key[] = [];
+  for (const entity of list as Record<string | symbol, unknown>[]) {
+    const key = (entity?.key ?? entity?.[Datastore.KEY]) as Key | undefined;
+    if (key) keys.push(key);
+  }
+  return keys;
+}
+
+/** The {@link DeferredTransaction} handed to `deferred.transaction(fn)`. */
+export class TransactionImpl implements DeferredTransaction {
+  private readonly written: Key[] = [];
+  readonly held: HeldDefer[] = [];
+
+  constructor(
+    readonly raw: Transaction,
+    readonly owner: DeferredRuntime,
+  ) {}
+
+  private record(entities: unknown): void {
+    this.written.push(...keysOf(entities));
+  }
+
+  save(entities: Parameters<Transaction['save']>[0]): void {
+    this.record(entities);
+    this.raw.save(entities);
+  }
+  insert(entities: Parameters<Transaction['insert']>[0]): void {
+    this.record(entities);
+    this.raw.insert(entities);
+  }
+  update(entities: Parameters<Transaction['update']>[0]): void {
+    this.record(entities);
+    this.raw.update(entities);
+  }
+  upsert(entities: Parameters<Transaction['upsert']>[0]): void {
+    this.record(entities);
+    this.raw.upsert(entities);
+  }
+  delete(keys: Key | Key[]): void {
+    this.raw.delete(keys);
+  }
+  get: Transaction['get'] = ((...args: Parameters<Transaction['get']>) =>
+    (this.raw.get as (...a: unknown[]) => unknown)(...args)) as Transaction['get'];
+  runQuery: Transaction['runQuery'] = ((...args: Parameters<Transaction['runQuery']>) =>
+    (this.raw.runQuery as (...a: unknown[]) => unknown)(...args)) as Transaction['runQuery'];
+  createQuery: Transaction['createQuery'] = ((...args: unknown[]) =>
+    (this.raw.createQuery as (...a: unknown[]) => unknown)(...args)) as Transaction['createQuery'];
+
+  defer<A extends unknown[]>(task: TaskHandle<A>, ...args: A): Promise<Deferral> {
+    return task.with({ transaction: this } satisfies DeferOptions).defer(...args);
+  }
+
+  /** Holds a prepared defer until commit. */
+  hold(prepared: PreparedDefer, taskId: string | null, parent: Key | null, ifExists: IfExists): Deferral {
+    const deferral: HeldDefer['deferral'] = {
+      task: prepared.task,
+      queue: prepared.options.queue,
+      cloudTaskName: null,
+      entityKey: null,
+      status: 'held',
+      eta: new Date(prepared.options.etaMs),
+    };
+    this.held.push({ prepared, taskId: taskId ?? randomId(), parent, ifExists, deferral });
+    return deferral;
+  }
+
+  /** The entity group for held entities without an explicit parent: the root of the first complete key written. */
+  defaultParent(): Key | null {
+    for (const key of this.written) {
+      const root = rootOf(key);
+      if (root) return root;
+    }
+    return null;
+  }
+}
+
+/** Runs `fn` in a transaction with held defers; see `Deferred.transaction`. */
+export async function runDeferredTransaction<T>(
+  runtime: DeferredRuntime,
+  fn: (tx: DeferredTransaction) => Promise<T>,
+  options: TransactionOptions,
+): Promise<T> {
+  const { datastore, logger } = runtime.config;
+  const retries = options.retries ?? 3;
+  const run = currentRunContext();
+  const sequenceAtStart = run?.sequence ?? 0;
+  for (let attempt = 0; ; attempt++) {
+    if (run) run.sequence = sequenceAtStart; // a retried transaction re-derives the same child names
+    const raw = datastore.transaction();
+    await raw.run();
+    const tx = new TransactionImpl(raw, runtime);
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (error) {
+      await raw.rollback().catch(() => undefined);
+      if (isContention(error) && attempt < retries) continue;
+      throw error;
+    }
+    const planned = tx.held.map((held) => {
+      const plan = runtime.enqueuer.planEntityTask(held.prepared, held.taskId, held.parent ?? tx.defaultParent(), true);
+      runtime.enqueuer.savePlanned(raw, plan);
+      held.deferral.entityKey = plan.deferral.entityKey;
+      held.deferral.cloudTaskName = plan.deferral.cloudTaskName;
+      return { held, plan };
+    });
+    try {
+      await raw.commit();
+    } catch (error) {
+      if (isContention(error) && attempt < retries) continue;
+      throw error;
+    }
+    for (const { held, plan } of planned) {
+      try {
+        const created = await runtime.enqueuer.createPlanned(plan, held.ifExists, true);
+        held.deferral.status = created.status;
+        if (created.status === 'existing') held.deferral.entityKey = null;
+      } catch (error) {
+        // Committed: the entity is the outbox. A lost enqueue is re-driven by the sweeper; a taken name is reported.
+        log(logger, {
+          severity: error instanceof TaskAlreadyExistsError ? 'WARNING' : 'ERROR',
+          message: `transaction committed but its task could not be enqueued now: ${describeError(error)}`,
+          task: held.prepared.task,
+          taskName: plan.deferral.cloudTaskName ?? undefined,
+        });
+      }
+    }
+    return result;
+  }
+}

@@ -1,0 +1,43 @@
+/** The running task's context, carried through AsyncLocalStorage: what `currentTask()` returns, and its held children. */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { TaskInfo } from '../types.js';
+
+/** A child task deferred while its parent runs: created once the parent succeeds. */
+export interface HeldChild {
+  /** Creates the child's Cloud Task (and entity); idempotent thanks to its deterministic name. */
+  readonly flush: () => Promise<void>;
+}
+
+/** Everything the runtime keeps about the task running in this async context. */
+export interface RunContext {
+  readonly info: TaskInfo;
+  /** Children held until the run succeeds, in order. */
+  readonly children: HeldChild[];
+  /** Number of defers made so far by this run (held children and transactional ones); names the next one. */
+  sequence: number;
+}
+
+const storage = new AsyncLocalStorage<RunContext>();
+
+/** Runs `fn` with `context` as the current task. */
+export function runWithContext<T>(context: RunContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+/** The current run context, or undefined outside a task. */
+export function currentRunContext(): RunContext | undefined {
+  return storage.getStore();
+}
+
+/**
+ * What the running task is: name, queue, Cloud Task name, retry and execution counts, ETA, previous response, entity
+ * key. Undefined when called outside a task run.
+ *
+ * @example
+ * deferred.task('report', async () => {
+ *   const { retryCount, cloudTaskName } = currentTask()!;
+ * });
+ */
+export function currentTask(): TaskInfo | undefined {
+  return storage.getStore()?.info;
+}

@@ -1,0 +1,460 @@
+/** The transport-independent handler: routes, authenticates, and runs one delivery of a task (inline or entity-backed). */
+import type { Key } from '@google-cloud/datastore';
+import type { ResolvedConfig } from '../defer/config.js';
+import { parseStoredRequest, retargetRequest, storedRequest } from '../defer/cloud-task-request.js';
+import { Enqueuer, SCHEDULE_HORIZON_MS, isAlreadyExists } from '../defer/enqueue.js';
+import {
+  decodeCall,
+  keyOfRef,
+  parseCall,
+  verifyBody,
+  type CodecSettings,
+  type ParsedEnvelope,
+} from '../defer/envelope.js';
+import { hopTaskId, queuePath, randomId, taskIdOf } from '../defer/names.js';
+import type { TaskDefinition, TaskRegistry } from '../defer/registry.js';
+import { UnauthenticatedError } from '../errors/runtime.js';
+import { PermanentTaskFailure, SingularTaskFailure } from '../errors/task-failures.js';
+import { DEFAULT_DISPATCH_DEADLINE_MS } from '../defer/config.js';
+import { ageKey, shardOf, TASK_KIND } from '../store/schema.js';
+import { claimTask, completeTask, retargetTask, type RunOutcome } from '../store/state-machine.js';
+import { packPayload, readPayload, saveTask, taskKey, taskMutations, type StoredTask } from '../store/task-entity.js';
+import type { LogSeverity, SweepFunction, TaskInfo } from '../types.js';
+import { runWithContext, type RunContext } from './context.js';
+import { describeError, log } from './logger.js';
+import { oidcVerifier } from './oidc.js';
+import { readDeliveryHeaders, type DeliveryHeaders } from './task-headers.js';
+import { DEFAULT_RETENTION_MS } from '../defer/options.js';
+
+/** A request as the adapters hand it over: lower-cased header names, the whole body. */
+export interface CoreRequest {
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+/** The answer: a status and a small JSON body saying what happened. */
+export interface CoreResponse {
+  readonly status: number;
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+/** Which route a path is. */
+export type Route = { readonly kind: 'task'; readonly name: string } | { readonly kind: 'sweep' } | null;
+
+/** Maps a request path to a route under `basePath`. */
+export function routeOf(path: string, basePath: string): Route {
+  if (!path.startsWith(`${basePath}/`)) return null;
+  const rest = path.slice(basePath.length + 1);
+  if (rest === 'sweep') return { kind: 'sweep' };
+  const match = /^tasks\/([^/]+)$/.exec(rest);
+  if (!match) return null;
+  try {
+    return { kind: 'task', name: decodeURIComponent(match[1]!) };
+  } catch {
+    return null;
+  }
+}
+
+/** What the executor needs from the runtime. */
+export interface ExecutorDeps {
+  readonly config: ResolvedConfig;
+  readonly registry: TaskRegistry;
+  readonly enqueuer: Enqueuer;
+  readonly codec: CodecSettings;
+  readonly sweep: () => SweepFunction | undefined;
+}
+
+const ok = (outcome: string, extra: Record<string, unknown> = {}): CoreResponse => ({
+  status: 200,
+  body: { outcome, ...extra },
+});
+
+/** Runs deliveries. One per runtime instance. */
+export class TaskExecutor {
+  private readonly verifyOidc: ((authorization: string | undefined) => Promise<void>) | null;
+
+  constructor(private readonly deps: ExecutorDeps) {
+    const { oidc, clock } = deps.config;
+    this.verifyOidc =
+      oidc && oidc.verify
+        ? oidcVerifier({
+            audience: oidc.audience,
+            serviceAccountEmail: oidc.serviceAccountEmail,
+            issuers: oidc.issuers,
+            jwksUri: oidc.jwksUri,
+            clock,
+          })
+        : null;
+  }
+
+  /** Handles one request whose route is known (the adapters route first, so they only read bodies of our routes). */
+  async handle(route: NonNullable<Route>, request: CoreRequest): Promise<CoreResponse> {
+    if (request.method !== 'POST') return { status: 405, body: { error: 'use POST' } };
+    try {
+      if (route.kind === 'sweep') return await this.handleSweep(request);
+      return await this.handleTask(route.name, request);
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) {
+        log(this.deps.config.logger, {
+          severity: 'WARNING',
+          message: `rejected unauthenticated request to ${request.path}: ${error.message}`,
+        });
+        return { status: 403, body: { error: 'forbidden' } };
+      }
+      log(this.deps.config.logger, {
+        severity: 'ERROR',
+        message: `handler error on ${request.path}: ${describeError(error)}`,
+        stack: error instanceof Error ? error.stack : undefined,
+      });
+      return { status: 500, body: { error: 'internal error' } };
+    }
+  }
+
+  /** OIDC when configured, else App Engine's queue header when trusted; nothing otherwise (the signature still applies). */
+  private async authenticateTransport(request: CoreRequest, appEngineHeaders: readonly string[]): Promise<boolean> {
+    if (this.verifyOidc) {
+      await this.verifyOidc(request.headers['authorization']);
+      return true;
+    }
+    if (this.deps.config.trustAppEngineHeaders) {
+      if (!appEngineHeaders.some((name) => request.headers[name] !== undefined)) {
+        throw new UnauthenticatedError(`missing App Engine header (${appEngineHeaders.join(' or ')})`);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  private async handleSweep(request: CoreRequest): Promise<CoreResponse> {
+    const sweep = this.deps.sweep();
+    if (!sweep) return { status: 404, body: { error: 'no sweep function registered (deferred.onSweep)' } };
+    const transport = await this.authenticateTransport(request, ['x-appengine-cron', 'x-appengine-queuename']);
+    if (!transport && !verifyBody(request.body, request.headers['x-deferred-signature'], this.deps.config.secrets)) {
+      throw new UnauthenticatedError('sweep request is neither signed nor from a trusted scheduler');
+    }
+    const result = await sweep({
+      method: request.method,
+      headers: request.headers,
+      query: request.query,
+      body: request.body,
+    });
+    return ok('swept', { result: result ?? null });
+  }
+
+  private async handleTask(name: string, request: CoreRequest): Promise<CoreResponse> {
+    const { config } = this.deps;
+    await this.authenticateTransport(request, ['x-appengine-queuename']);
+    if (!verifyBody(request.body, request.headers['x-deferred-signature'], config.secrets)) {
+      throw new UnauthenticatedError('missing, bad or stale signature (x-deferred-signature)');
+    }
+    const delivery = readDeliveryHeaders(request.headers);
+    let parsed: ParsedEnvelope;
+    try {
+      parsed = parseCall(request.body, config.maxDepth);
+      if (parsed.task !== name) throw new Error(`envelope is for task ${parsed.task}, URL for ${name}`);
+    } catch (error) {
+      // Signed by us but unreadable: retrying cannot help, so answer 2xx (no retry storm) and say so loudly.
+      log(config.logger, {
+        severity: 'ERROR',
+        message: `dropped a signed but malformed task body: ${describeError(error)}`,
+        task: name,
+      });
+      return ok('rejected', { error: 'malformed body' });
+    }
+    const info = this.taskInfo(name, delivery, parsed);
+    return parsed.ref ? this.runEntityBacked(info, parsed, delivery) : this.runInline(info, parsed, request.body);
+  }
+
+  private taskInfo(name: string, delivery: DeliveryHeaders, parsed: ParsedEnvelope): TaskInfo {
+    const { config } = this.deps;
+    const queue = delivery.queue ?? config.queue;
+    const taskId = delivery.taskId ?? `direct-${randomId()}`;
+    return {
+      task: name,
+      queue,
+      cloudTaskName: `${queuePath(config.projectId, config.location, queue)}/tasks/${taskId}`,
+      retryCount: delivery.retryCount,
+      executionCount: delivery.executionCount,
+      attempt: delivery.retryCount + 1,
+      maxAttempts: parsed.meta.maxAttempts ?? null,
+      eta: delivery.etaMs === null ? null : new Date(delivery.etaMs),
+      previousResponse: delivery.previousResponse,
+      retryReason: delivery.retryReason,
+      entityKey: null,
+    };
+  }
+
+  private exhausted(info: TaskInfo): boolean {
+    return info.maxAttempts !== null && info.attempt > info.maxAttempts;
+  }
+
+  /** Runs the function in its context; on success creates the children it deferred. */
+  private async invoke(definition: TaskDefinition, info: TaskInfo, call: ParsedEnvelope): Promise<void> {
+    const { args, bound } = await decodeCall(call, this.deps.codec);
+    const context: RunContext = { info, children: [], sequence: 0 };
+    await runWithContext(context, async () => definition.run(args, bound));
+    for (const child of context.children) await child.flush();
+  }
+
+  /** Classifies a run's error: permanent (record failed, 2xx) or retry (non-2xx), honouring maxAttempts. */
+  private outcomeOf(error: unknown, info: TaskInfo): RunOutcome {
+    const message = describeError(error);
+    if (error instanceof PermanentTaskFailure) return { kind: 'failed', error: message };
+    if (info.maxAttempts !== null && info.attempt >= info.maxAttempts) {
+      return { kind: 'failed', error: `${message} (gave up after ${info.attempt} of ${info.maxAttempts} attempts)` };
+    }
+    return { kind: 'retry', error: message };
+  }
+
+  private logRun(info: TaskInfo, outcome: RunOutcome, error: unknown, startedMs: number): void {
+    const severity: LogSeverity =
+      outcome.kind === 'done' ? 'INFO' : error instanceof SingularTaskFailure ? 'INFO' : 'ERROR';
+    const message =
+      outcome.kind === 'done'
+        ? `task ${info.task} done`
+        : outcome.kind === 'failed'
+          ? `task ${info.task} failed permanently: ${outcome.error}`
+          : `task ${info.task} failed, will retry: ${outcome.error}`;
+    log(this.deps.config.logger, {
+      severity,
+      message,
+      task: info.task,
+      taskName: info.cloudTaskName,
+      attempt: info.attempt,
+      durationMs: Math.max(0, Date.now() - startedMs),
+      queue: info.queue,
+      outcome: outcome.kind,
+      ...(error instanceof Error && !(error instanceof SingularTaskFailure) && outcome.kind !== 'done'
+        ? { stack: error.stack }
+        : {}),
+    });
+  }
+
+  private logSkip(info: TaskInfo, severity: LogSeverity, message: string, outcome: string): void {
+    log(this.deps.config.logger, {
+      severity,
+      message,
+      task: info.task,
+      taskName: info.cloudTaskName,
+      attempt: info.attempt,
+      queue: info.queue,
+      outcome,
+    });
+  }
+
+  private static respond(outcome: RunOutcome): CoreResponse {
+    if (outcome.kind === 'retry') return { status: 500, body: { outcome: 'retry', error: outcome.error } };
+    return ok(outcome.kind, outcome.kind === 'failed' ? { error: outcome.error } : {});
+  }
+
+  // ---- inline tasks: at-least-once, failures recorded in a `failed` entity --------------------------------------
+
+  private async runInline(info: TaskInfo, parsed: ParsedEnvelope, body: Buffer): Promise<CoreResponse> {
+    const definition = this.deps.registry.get(info.task);
+    const startedMs = Date.now();
+    let outcome: RunOutcome;
+    let error: unknown;
+    if (!definition) {
+      outcome = { kind: 'failed', error: unknownTaskMessage(info.task) };
+    } else if (this.exhausted(info)) {
+      outcome = { kind: 'failed', error: `gave up: attempt ${info.attempt} exceeds maxAttempts ${info.maxAttempts}` };
+    } else {
+      try {
+        await this.invoke(definition, info, parsed);
+        outcome = { kind: 'done' };
+      } catch (caught) {
+        error = caught;
+        outcome = this.outcomeOf(caught, info);
+      }
+    }
+    this.logRun(info, outcome, error, startedMs);
+    if (outcome.kind === 'failed') await this.recordInlineFailure(info, body, outcome.error, parsed.meta.retentionMs);
+    return TaskExecutor.respond(outcome);
+  }
+
+  /** Writes a `failed` `_DeferredTask` record of an inline task (with its payload), for inspection; swept after retention. */
+  private async recordInlineFailure(
+    info: TaskInfo,
+    body: Buffer,
+    lastError: string,
+    retentionMs: number | undefined,
+  ): Promise<void> {
+    const { config } = this.deps;
+    const nowMs = config.clock.now();
+    const name = `failed.${info.queue}.${taskIdOf(info.cloudTaskName)}`;
+    const shard = shardOf(name, config.shards);
+    const key = taskKey(config.datastore, name);
+    try {
+      await saveTask(
+        config.datastore,
+        taskMutations(
+          config.datastore,
+          key,
+          {
+            state: 'failed',
+            task: info.task,
+            queue: info.queue,
+            cloudTaskName: info.cloudTaskName,
+            cloudTaskRequest: '',
+            transactional: false,
+            created: new Date(nowMs),
+            eta: info.eta ?? new Date(nowMs),
+            attempts: info.attempt,
+            leaseUntil: null,
+            lastError,
+            finishedAt: new Date(nowMs),
+            retentionMs: retentionMs ?? DEFAULT_RETENTION_MS,
+            shard,
+            ageKey: ageKey(shard, nowMs),
+            expireAt: new Date(nowMs + config.expireAfterMs),
+          },
+          packPayload(body),
+        ),
+      );
+    } catch (caught) {
+      log(config.logger, {
+        severity: 'ERROR',
+        message: `could not record the failure of task ${info.task}: ${describeError(caught)}`,
+        task: info.task,
+        taskName: info.cloudTaskName,
+      });
+    }
+  }
+
+  // ---- entity-backed tasks: the state machine makes duplicate deliveries run nothing ----------------------------
+
+  private leaseFor(task: StoredTask): number {
+    if (this.deps.config.leaseMs !== null) return this.deps.config.leaseMs;
+    let deadlineMs = DEFAULT_DISPATCH_DEADLINE_MS;
+    try {
+      const seconds = Number(parseStoredRequest(task.cloudTaskRequest).task?.dispatchDeadline?.seconds);
+      if (Number.isFinite(seconds) && seconds > 0) deadlineMs = seconds * 1000;
+    } catch {
+      // no stored request: the default deadline
+    }
+    return deadlineMs + 60_000;
+  }
+
+  private async runEntityBacked(
+    info: TaskInfo,
+    parsed: ParsedEnvelope,
+    delivery: DeliveryHeaders,
+  ): Promise<CoreResponse> {
+    const { config } = this.deps;
+    let key: Key;
+    try {
+      key = keyOfRef(config.datastore, parsed.ref!);
+      if (key.kind !== TASK_KIND) throw new Error(`ref points at kind ${key.kind}`);
+    } catch (error) {
+      log(config.logger, {
+        severity: 'ERROR',
+        message: `dropped a task whose entity reference is malformed: ${describeError(error)}`,
+        task: info.task,
+        taskName: info.cloudTaskName,
+      });
+      return ok('rejected', { error: 'malformed reference' });
+    }
+    const withKey: TaskInfo = { ...info, entityKey: key };
+    const claim = await claimTask(config.datastore, key, config.clock.now(), (task) => this.leaseFor(task));
+    switch (claim.kind) {
+      case 'missing':
+        this.logSkip(
+          withKey,
+          'INFO',
+          `task ${info.task} has no entity (its transaction rolled back, or it was swept): nothing to run`,
+          'missing',
+        );
+        return ok('missing');
+      case 'finished':
+        this.logSkip(
+          withKey,
+          'INFO',
+          `task ${info.task} already ${claim.state}: duplicate delivery ignored`,
+          'duplicate',
+        );
+        return ok('duplicate', { state: claim.state });
+      case 'busy':
+        this.logSkip(
+          withKey,
+          'WARNING',
+          `task ${info.task} is running in another delivery until ${claim.leaseUntil.toISOString()}; retry later`,
+          'busy',
+        );
+        return { status: 503, body: { outcome: 'busy', leaseUntil: claim.leaseUntil.toISOString() } };
+      case 'early':
+        return this.hop(withKey, claim.task, delivery);
+      case 'run':
+        return this.runClaimed(withKey, claim.task);
+    }
+  }
+
+  private async runClaimed(info: TaskInfo, task: StoredTask): Promise<CoreResponse> {
+    const { config, registry } = this.deps;
+    const startedMs = Date.now();
+    const definition = registry.get(info.task);
+    let outcome: RunOutcome;
+    let error: unknown;
+    if (!definition) {
+      outcome = { kind: 'failed', error: unknownTaskMessage(info.task) };
+    } else if (this.exhausted(info)) {
+      outcome = { kind: 'failed', error: `gave up: attempt ${info.attempt} exceeds maxAttempts ${info.maxAttempts}` };
+    } else {
+      let call: ParsedEnvelope | null = null;
+      try {
+        call = parseCall(await readPayload(config.datastore, task), config.maxDepth);
+        if (call.task !== info.task) throw new Error(`stored envelope is for task ${call.task}`);
+      } catch (caught) {
+        error = caught;
+        outcome = { kind: 'failed', error: `stored payload unreadable: ${describeError(caught)}` };
+      }
+      if (call) {
+        try {
+          await this.invoke(definition, info, call);
+          outcome = { kind: 'done' };
+        } catch (caught) {
+          error = caught;
+          outcome = this.outcomeOf(caught, info);
+        }
+      }
+    }
+    this.logRun(info, outcome!, error, startedMs);
+    const owned = await completeTask(config.datastore, task.key, task.attempts, outcome!, config.clock.now());
+    if (!owned) {
+      this.logSkip(
+        info,
+        'WARNING',
+        `task ${info.task} was taken over by another delivery; result not recorded`,
+        'lost',
+      );
+    }
+    return TaskExecutor.respond(outcome!);
+  }
+
+  /** Re-schedules a task delivered at Cloud Tasks' horizon, under a deterministic next name, and answers 2xx. */
+  private async hop(info: TaskInfo, task: StoredTask, delivery: DeliveryHeaders): Promise<CoreResponse> {
+    const { config } = this.deps;
+    const currentId = delivery.taskId ?? taskIdOf(task.cloudTaskName);
+    const nextId = hopTaskId(currentId);
+    const scheduleMs = Math.min(task.eta.getTime(), config.clock.now() + SCHEDULE_HORIZON_MS);
+    const request = retargetRequest(parseStoredRequest(task.cloudTaskRequest), nextId, scheduleMs);
+    const name = request.task!.name!;
+    if (task.cloudTaskName !== name) {
+      if (!(await retargetTask(config.datastore, task.key, name, storedRequest(request)))) return ok('duplicate');
+    }
+    try {
+      await config.tasks.createTask(request);
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+    }
+    this.logSkip(info, 'INFO', `task ${info.task} is due ${task.eta.toISOString()}: hopped to ${name}`, 'hopped');
+    return ok('hopped', { next: name });
+  }
+}
+
+function unknownTaskMessage(name: string): string {
+  return `no task is registered as ${JSON.stringify(name)} in this deployment; register it with deferred.task(${JSON.stringify(name)}, fn) (or deploy the code that does) and defer it again`;
+}

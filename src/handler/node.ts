@@ -1,0 +1,96 @@
+/** The node:http adapter (also Express/Connect middleware): routes, reads the body within the size limit, answers JSON. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NodeHandler } from '../types.js';
+import { routeOf, type CoreResponse, type TaskExecutor } from './execute.js';
+
+class TooLarge extends Error {}
+
+/** Reads a request body, refusing (without reading on) anything over `limit` bytes. */
+export function readNodeBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new TooLarge());
+  const preParsed = (req as { body?: unknown }).body;
+  if (Buffer.isBuffer(preParsed)) {
+    return preParsed.length > limit ? Promise.reject(new TooLarge()) : Promise.resolve(preParsed);
+  }
+  if (preParsed !== undefined && req.readableEnded) {
+    return Promise.reject(
+      new Error(
+        'the request body was already parsed by another middleware: mount the deferred handler before body parsers (or use express.raw()), since the signature covers the raw bytes',
+      ),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        reject(new TooLarge());
+        return;
+      }
+      parts.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(parts)));
+    req.once('error', reject);
+  });
+}
+
+function send(res: ServerResponse, response: CoreResponse, close = false): void {
+  const body = JSON.stringify(response.body);
+  res.writeHead(response.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(body);
+}
+
+function lowerCaseHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+/** Builds the node:http handler around an executor. */
+export function nodeHandler(executor: TaskExecutor, basePath: string, maxBodyBytes: number): NodeHandler {
+  return (req, res, next) => {
+    const rawUrl = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    const url = new URL(rawUrl, 'http://localhost');
+    const route = routeOf(url.pathname, basePath);
+    if (!route) {
+      if (next) next();
+      else send(res, { status: 404, body: { error: 'not found' } });
+      return;
+    }
+    void (async () => {
+      let body: Buffer;
+      try {
+        body = await readNodeBody(req, maxBodyBytes);
+      } catch (error) {
+        if (error instanceof TooLarge) {
+          send(res, { status: 413, body: { error: `body larger than ${maxBodyBytes} bytes` } }, true);
+        } else {
+          send(res, { status: 400, body: { error: (error as Error).message } });
+        }
+        return;
+      }
+      const response = await executor.handle(route, {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: lowerCaseHeaders(req),
+        body,
+      });
+      send(res, response);
+    })().catch((error: unknown) => {
+      if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
+      else res.destroy(error as Error);
+    });
+  };
+}

@@ -1,0 +1,43 @@
+/** Verifying the OIDC ID tokens Cloud Tasks attaches to HTTP tasks (RS256, issuer, audience, service account, expiry). */
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { UnauthenticatedError } from '../errors/runtime.js';
+import type { Clock } from '../types.js';
+
+/** Google's issuer and keys, the defaults. */
+export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'] as const;
+export const GOOGLE_JWKS_URI = 'https://www.googleapis.com/oauth2/v3/certs';
+
+/** What a token must say. */
+export interface OidcVerifierOptions {
+  readonly audience: string;
+  readonly serviceAccountEmail: string;
+  readonly issuers: readonly string[];
+  readonly jwksUri: string;
+  readonly clock: Clock;
+}
+
+/** Returns a function that checks an `Authorization` header value and throws {@link UnauthenticatedError} if it is not a valid token. */
+export function oidcVerifier(options: OidcVerifierOptions): (authorization: string | undefined) => Promise<void> {
+  const keys = createRemoteJWKSet(new URL(options.jwksUri));
+  return async (authorization) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+    if (!match) throw new UnauthenticatedError('missing OIDC bearer token (Authorization: Bearer ...)');
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(match[1]!, keys, {
+        algorithms: ['RS256'],
+        issuer: [...options.issuers],
+        audience: options.audience,
+        currentDate: new Date(options.clock.now()),
+        clockTolerance: 60,
+      }));
+    } catch (error) {
+      throw new UnauthenticatedError(`OIDC token rejected: ${(error as Error).message}`, { cause: error });
+    }
+    if (payload.email !== options.serviceAccountEmail || payload.email_verified !== true) {
+      throw new UnauthenticatedError(
+        `OIDC token is for ${String(payload.email)}, not the configured service account ${options.serviceAccountEmail}`,
+      );
+    }
+  };
+}

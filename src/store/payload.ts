@@ -1,0 +1,53 @@
+/** Packing an envelope for a `_DeferredTask` entity: gzip, then split into chunks of at most CHUNK_BYTES; and back. */
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { BadStoredPayloadError } from './errors.js';
+import { CHUNK_BYTES } from './schema.js';
+
+/** A payload ready to store: inline in the task entity (`chunks` empty) or split over chunk entities. */
+export interface PackedPayload {
+  /** Stored in the task entity's `payload` (empty when chunked). */
+  readonly payload: Buffer;
+  /** Stored one per `_DeferredTaskChunk` entity, ids 1..n in order. */
+  readonly chunks: readonly Buffer[];
+  readonly encoding: 'gzip' | 'identity';
+  /** Uncompressed size. */
+  readonly payloadBytes: number;
+}
+
+/** Compresses `bytes` (gzip, unless that does not make them smaller) and chunks the result when it exceeds `chunkBytes`. */
+export function packPayload(bytes: Buffer, chunkBytes: number = CHUNK_BYTES): PackedPayload {
+  const gz = gzipSync(bytes);
+  const useGzip = gz.length < bytes.length;
+  const stored = useGzip ? gz : bytes;
+  const encoding = useGzip ? 'gzip' : 'identity';
+  if (stored.length <= chunkBytes) return { payload: stored, chunks: [], encoding, payloadBytes: bytes.length };
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < stored.length; offset += chunkBytes) {
+    chunks.push(stored.subarray(offset, Math.min(offset + chunkBytes, stored.length)));
+  }
+  return { payload: Buffer.alloc(0), chunks, encoding, payloadBytes: bytes.length };
+}
+
+/** Reassembles and decompresses a stored payload; `chunks` in order 1..n. */
+export function unpackPayload(
+  stored: { readonly payload: Buffer; readonly encoding: string; readonly payloadBytes: number },
+  chunks: readonly Buffer[],
+): Buffer {
+  const joined = chunks.length > 0 ? Buffer.concat(chunks) : stored.payload;
+  let bytes: Buffer;
+  if (stored.encoding === 'gzip') {
+    try {
+      bytes = gunzipSync(joined);
+    } catch (error) {
+      throw new BadStoredPayloadError(`stored payload does not decompress: ${(error as Error).message}`);
+    }
+  } else if (stored.encoding === 'identity') {
+    bytes = joined;
+  } else {
+    throw new BadStoredPayloadError(`stored payload has unknown encoding ${JSON.stringify(stored.encoding)}`);
+  }
+  if (bytes.length !== stored.payloadBytes) {
+    throw new BadStoredPayloadError(`stored payload has ${bytes.length} bytes, expected ${stored.payloadBytes}`);
+  }
+  return bytes;
+}

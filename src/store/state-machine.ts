@@ -1,0 +1,144 @@
+/** The state machine of entity-backed tasks: pending -> running (lease) -> done | failed, changed in transactions. */
+import type { Datastore, Key } from '@google-cloud/datastore';
+import { chunkKeys, fromEntity, taskEntityData, withoutKey, type StoredTask } from './task-entity.js';
+import { inTransaction } from './transaction.js';
+import type { DeferredTaskEntity } from './schema.js';
+
+/** What a delivery may do with a task entity in its current state. */
+export type ClaimDecision =
+  /** Run it: the entity becomes `running` with these changes. */
+  | { readonly kind: 'run'; readonly next: DeferredTaskEntity }
+  /** It already finished; a duplicate delivery runs nothing. */
+  | { readonly kind: 'finished'; readonly state: 'done' | 'failed' }
+  /** Another delivery holds the lease. */
+  | { readonly kind: 'busy'; readonly leaseUntil: Date }
+  /** Delivered well before its ETA (a delivery at Cloud Tasks' 30-day horizon): hop forward, run nothing. */
+  | { readonly kind: 'early'; readonly eta: Date };
+
+/** A delivery more than this much before the entity's ETA is a horizon delivery, not the due one. */
+export const EARLY_TOLERANCE_MS = 60_000;
+
+/** Decides what a delivery at `nowMs` may do (pure). A `running` entity whose lease has ended may be taken over. */
+export function decideClaim(task: DeferredTaskEntity, nowMs: number, leaseMs: number): ClaimDecision {
+  if (task.state === 'done' || task.state === 'failed') return { kind: 'finished', state: task.state };
+  if (task.state === 'running' && task.leaseUntil && task.leaseUntil.getTime() > nowMs) {
+    return { kind: 'busy', leaseUntil: task.leaseUntil };
+  }
+  if (task.state === 'pending' && task.eta.getTime() > nowMs + EARLY_TOLERANCE_MS)
+    return { kind: 'early', eta: task.eta };
+  return {
+    kind: 'run',
+    next: { ...task, state: 'running', attempts: task.attempts + 1, leaseUntil: new Date(nowMs + leaseMs) },
+  };
+}
+
+/** How a run ended. */
+export type RunOutcome =
+  | { readonly kind: 'done' }
+  | { readonly kind: 'failed'; readonly error: string }
+  | { readonly kind: 'retry'; readonly error: string };
+
+/**
+ * The entity after a run that claimed it as attempt `claimedAttempts` (pure). Null when the run no longer owns the
+ * entity (another delivery took over after the lease ended, or it finished meanwhile): then nothing is written.
+ * A done task keeps its record but drops its payload.
+ */
+export function decideCompletion(
+  task: DeferredTaskEntity,
+  claimedAttempts: number,
+  outcome: RunOutcome,
+  nowMs: number,
+): DeferredTaskEntity | null {
+  if (task.state !== 'running' || task.attempts !== claimedAttempts) return null;
+  switch (outcome.kind) {
+    case 'done':
+      return {
+        ...task,
+        state: 'done',
+        leaseUntil: null,
+        finishedAt: new Date(nowMs),
+        payload: Buffer.alloc(0),
+        chunks: 0,
+      };
+    case 'failed':
+      return { ...task, state: 'failed', leaseUntil: null, finishedAt: new Date(nowMs), lastError: outcome.error };
+    case 'retry':
+      return { ...task, state: 'pending', leaseUntil: null, lastError: outcome.error };
+  }
+}
+
+/** Result of {@link claimTask}. */
+export type ClaimResult =
+  | { readonly kind: 'missing' }
+  | (ClaimDecision & { readonly kind: 'finished' | 'busy' })
+  | { readonly kind: 'early'; readonly task: StoredTask }
+  | { readonly kind: 'run'; readonly task: StoredTask };
+
+/** Reads the entity and, when the decision is `run`, marks it `running` with a lease, in one transaction. */
+export async function claimTask(
+  datastore: Datastore,
+  key: Key,
+  nowMs: number,
+  leaseMs: number | ((task: StoredTask) => number),
+): Promise<ClaimResult> {
+  return inTransaction(datastore, async (tx) => {
+    const [entity] = await tx.get(key);
+    if (!entity) return { kind: 'missing' } as const;
+    const task = fromEntity(entity);
+    const decision = decideClaim(task, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(task));
+    if (decision.kind === 'early') return { kind: 'early', task } as const;
+    if (decision.kind !== 'run') return decision;
+    tx.save({ key, data: taskEntityData(decision.next) } as never);
+    return { kind: 'run', task: { ...decision.next, key } } as const;
+  });
+}
+
+/**
+ * Records how a claimed run ended, in one transaction. A done task's chunks are deleted with it; with zero retention
+ * the whole entity goes. Returns false when the run no longer owned the entity (nothing written).
+ */
+export async function completeTask(
+  datastore: Datastore,
+  key: Key,
+  claimedAttempts: number,
+  outcome: RunOutcome,
+  nowMs: number,
+): Promise<boolean> {
+  return inTransaction(datastore, async (tx) => {
+    const [entity] = await tx.get(key);
+    if (!entity) return false;
+    const task = fromEntity(entity);
+    const next = decideCompletion(withoutKey(task), claimedAttempts, outcome, nowMs);
+    if (!next) return false;
+    if (next.state === 'done') {
+      const chunks = chunkKeys(datastore, key, task.chunks);
+      if (task.retentionMs === 0) {
+        tx.delete([key, ...chunks]);
+        return true;
+      }
+      if (chunks.length > 0) tx.delete(chunks);
+    }
+    tx.save({ key, data: taskEntityData(next) } as never);
+    return true;
+  });
+}
+
+/** Updates a pending task's Cloud Task name and request (a hop to a new Cloud Task), if it is still unfinished. */
+export async function retargetTask(
+  datastore: Datastore,
+  key: Key,
+  cloudTaskName: string,
+  cloudTaskRequest: string,
+): Promise<boolean> {
+  return inTransaction(datastore, async (tx) => {
+    const [entity] = await tx.get(key);
+    if (!entity) return false;
+    const task = withoutKey(fromEntity(entity));
+    if (task.state === 'done' || task.state === 'failed') return false;
+    tx.save({
+      key,
+      data: taskEntityData({ ...task, state: 'pending', leaseUntil: null, cloudTaskName, cloudTaskRequest }),
+    } as never);
+    return true;
+  });
+}

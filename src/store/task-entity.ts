@@ -1,0 +1,165 @@
+/** Mapping `_DeferredTask` entities and their chunks to and from Datastore: keys, indexed properties, reads, writes. */
+import { Datastore, type Key, type Transaction } from '@google-cloud/datastore';
+import { BadStoredPayloadError } from './errors.js';
+import { packPayload, unpackPayload, type PackedPayload } from './payload.js';
+import { CHUNK_KIND, INDEXED_TASK_PROPERTIES, TASK_KIND, type DeferredTaskEntity } from './schema.js';
+
+/** A task entity as read back, with its key. */
+export interface StoredTask extends DeferredTaskEntity {
+  readonly key: Key;
+}
+
+/** Most bytes of entity data written in one non-transactional commit (Datastore allows 10 MiB per commit). */
+const COMMIT_BYTES = 8 * 1024 * 1024;
+
+const INDEXED = new Set<string>(INDEXED_TASK_PROPERTIES);
+
+/** Datastore's property list for a task entity: only INDEXED_TASK_PROPERTIES indexed. */
+export function taskEntityData(
+  task: DeferredTaskEntity,
+): { name: string; value: unknown; excludeFromIndexes: boolean }[] {
+  return (Object.keys(task) as (keyof DeferredTaskEntity)[]).map((name) => ({
+    name,
+    value: task[name],
+    excludeFromIndexes: !INDEXED.has(name),
+  }));
+}
+
+/** Keys of the chunk entities of a task entity: children with numeric ids 1..count. */
+export function chunkKeys(datastore: Datastore, taskKey: Key, count: number): Key[] {
+  const keys: Key[] = [];
+  for (let id = 1; id <= count; id++) {
+    keys.push(
+      datastore.key({
+        namespace: taskKey.namespace,
+        path: [...taskKey.path, CHUNK_KIND, datastore.int(id)],
+      }),
+    );
+  }
+  return keys;
+}
+
+/** The key of a task entity named `name`, under `parent` (an entity group root) when given. */
+export function taskKey(datastore: Datastore, name: string, parent?: Key | null, namespace?: string): Key {
+  if (parent) return datastore.key({ namespace: parent.namespace, path: [...parent.path, TASK_KIND, name] });
+  return namespace === undefined
+    ? datastore.key([TASK_KIND, name])
+    : datastore.key({ namespace, path: [TASK_KIND, name] });
+}
+
+/** All the mutations that store a task entity with its packed payload (the task entity first). */
+export function taskMutations(
+  datastore: Datastore,
+  key: Key,
+  task: Omit<DeferredTaskEntity, 'payload' | 'chunks' | 'encoding' | 'payloadBytes'>,
+  packed: PackedPayload,
+): { key: Key; data: unknown }[] {
+  const entity: DeferredTaskEntity = {
+    ...task,
+    payload: packed.payload,
+    chunks: packed.chunks.length,
+    encoding: packed.encoding,
+    payloadBytes: packed.payloadBytes,
+  };
+  const keys = chunkKeys(datastore, key, packed.chunks.length);
+  return [
+    { key, data: taskEntityData(entity) },
+    ...packed.chunks.map((data, i) => ({
+      key: keys[i]!,
+      data: [{ name: 'data', value: data, excludeFromIndexes: true }],
+    })),
+  ];
+}
+
+/** Writes a task entity and its chunks in the caller's transaction. */
+export function saveTaskInTransaction(tx: Transaction, mutations: { key: Key; data: unknown }[]): void {
+  tx.save(mutations as Parameters<Transaction['save']>[0]);
+}
+
+/**
+ * Writes a task entity and its chunks outside a transaction, in commits of at most ~8 MiB. The task entity goes in the
+ * first commit: if a later one fails, the sweeper still finds (and deletes) the entity and its children.
+ */
+export async function saveTask(datastore: Datastore, mutations: { key: Key; data: unknown }[]): Promise<void> {
+  let batch: { key: Key; data: unknown }[] = [];
+  let bytes = 0;
+  for (const mutation of mutations) {
+    const size = sizeOf(mutation);
+    if (batch.length > 0 && bytes + size > COMMIT_BYTES) {
+      await datastore.save(batch as Parameters<Datastore['save']>[0]);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(mutation);
+    bytes += size;
+  }
+  if (batch.length > 0) await datastore.save(batch as Parameters<Datastore['save']>[0]);
+}
+
+function sizeOf(mutation: { data: unknown }): number {
+  let size = 1024;
+  for (const property of mutation.data as { value: unknown }[]) {
+    if (Buffer.isBuffer(property.value)) size += property.value.length;
+    else if (typeof property.value === 'string') size += property.value.length;
+  }
+  return size;
+}
+
+function asDate(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  return value instanceof Date ? value : new Date(value as string);
+}
+
+/** Normalises an entity read from Datastore into a {@link StoredTask}. */
+export function fromEntity(entity: Record<string | symbol, unknown>): StoredTask {
+  const e = entity as Record<string, unknown>;
+  return {
+    key: entity[Datastore.KEY] as Key,
+    state: e.state as DeferredTaskEntity['state'],
+    task: String(e.task ?? ''),
+    queue: String(e.queue ?? ''),
+    cloudTaskName: String(e.cloudTaskName ?? ''),
+    cloudTaskRequest: String(e.cloudTaskRequest ?? ''),
+    transactional: e.transactional === true,
+    created: asDate(e.created)!,
+    eta: asDate(e.eta)!,
+    attempts: Number(e.attempts ?? 0),
+    leaseUntil: asDate(e.leaseUntil),
+    lastError: (e.lastError as string | null | undefined) ?? null,
+    finishedAt: asDate(e.finishedAt),
+    retentionMs: Number(e.retentionMs ?? 0),
+    shard: Number(e.shard ?? 0),
+    ageKey: String(e.ageKey ?? ''),
+    expireAt: asDate(e.expireAt)!,
+    payload: Buffer.isBuffer(e.payload) ? e.payload : Buffer.alloc(0),
+    chunks: Number(e.chunks ?? 0),
+    encoding: (e.encoding as DeferredTaskEntity['encoding']) ?? 'identity',
+    payloadBytes: Number(e.payloadBytes ?? 0),
+  };
+}
+
+/** The plain entity fields of a stored task (without its key), for writing it back changed. */
+export function withoutKey(task: StoredTask): DeferredTaskEntity {
+  const { key: _key, ...rest } = task;
+  return rest;
+}
+
+/** Reads a task's payload: inline, or from its chunk entities; then decompresses it. */
+export async function readPayload(datastore: Datastore, task: StoredTask): Promise<Buffer> {
+  if (task.chunks === 0) return unpackPayload(task, []);
+  const keys = chunkKeys(datastore, task.key, task.chunks);
+  const [found] = await datastore.get(keys);
+  const byId = new Map<string, Buffer>();
+  for (const entity of found as Record<string | symbol, unknown>[]) {
+    const key = entity[Datastore.KEY] as Key;
+    byId.set(String(key.id), entity.data as Buffer);
+  }
+  const chunks = keys.map((key) => {
+    const data = byId.get(String(key.id));
+    if (!Buffer.isBuffer(data)) throw new BadStoredPayloadError(`chunk ${key.id} of ${task.chunks} is missing`);
+    return data;
+  });
+  return unpackPayload(task, chunks);
+}
+
+export { packPayload };

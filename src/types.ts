@@ -1,0 +1,490 @@
+/**
+ * The public types of cloud-deferred: configuration, per-task and per-call options, task handles, the running task's
+ * context, logs.
+ *
+ * ## Glossary
+ * - **task**: a function registered under a name with `deferred.task(name, fn)`. Only registered functions can run
+ *   later; the payload names the function, it never carries code.
+ * - **defer**: asking for a task to run later, with arguments (`handle.defer(...args)`). One deferral becomes one
+ *   **Cloud Task** in a queue, which Cloud Tasks delivers to the **handler** as an HTTP POST to
+ *   `<basePath>/tasks/<task name>`.
+ * - **envelope**: the versioned, signed JSON that carries the task name and its encoded arguments (readable in the
+ *   Cloud console).
+ * - **inline task**: the envelope travels in the Cloud Task's body. At-least-once: a duplicate delivery runs again.
+ * - **entity-backed task**: the envelope is stored in a `_DeferredTask` entity (gzip, chunked when large) and the Cloud
+ *   Task carries only its key. The entity also holds the task's **state** (`pending` -> `running` -> `done` | `failed`),
+ *   changed in Datastore transactions, so a duplicate delivery runs nothing. Payloads above `inlineThreshold`
+ *   **spill** into an entity; `entityBacked: true` or a transaction makes any task entity-backed.
+ * - **transactional defer**: a defer inside `deferred.transaction(...)`: the entity is written in the caller's
+ *   transaction (it is the outbox) and the Cloud Task is created only after the commit.
+ * - **attempt**: one delivery that runs the function. `retryCount` (0, 1, 2, ...) comes from Cloud Tasks' headers;
+ *   `maxAttempts` caps attempts.
+ * - **lease**: while an entity-backed task runs, the entity is `running` until `leaseUntil`; another delivery may take
+ *   over only after the lease ends.
+ * - **chain / child**: a task deferred while another task runs. It is **held** until the parent succeeds, and named
+ *   from the parent's Cloud Task id and a sequence number, so a retried parent never forks its chain.
+ * - **hop**: Cloud Tasks schedules at most 30 days ahead; a task due later is delivered at the horizon, and the
+ *   handler re-schedules it (a hop) until its ETA.
+ * - **retention**: how long a finished (`done` / `failed`) entity is kept for inspection before the sweeper deletes it.
+ * - **sweeper**: the separate, sharded job that deletes finished and leaked `_DeferredTask` entities.
+ */
+import type { Datastore, Key, Transaction } from '@google-cloud/datastore';
+import type { CloudTasksClient } from '@google-cloud/tasks';
+import type { CodecRegistry } from './codec/index.js';
+
+/**
+ * A duration: milliseconds as a number, or a string such as `'90s'`, `'5m'`, `'1h30m'`, `'2d'` (units ms, s, m, h,
+ * d, w).
+ */
+export type Duration = number | string;
+
+/** Where time comes from. Inject one (e.g. the Cloud Tasks emulator's `ManualClock`) to test delays without sleeping. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** Cloud Logging severities used by the runtime. */
+export type LogSeverity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
+
+/**
+ * One structured log line. Written as one JSON object per line, which Cloud Logging parses into a structured entry
+ * (`severity` and `message` are recognised; the other fields land in `jsonPayload`).
+ */
+export interface LogEntry {
+  readonly severity: LogSeverity;
+  readonly message: string;
+  /** Registered task name. */
+  readonly task?: string;
+  /** Full Cloud Task name (`projects/.../tasks/...`). */
+  readonly taskName?: string;
+  /** 1-based attempt number (Cloud Tasks' retry count + 1). */
+  readonly attempt?: number;
+  /** How long the run took. */
+  readonly durationMs?: number;
+  readonly [field: string]: unknown;
+}
+
+/** Receives the runtime's structured logs. The default writes JSON lines to stdout (stderr for WARNING and above). */
+export interface Logger {
+  write(entry: LogEntry): void;
+}
+
+/** What to do when a Cloud Task with the requested `name` already exists (or existed recently) in the queue. */
+export type IfExists = 'throw' | 'ignore';
+
+/**
+ * Options of one task, given at registration (`deferred.task(name, fn, options)`) and overridable per call with
+ * `.with(...)`. Every field is optional.
+ */
+export interface TaskOptions {
+  /**
+   * Cloud Tasks queue id (short form). The queue must exist (or be auto-created by the emulator).
+   * @default the instance's `queue` (`'default'`)
+   */
+  readonly queue?: string;
+  /**
+   * How long Cloud Tasks waits for the handler to answer before it counts the attempt as failed. Cloud Tasks accepts
+   * 15 s to 30 min for HTTP targets.
+   * @default Cloud Tasks' default (10 min for HTTP targets)
+   */
+  readonly dispatchDeadline?: Duration;
+  /**
+   * Extra HTTP headers sent with the task. `Content-Type`, `Authorization`, `Host`, `Content-Length`, `User-Agent`,
+   * `X-CloudTasks-*`, `X-AppEngine-*` and `X-Deferred-*` are reserved.
+   * @default {}
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Most attempts (runs) of the task, counted from Cloud Tasks' retry count, enforced by the handler (Cloud Tasks v2
+   * has no per-task retry setting; the queue's retry config still applies). After the last failed attempt the task is
+   * recorded as `failed` and answered with 2xx, so Cloud Tasks stops.
+   * @default unlimited (the queue's retry config decides)
+   */
+  readonly maxAttempts?: number;
+  /**
+   * How long the record of a finished entity-backed task (and of a failed inline task) is kept for inspection before
+   * the sweeper deletes it. `0` deletes a done entity at once.
+   * @default '7d'
+   */
+  readonly retention?: Duration;
+  /**
+   * Store the payload and the state machine in a `_DeferredTask` entity even when the payload is small: duplicate
+   * deliveries then run the function once. Payloads above `inlineThreshold` and transactional defers are always
+   * entity-backed.
+   * @default false
+   */
+  readonly entityBacked?: boolean;
+  /**
+   * Default delay of every defer of this task.
+   * @default 0
+   */
+  readonly delay?: Duration;
+}
+
+/** Options of one defer call: the task's options plus scheduling, naming and transaction. */
+export interface DeferOptions extends TaskOptions {
+  /**
+   * Run no earlier than this long from now. Beyond Cloud Tasks' 30-day limit the task hops forward until it is due.
+   * Give `delay` or `eta`, not both.
+   * @default 0
+   */
+  readonly delay?: Duration;
+  /**
+   * Run no earlier than this time (a `Date` or epoch milliseconds). Give `delay` or `eta`, not both.
+   * @default now
+   */
+  readonly eta?: Date | number;
+  /**
+   * Cloud Task id (1-500 letters, digits, `-`, `_`): Cloud Tasks refuses a second task with the same id in the same
+   * queue for a while (up to about an hour after the first one finished), which de-duplicates defers.
+   * Prefer ids that do not start with a timestamp or counter (hotspots).
+   * @default a random id for entity-backed tasks, Cloud Tasks' own otherwise
+   */
+  readonly name?: string;
+  /**
+   * When `name` is taken: `'throw'` raises {@link TaskAlreadyExistsError}, `'ignore'` returns a deferral with status
+   * `'existing'`.
+   * @default 'throw'
+   */
+  readonly ifExists?: IfExists;
+  /**
+   * Defer inside this transaction (from `deferred.transaction(...)`): the task's entity is written in it and the Cloud
+   * Task is created only after it commits. A rollback leaves nothing and runs nothing.
+   */
+  readonly transaction?: DeferredTransaction;
+  /**
+   * With `transaction`: the entity group of the task's entity. Without it, the root of the first entity the
+   * transaction writes (or a root `_DeferredTask` entity when it writes none).
+   */
+  readonly parent?: Key;
+}
+
+/** What a defer produced. */
+export interface Deferral {
+  /** Registered task name. */
+  readonly task: string;
+  /** Queue id. */
+  readonly queue: string;
+  /**
+   * Full Cloud Task name, when known: always for entity-backed, named and chained tasks; for other inline tasks, the
+   * name Cloud Tasks assigned.
+   */
+  readonly cloudTaskName: string | null;
+  /** Key of the `_DeferredTask` entity, for entity-backed tasks. */
+  readonly entityKey: Key | null;
+  /**
+   * `'enqueued'`: the Cloud Task exists. `'held'`: it will be created when the transaction commits or the running
+   * parent task succeeds. `'existing'`: `name` was taken and `ifExists` is `'ignore'`.
+   */
+  readonly status: 'enqueued' | 'held' | 'existing';
+  /** When the task is due. */
+  readonly eta: Date;
+}
+
+/** A registered task: defer it with `.defer(...args)`, or with per-call options through `.with(options).defer(...)`. */
+export interface TaskHandle<A extends unknown[] = unknown[]> {
+  /** Registered name. */
+  readonly name: string;
+  /** The registered function, for calling it directly (in tests, or synchronously). */
+  readonly fn: (...args: A) => unknown;
+  /** Defers a run with these arguments; they are encoded (and checked) now. */
+  defer(...args: A): Promise<Deferral>;
+  /** The same task with per-call options. */
+  with(options: DeferOptions): DeferBuilder<A>;
+}
+
+/** A task with per-call options bound. */
+export interface DeferBuilder<A extends unknown[]> {
+  defer(...args: A): Promise<Deferral>;
+  with(options: DeferOptions): DeferBuilder<A>;
+}
+
+/**
+ * A task whose function needs an environment (what a closure would capture): bind a serializable environment to get
+ * a deferrable handle. The environment travels with the payload, like the arguments.
+ */
+export interface ClosureHandle<E, A extends unknown[]> {
+  readonly name: string;
+  /** A deferrable handle whose runs receive `env` as their first argument. */
+  bind(env: E): TaskHandle<A>;
+}
+
+/** Method names of `T` (keys whose values are functions). */
+export type MethodNames<T> = { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T] &
+  string;
+/** Parameters of method `K` of `T`. */
+export type MethodArgs<T, K extends keyof T> = T[K] extends (...args: infer P) => unknown ? P : never;
+
+/**
+ * The methods of a registered class. The instance does not travel: its key does, and the handler rebuilds the
+ * instance with `load(key)` before calling the method.
+ */
+export interface MethodsHandle<T extends object> {
+  readonly name: string;
+  defer<K extends MethodNames<T>>(instance: T, method: K, ...args: MethodArgs<T, K>): Promise<Deferral>;
+  with(options: DeferOptions): {
+    defer<K extends MethodNames<T>>(instance: T, method: K, ...args: MethodArgs<T, K>): Promise<Deferral>;
+  };
+}
+
+/** How the instances of a registered class are identified and rebuilt. */
+export interface ClassTaskOptions<T extends object, K> extends TaskOptions {
+  /** The serializable identity of an instance (an id, a Datastore key, ...). */
+  readonly key: (instance: T) => K;
+  /** Rebuilds the instance in the handler. */
+  readonly load: (key: K) => T | Promise<T>;
+  /**
+   * The methods that may be deferred.
+   * @default every method on the class's prototype chain except the constructor
+   */
+  readonly methods?: readonly MethodNames<T>[];
+}
+
+/**
+ * A Datastore transaction that can also hold defers: its writes go to Datastore when it commits, and the Cloud Tasks of
+ * its defers are created right after.
+ */
+export interface DeferredTransaction {
+  /** The underlying `@google-cloud/datastore` transaction. */
+  readonly raw: Transaction;
+  save(entities: Parameters<Transaction['save']>[0]): void;
+  insert(entities: Parameters<Transaction['insert']>[0]): void;
+  update(entities: Parameters<Transaction['update']>[0]): void;
+  upsert(entities: Parameters<Transaction['upsert']>[0]): void;
+  delete(keys: Key | Key[]): void;
+  get: Transaction['get'];
+  runQuery: Transaction['runQuery'];
+  createQuery: Transaction['createQuery'];
+  /** Shorthand for `task.with({ ...options, transaction: this }).defer(...args)`. */
+  defer<A extends unknown[]>(task: TaskHandle<A>, ...args: A): Promise<Deferral>;
+}
+
+/** Options of `deferred.transaction(...)`. */
+export interface TransactionOptions {
+  /**
+   * How many times to run the function again when the commit fails on contention (gRPC ABORTED).
+   * @default 3
+   */
+  readonly retries?: number;
+}
+
+/** What `currentTask()` returns inside a running task. */
+export interface TaskInfo {
+  /** Registered task name. */
+  readonly task: string;
+  /** Queue id. */
+  readonly queue: string;
+  /** Full Cloud Task name (`projects/<p>/locations/<l>/queues/<q>/tasks/<id>`). */
+  readonly cloudTaskName: string;
+  /** Times Cloud Tasks retried this task before this attempt (0 on the first). */
+  readonly retryCount: number;
+  /** Times the handler answered this task before (Cloud Tasks' execution count; HTTP targets do not count 503s). */
+  readonly executionCount: number;
+  /** 1-based attempt number: `retryCount + 1`. */
+  readonly attempt: number;
+  /** The `maxAttempts` of this defer, if any. */
+  readonly maxAttempts: number | null;
+  /** When the task was scheduled to run. */
+  readonly eta: Date | null;
+  /** HTTP status of the previous attempt, if any. */
+  readonly previousResponse: number | null;
+  /** Why Cloud Tasks retried, if it said. */
+  readonly retryReason: string | null;
+  /** Key of the task's `_DeferredTask` entity (entity-backed tasks), else null. */
+  readonly entityKey: Key | null;
+}
+
+/** The sweep route's request, as given to the function registered with `deferred.onSweep(fn)`. */
+export interface SweepRequest {
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly body: Buffer;
+}
+
+/** Configuration of OIDC verification (Cloud Tasks sends a Google-signed ID token with each task). */
+export interface OidcOptions {
+  /**
+   * Service account Cloud Tasks signs tokens as (`oidcToken.serviceAccountEmail` of each task). The handler also
+   * requires the token's `email` to be this account.
+   */
+  readonly serviceAccountEmail: string;
+  /**
+   * The token audience set on tasks and required by the handler.
+   * @default the task URL's origin + base path (`handlerUrl`)
+   */
+  readonly audience?: string;
+  /**
+   * Require a valid token on every request to the handler.
+   * @default true
+   */
+  readonly verify?: boolean;
+  /**
+   * Token issuer accepted by the handler.
+   * @default 'https://accounts.google.com'
+   */
+  readonly issuer?: string;
+  /**
+   * Where the issuer's public keys (JWKS) are.
+   * @default 'https://www.googleapis.com/oauth2/v3/certs'
+   */
+  readonly jwksUri?: string;
+}
+
+/** Configuration of a deferred runtime instance (`createDeferred(config)`). */
+export interface DeferredConfig {
+  /** Google Cloud project id of the queues. */
+  readonly projectId: string;
+  /** Cloud Tasks location (region) of the queues, e.g. `'europe-west1'`. */
+  readonly location: string;
+  /**
+   * Default queue id.
+   * @default 'default'
+   */
+  readonly queue?: string;
+  /**
+   * Absolute URL where the handler is mounted (an HTTP target), e.g. `'https://worker-abc.a.run.app/_deferred'`;
+   * task URLs are `<handlerUrl>/tasks/<task name>`. Leave unset on App Engine to use App Engine targets
+   * (`relativeUri` `<basePath>/tasks/<task name>`).
+   */
+  readonly handlerUrl?: string;
+  /**
+   * App Engine routing of App Engine targets (used when `handlerUrl` is unset).
+   * @default the default service
+   */
+  readonly appEngineRouting?: { readonly service?: string; readonly version?: string; readonly instance?: string };
+  /**
+   * Path the handler serves: `<basePath>/tasks/<name>` and `<basePath>/sweep`.
+   * @default the path of `handlerUrl`, else `'/_deferred'`
+   */
+  readonly basePath?: string;
+  /** The secret payloads are signed with (HMAC-SHA256). Give `secret` or `secrets`. */
+  readonly secret?: string;
+  /**
+   * Secrets for key rotation: the first signs, all verify. Rotate by prepending the new secret; drop a retired one
+   * once no task signed with it can still be delivered (about 31 days).
+   */
+  readonly secrets?: readonly string[];
+  /** The Datastore client (its namespace holds the `_DeferredTask` entities). */
+  readonly datastore: Datastore;
+  /** The Cloud Tasks client. */
+  readonly tasks: CloudTasksClient;
+  /**
+   * Payloads (encoded envelope bytes) larger than this spill into a `_DeferredTask` entity.
+   * @default 100_000
+   */
+  readonly inlineThreshold?: number;
+  /**
+   * Largest request body the handler reads; larger ones get 413 before being read.
+   * @default 1_100_000 (a Cloud Task is at most 1 MB)
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * Class codecs: how instances of your classes travel as arguments (`registry.register({ name, type, encode, decode })`).
+   * @default none (only built-in types)
+   */
+  readonly codecs?: CodecRegistry;
+  /**
+   * Deepest nesting of argument values accepted by `defer()` and by the handler.
+   * @default 64
+   */
+  readonly maxDepth?: number;
+  /** Defaults for every task of this instance. */
+  readonly defaults?: TaskOptions;
+  /**
+   * How long after its ETA a `_DeferredTask` entity may live at most, whatever its state (`expireAt`, also usable as a
+   * Firestore TTL field).
+   * @default '30d'
+   */
+  readonly expireAfter?: Duration;
+  /**
+   * How long a delivery owns a running entity-backed task before another delivery may take over.
+   * @default the dispatch deadline + 1 min (11 min)
+   */
+  readonly lease?: Duration;
+  /**
+   * Number of sweeper shards entities are spread over.
+   * @default 16
+   */
+  readonly shards?: number;
+  /** Verify Cloud Tasks' OIDC tokens (recommended on Cloud Run and GKE) and have tasks carry them. */
+  readonly oidc?: OidcOptions;
+  /**
+   * Accept requests with App Engine's `X-AppEngine-QueueName` header as coming from Cloud Tasks (App Engine strips
+   * that header from outside requests). Only when the app runs on App Engine.
+   * @default true when `GAE_APPLICATION` is set, else false
+   */
+  readonly trustAppEngineHeaders?: boolean;
+  /** @default JSON lines on stdout/stderr */
+  readonly logger?: Logger;
+  /** @default the system clock */
+  readonly clock?: Clock;
+}
+
+/**
+ * Declaration-merging registry of task signatures, for `deferred.defer('name', ...args)` type checking:
+ *
+ * @example
+ * declare module 'cloud-deferred' {
+ *   interface DeferredTasks {
+ *     sendReport: (userId: string, since: Date) => Promise<void>;
+ *   }
+ * }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by users through declaration merging
+export interface DeferredTasks {}
+
+/** A node:http request listener that is also Express/Connect middleware (`next()` for paths it does not serve). */
+export type NodeHandler = (
+  req: import('node:http').IncomingMessage,
+  res: import('node:http').ServerResponse,
+  next?: (error?: unknown) => void,
+) => void;
+
+/** A Fetch-API handler (`Request` in, `Response` out): Hono, Bun, Deno, Next.js route handlers, ... */
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+/** The function behind `<basePath>/sweep`; its result is answered as JSON. */
+export type SweepFunction = (request: SweepRequest) => Promise<unknown>;
+
+/** A deferred runtime instance, from `createDeferred(config)`. */
+export interface Deferred {
+  /**
+   * Registers a task under a name and returns its handle. Register every task at start-up, in the code both the
+   * deferring side and the handler load.
+   */
+  task<A extends unknown[]>(name: string, fn: (...args: A) => unknown, options?: TaskOptions): TaskHandle<A>;
+  /** Registers a task that needs an environment; `.bind(env)` gives a deferrable handle. */
+  closure<E, A extends unknown[]>(
+    name: string,
+    fn: (env: E, ...args: A) => unknown,
+    options?: TaskOptions,
+  ): ClosureHandle<E, A>;
+  /** Registers the methods of a class as tasks named `<name>.<method>`; instances travel as their key. */
+  methods<T extends object, K>(
+    name: string,
+    cls: abstract new (...args: never[]) => T,
+    options: ClassTaskOptions<T, K>,
+  ): MethodsHandle<T>;
+  /** Defers a registered task (its handle or the registered function itself), App Engine style. */
+  defer<A extends unknown[]>(task: TaskHandle<A> | ((...args: A) => unknown), ...args: A): Promise<Deferral>;
+  /** Defers a task by name, type-checked through {@link DeferredTasks}. */
+  defer<K extends keyof DeferredTasks & string>(
+    name: K,
+    ...args: DeferredTasks[K] extends (...args: infer P) => unknown ? P : never
+  ): Promise<Deferral>;
+  /**
+   * Runs `fn` in a Datastore transaction, commits it, then creates the Cloud Tasks of the defers made in it. When `fn`
+   * throws, the transaction rolls back and no task is created. Retried on contention.
+   */
+  transaction<T>(fn: (tx: DeferredTransaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** The node:http / Express handler of `<basePath>/tasks/*` and `<basePath>/sweep`. */
+  readonly handler: NodeHandler;
+  /** The Fetch-API handler of the same routes. */
+  readonly fetchHandler: FetchHandler;
+  /** Routes `<basePath>/sweep` to `fn` (the sweeper registers itself here). */
+  onSweep(fn: SweepFunction): void;
+  /** Registered task names, sorted. */
+  taskNames(): string[];
+}
