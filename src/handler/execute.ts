@@ -359,7 +359,8 @@ export class TaskExecutor {
       return ok('rejected', { error: 'malformed reference' });
     }
     const withKey: TaskInfo = { ...info, entityKey: key };
-    const claim = await claimTask(config.datastore, key, config.clock.now(), (task) => this.leaseFor(task));
+    const nowMs = config.clock.now();
+    const claim = await claimTask(config.datastore, key, nowMs, (task) => this.leaseFor(task), delivery.etaMs ?? nowMs);
     switch (claim.kind) {
       case 'missing':
         this.logSkip(

@@ -12,20 +12,30 @@ export type ClaimDecision =
   | { readonly kind: 'finished'; readonly state: 'done' | 'failed' }
   /** Another delivery holds the lease. */
   | { readonly kind: 'busy'; readonly leaseUntil: Date }
-  /** Delivered well before its ETA (a delivery at Cloud Tasks' 30-day horizon): hop forward, run nothing. */
+  /** A delivery of a Cloud Task scheduled at the 30-day horizon, before the task's ETA: hop forward, run nothing. */
   | { readonly kind: 'early'; readonly eta: Date };
 
-/** A delivery more than this much before the entity's ETA is a horizon delivery, not the due one. */
+/** A Cloud Task scheduled more than this much before the entity's ETA is a horizon hop, not the due delivery. */
 export const EARLY_TOLERANCE_MS = 60_000;
 
-/** Decides what a delivery at `nowMs` may do (pure). A `running` entity whose lease has ended may be taken over. */
-export function decideClaim(task: DeferredTaskEntity, nowMs: number, leaseMs: number): ClaimDecision {
+/**
+ * Decides what a delivery at `nowMs` may do (pure). A `running` entity whose lease has ended may be taken over.
+ * `scheduledMs` is the delivered Cloud Task's schedule time (its ETA header, else now): well before the entity's ETA
+ * means a horizon hop. A forced run (RunTask) keeps its schedule time, so it runs.
+ */
+export function decideClaim(
+  task: DeferredTaskEntity,
+  nowMs: number,
+  leaseMs: number,
+  scheduledMs: number = nowMs,
+): ClaimDecision {
   if (task.state === 'done' || task.state === 'failed') return { kind: 'finished', state: task.state };
   if (task.state === 'running' && task.leaseUntil && task.leaseUntil.getTime() > nowMs) {
     return { kind: 'busy', leaseUntil: task.leaseUntil };
   }
-  if (task.state === 'pending' && task.eta.getTime() > nowMs + EARLY_TOLERANCE_MS)
+  if (task.state === 'pending' && task.eta.getTime() > scheduledMs + EARLY_TOLERANCE_MS) {
     return { kind: 'early', eta: task.eta };
+  }
   return {
     kind: 'run',
     next: { ...task, state: 'running', attempts: task.attempts + 1, leaseUntil: new Date(nowMs + leaseMs) },
@@ -80,12 +90,13 @@ export async function claimTask(
   key: Key,
   nowMs: number,
   leaseMs: number | ((task: StoredTask) => number),
+  scheduledMs: number = nowMs,
 ): Promise<ClaimResult> {
   return inTransaction(datastore, async (tx) => {
     const [entity] = await tx.get(key);
     if (!entity) return { kind: 'missing' } as const;
     const task = fromEntity(entity);
-    const decision = decideClaim(task, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(task));
+    const decision = decideClaim(task, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(task), scheduledMs);
     if (decision.kind === 'early') return { kind: 'early', task } as const;
     if (decision.kind !== 'run') return decision;
     tx.save({ key, data: taskEntityData(decision.next) } as never);

@@ -9,8 +9,8 @@ export interface StoredTask extends DeferredTaskEntity {
   readonly key: Key;
 }
 
-/** Most bytes of entity data written in one non-transactional commit (Datastore allows 10 MiB per commit). */
-const COMMIT_BYTES = 8 * 1024 * 1024;
+/** Most bytes of entity data written in one non-transactional commit (Datastore allows 10 MiB per commit, its emulators 4 MiB). */
+const COMMIT_BYTES = 3 * 1024 * 1024;
 
 const INDEXED = new Set<string>(INDEXED_TASK_PROPERTIES);
 
@@ -77,7 +77,7 @@ export function saveTaskInTransaction(tx: Transaction, mutations: { key: Key; da
 }
 
 /**
- * Writes a task entity and its chunks outside a transaction, in commits of at most ~8 MiB. The task entity goes in the
+ * Writes a task entity and its chunks outside a transaction, in commits of at most ~3 MiB (the emulators refuse gRPC messages over 4 MiB). The task entity goes in the
  * first commit: if a later one fails, the sweeper still finds (and deletes) the entity and its children.
  */
 export async function saveTask(datastore: Datastore, mutations: { key: Key; data: unknown }[]): Promise<void> {

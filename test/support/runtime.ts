@@ -31,6 +31,51 @@ export interface RuntimeFixture {
   advance(ms?: number): Promise<void>;
   /** Tasks currently in the queue. */
   listTasks(): Promise<string[]>;
+  /** Requests the server received (when set up with `record: true`). */
+  readonly recorded: RecordedRequest[];
+  /** Sends a request straight to the server (as a duplicate delivery or an attacker would). */
+  post(
+    path: string,
+    init: { headers?: Record<string, string>; body?: Buffer | string; method?: string },
+  ): Promise<{
+    status: number;
+    body: Record<string, unknown>;
+  }>;
+}
+
+/** A request the test server received. */
+export interface RecordedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
+
+/** Sends an HTTP request with node:http (no automatic headers beyond Host and Content-Length). */
+export function httpRequest(
+  url: string,
+  init: { headers?: Record<string, string>; body?: Buffer | string; method?: string },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const body = init.body === undefined ? undefined : Buffer.from(init.body);
+    const req = http.request(url, { method: init.method ?? 'POST', headers: { ...init.headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let parsed: Record<string, unknown> = {};
+        try {
+          parsed = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          parsed = { text };
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /**
@@ -61,13 +106,26 @@ export function useRuntime(options: { oidc?: boolean } = {}) {
 
   return async function setup(
     storage: StorageContext,
-    config: Partial<DeferredConfig> & { serve?: 'node' | 'fetch' } = {},
+    config: Partial<DeferredConfig> & { serve?: 'node' | 'fetch'; record?: boolean } = {},
   ): Promise<RuntimeFixture> {
     const logger = new MemoryLogger();
     const queue = `q-${randomBytes(5).toString('hex')}`;
-    const { serve = 'node', ...rest } = config;
+    const { serve = 'node', record = false, ...rest } = config;
     let handle: http.RequestListener = (_req, res) => res.writeHead(503).end();
-    const server = http.createServer((req, res) => handle(req, res));
+    const recorded: RecordedRequest[] = [];
+    const server = http.createServer((req, res) => {
+      if (!record) return handle(req, res);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = String(value);
+        recorded.push({ method: req.method ?? '', url: req.url ?? '', headers, body });
+        (req as { body?: Buffer }).body = body; // like express.raw(): the handler uses the bytes already read
+        handle(req, res);
+      });
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -108,6 +166,8 @@ export function useRuntime(options: { oidc?: boolean } = {}) {
         const [tasks] = await client.listTasks({ parent: queuePath });
         return tasks.map((t) => t.name!);
       },
+      recorded,
+      post: (path, init) => httpRequest(`${origin}${path}`, init),
     };
   };
 }
