@@ -56,3 +56,35 @@ export {
   type ParseEnvelopeOptions,
   type DecodeEnvelopeOptions,
 } from './codec/index.js';
+export { createDeferred } from './defer/runtime.js';
+export { currentTask } from './handler/context.js';
+export { MemoryLogger } from './handler/logger.js';
+export type {
+  ClassTaskOptions,
+  ClosureHandle,
+  DeferBuilder,
+  DeferOptions,
+  Deferral,
+  Deferred,
+  DeferredConfig,
+  DeferredTasks,
+  DeferredTransaction,
+  Duration,
+  FetchHandler,
+  IfExists,
+  LogEntry,
+  Logger,
+  LogSeverity,
+  MethodArgs,
+  MethodNames,
+  MethodsHandle,
+  NodeHandler,
+  OidcOptions,
+  SweepFunction,
+  SweepRequest,
+  TaskHandle,
+  TaskInfo,
+  TaskOptions,
+  TimeSource,
+  TransactionOptions,
+} from './types.js';

@@ -39,7 +39,7 @@ import type { CodecRegistry } from './codec/index.js';
 export type Duration = number | string;
 
 /** Where time comes from. Inject one (e.g. the Cloud Tasks emulator's `ManualClock`) to test delays without sleeping. */
-export interface Clock {
+export interface TimeSource {
   /** Milliseconds since the epoch. */
   now(): number;
 }
@@ -419,7 +419,7 @@ export interface DeferredConfig {
   /** @default JSON lines on stdout/stderr */
   readonly logger?: Logger;
   /** @default the system clock */
-  readonly clock?: Clock;
+  readonly clock?: TimeSource;
 }
 
 /**

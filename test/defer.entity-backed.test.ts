@@ -22,7 +22,7 @@ describe('defer (entity-backed)', () => {
       const ingest = rt.deferred.task('ingest', (data: Buffer) => {
         got = data;
       });
-      const deferral = await ingest.defer(big);
+      const deferral = await ingest.with({ delay: '1s' }).defer(big); // not due before advance()
       expect(deferral.status).toBe('enqueued');
       expect(deferral.entityKey?.kind).toBe(TASK_KIND);
 
@@ -36,7 +36,7 @@ describe('defer (entity-backed)', () => {
       expect(request.task.name).toBe(deferral.cloudTaskName);
       expect(typeof request.task.httpRequest.body).toBe('string');
 
-      await rt.advance();
+      await rt.advance(1000);
       expect(Buffer.compare(got!, big)).toBe(0);
       const [done] = await allOfKind(ctx(), TASK_KIND);
       expect(done).toMatchObject({ state: 'done', attempts: 1, chunks: 0, leaseUntil: null });
@@ -64,10 +64,10 @@ describe('defer (entity-backed)', () => {
 
     it('deletes a done entity at once with retention 0', async () => {
       const rt = await setup(ctx());
-      const noop = rt.deferred.task('noop', () => undefined, { entityBacked: true, retention: 0 });
+      const noop = rt.deferred.task('noop', () => undefined, { entityBacked: true, retention: 0, delay: '1s' });
       await noop.defer();
       expect(await allOfKind(ctx(), TASK_KIND)).toHaveLength(1);
-      await rt.advance();
+      await rt.advance(1000);
       expect(await allOfKind(ctx(), TASK_KIND)).toHaveLength(0);
     });
 

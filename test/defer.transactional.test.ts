@@ -32,7 +32,7 @@ describe('defer (transactional)', () => {
       let held: Awaited<ReturnType<typeof ship.defer>> | undefined;
       await rt.deferred.transaction(async (tx) => {
         tx.save({ key: orderKey, data: { status: 'paid' } });
-        held = await ship.with({ transaction: tx }).defer('o1');
+        held = await ship.with({ transaction: tx, delay: '1s' }).defer('o1');
         expect(held.status).toBe('held');
         expect(await rt.listTasks()).toEqual([]);
       });
@@ -44,7 +44,7 @@ describe('defer (transactional)', () => {
       expect(rootOf(entityKey).path).toEqual(orderKey.path);
       expect(held!.entityKey?.path).toEqual(entityKey.path);
 
-      await rt.advance();
+      await rt.advance(1000);
       expect(runs).toEqual(['o1']);
       const [order] = await ctx().datastore.get(orderKey);
       expect(order.status).toBe('paid');

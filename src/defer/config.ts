@@ -6,7 +6,7 @@ import { ConfigurationError } from '../errors/runtime.js';
 import { jsonLogger } from '../handler/logger.js';
 import { GOOGLE_ISSUERS, GOOGLE_JWKS_URI } from '../handler/oidc.js';
 import { DEFAULT_SHARDS } from '../store/schema.js';
-import type { Clock, DeferredConfig, Logger, TaskOptions } from '../types.js';
+import type { TimeSource, DeferredConfig, Logger, TaskOptions } from '../types.js';
 import { parseDuration } from '../util/duration.js';
 import type { TaskTarget } from './cloud-task-request.js';
 import { checkQueueId } from './names.js';
@@ -48,10 +48,10 @@ export interface ResolvedConfig {
   } | null;
   readonly trustAppEngineHeaders: boolean;
   readonly logger: Logger;
-  readonly clock: Clock;
+  readonly clock: TimeSource;
 }
 
-const systemClock: Clock = { now: () => Date.now() };
+const systemClock: TimeSource = { now: () => Date.now() };
 
 function normalizeBasePath(path: string): string {
   const trimmed = `/${path.replace(/^\/+|\/+$/g, '')}`;

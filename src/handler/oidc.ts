@@ -1,7 +1,7 @@
 /** Verifying the OIDC ID tokens Cloud Tasks attaches to HTTP tasks (RS256, issuer, audience, service account, expiry). */
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { UnauthenticatedError } from '../errors/runtime.js';
-import type { Clock } from '../types.js';
+import type { TimeSource } from '../types.js';
 
 /** Google's issuer and keys, the defaults. */
 export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'] as const;
@@ -13,7 +13,7 @@ export interface OidcVerifierOptions {
   readonly serviceAccountEmail: string;
   readonly issuers: readonly string[];
   readonly jwksUri: string;
-  readonly clock: Clock;
+  readonly clock: TimeSource;
 }
 
 /** Returns a function that checks an `Authorization` header value and throws {@link UnauthenticatedError} if it is not a valid token. */
