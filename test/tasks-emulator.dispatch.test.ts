@@ -1,5 +1,6 @@
 // Dispatch by the Cloud Tasks emulator through the official client: headers per attempt (golden), retries and backoff,
 // schedules, pause/resume, RunTask, deletion, rate limits, deadlines, and 1,000 tasks delivered exactly once.
+import net, { type AddressInfo } from 'node:net';
 import type { CloudTasksClient, protos } from '@google-cloud/tasks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -354,6 +355,35 @@ describe('Cloud Tasks emulator dispatch (manual clock)', () => {
     expect(r.requests[1]!.headers['x-cloudtasks-taskpreviousresponse']).toBeUndefined();
     for (const release of gate) release();
     expect((await rpcError(client.getTask({ name: task.name! }))).code).toBe(5);
+  });
+
+  it('sends again on a new connection when the handler closed the kept-alive one (not a failed attempt)', async () => {
+    // A raw server that answers the first request of each connection and resets the connection on the second.
+    const perSocket = new Map<net.Socket, number>();
+    let answered = 0;
+    const server = net.createServer((socket) => {
+      socket.on('data', () => {
+        const n = (perSocket.get(socket) ?? 0) + 1;
+        perSocket.set(socket, n);
+        if (n > 1) return void socket.resetAndDestroy();
+        answered++;
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ka`;
+      const queue = await newQueue();
+      for (const id of ['first', 'second']) {
+        await client.createTask({ parent: queue, task: { name: `${queue}/tasks/${id}`, httpRequest: { url } } });
+        await clock.advance(0);
+        expect((await rpcError(client.getTask({ name: `${queue}/tasks/${id}` }))).code).toBe(5);
+      }
+      expect(answered).toBe(2);
+      expect(perSocket.size).toBe(2);
+    } finally {
+      server.close();
+    }
   });
 
   it('an unreachable handler is a failed attempt, retried', async () => {

@@ -30,50 +30,63 @@ export class HttpSender {
   /** Sends the request; never rejects. */
   send(request: OutgoingRequest): Promise<AttemptOutcome> {
     if (this.closed) return Promise.resolve({ kind: 'aborted' });
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch (error) {
+      return Promise.resolve({ kind: 'unreachable', message: `invalid URL: ${(error as Error).message}` });
+    }
+    const isHttps = url.protocol === 'https:';
+    const body = request.body && request.body.length > 0 ? request.body : undefined;
+    // A raw header list keeps the names' case, but then Node adds no Host header by itself.
+    const flatHeaders: string[] = ['Host', url.host];
+    for (const [name, value] of request.headers) flatHeaders.push(name, value);
+    if (body) flatHeaders.push('Content-Length', String(body.length));
+
     return new Promise<AttemptOutcome>((resolve) => {
       let settled = false;
+      let current: http.ClientRequest | undefined;
       const finish = (outcome: AttemptOutcome) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.inFlight.delete(req);
-        resolve(outcome);
+        if (current) this.inFlight.delete(current);
+        resolve(this.closed ? { kind: 'aborted' } : outcome);
       };
-      let url: URL;
-      try {
-        url = new URL(request.url);
-      } catch (error) {
-        resolve({ kind: 'unreachable', message: `invalid URL: ${(error as Error).message}` });
-        return;
-      }
-      const isHttps = url.protocol === 'https:';
-      // A raw header list keeps the names' case, but then Node adds no Host header by itself.
-      const flatHeaders: string[] = ['Host', url.host];
-      for (const [name, value] of request.headers) flatHeaders.push(name, value);
-      if (request.body && request.body.length > 0) flatHeaders.push('Content-Length', String(request.body.length));
-      const req = (isHttps ? https : http).request(url, {
-        method: request.method,
-        headers: flatHeaders,
-        agent: isHttps ? this.httpsAgent : this.httpAgent,
-      });
-      this.inFlight.add(req);
       const timer = setTimeout(() => {
         finish({ kind: 'deadline' });
-        req.destroy();
+        current?.destroy();
       }, request.deadlineMs);
       timer.unref();
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 0;
-        res.resume();
-        res.on('error', () => undefined);
-        // The attempt's outcome is the status line; the body is drained and ignored, as by the real service.
-        finish({ kind: 'response', status });
-      });
-      req.on('error', (error) => {
-        finish(this.closed ? { kind: 'aborted' } : { kind: 'unreachable', message: error.message });
-      });
-      req.on('close', () => finish(this.closed ? { kind: 'aborted' } : { kind: 'unreachable', message: 'closed' }));
-      req.end(request.body && request.body.length > 0 ? request.body : undefined);
+
+      const fire = (isRetry: boolean) => {
+        const req = (isHttps ? https : http).request(url, {
+          method: request.method,
+          headers: flatHeaders,
+          agent: isHttps ? this.httpsAgent : this.httpAgent,
+        });
+        current = req;
+        this.inFlight.add(req);
+        let answered = false;
+        req.on('response', (res) => {
+          answered = true;
+          res.resume();
+          res.on('error', () => undefined);
+          // The attempt's outcome is the status line; the body is drained and ignored, as by the real service.
+          finish({ kind: 'response', status: res.statusCode ?? 0 });
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          this.inFlight.delete(req);
+          // A kept-alive connection the handler's server closed meanwhile: send again once on a new connection.
+          if (!answered && !settled && !isRetry && req.reusedSocket && error.code === 'ECONNRESET') fire(true);
+          else finish({ kind: 'unreachable', message: error.message });
+        });
+        req.on('close', () => {
+          if (!answered && current === req) finish({ kind: 'unreachable', message: 'connection closed' });
+        });
+        req.end(body);
+      };
+      fire(false);
     });
   }
 
