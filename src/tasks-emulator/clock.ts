@@ -32,6 +32,8 @@ interface ManualTimer {
 /**
  * A clock that only moves when told to. Timers fire inside {@link ManualClock.advance}, in due order (ties in the order
  * they were set), and `advance` resolves only once the dispatches they started, and any started meanwhile, are finished.
+ * The emulator dispatches a task that is already due when it is created at once, without a timer; `advance(0)` waits
+ * for such dispatches too.
  */
 export class ManualClock implements Clock {
   private current: number;

@@ -131,7 +131,7 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
 /** `deferred emulator <kind>`: local stand-ins for Google services. */
 export const emulatorCommand: CommandModule<object, object> = {
   command: 'emulator',
-  describe: 'Run a local emulator in the foreground (kind: tasks, the Cloud Tasks emulator)',
+  describe: 'Run a local emulator in the foreground (`deferred emulator tasks`: the Cloud Tasks emulator)',
   builder: (yargs: Argv) => yargs.command(tasksCommand).demandCommand(1, 'Name an emulator: tasks.'),
   handler: () => undefined,
 };
