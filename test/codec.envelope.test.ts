@@ -149,6 +149,45 @@ describe('parseEnvelope', () => {
   });
 });
 
+describe('parseEnvelope depth scan (fuzzed)', () => {
+  /** Depth of a parsed JSON value, the root container counting as 1. */
+  function depthOf(value: unknown): number {
+    if (value === null || typeof value !== 'object') return 0;
+    const children = Array.isArray(value) ? value : Object.values(value);
+    return 1 + Math.max(0, ...children.map(depthOf));
+  }
+  let seed = 42;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const alphabet = ['[', ']', '{', '}', '"', '\\', 'a', 'ü', '\n', ':', ','];
+  const randomString = () => {
+    const length = [0, 1, 5, 31, 32, 33, 100, 5000][random(8)]!;
+    let s = '';
+    for (let i = 0; i < length; i++) s += alphabet[random(alphabet.length)];
+    return s;
+  };
+  const randomValue = (depth: number): unknown => {
+    const kind = depth > 8 ? random(3) : random(6);
+    if (kind === 0) return randomString();
+    if (kind === 1) return random(1000);
+    if (kind === 2) return null;
+    if (kind === 3) return Array.from({ length: random(4) }, () => randomValue(depth + 1));
+    return Object.fromEntries(Array.from({ length: random(4) }, () => [randomString(), randomValue(depth + 1)]));
+  };
+
+  it('agrees with the real nesting depth for strings of any length full of quotes, backslashes and brackets', () => {
+    for (let i = 0; i < 300; i++) {
+      const args = [randomValue(0)];
+      const text = JSON.stringify({ v: 1, task: 't', args });
+      const depth = depthOf(JSON.parse(text));
+      expect(() => parseEnvelope(Buffer.from(text), { maxDepth: depth })).not.toThrow();
+      expect(() => parseEnvelope(Buffer.from(text), { maxDepth: depth - 1 })).toThrow(/deeper than/);
+    }
+  });
+});
+
 describe('decodeEnvelopeArgs', () => {
   class Point {
     constructor(

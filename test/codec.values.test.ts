@@ -192,6 +192,23 @@ describe('encodeValue/decodeValue: built-in types', () => {
     for (const t of [8.64e15, -8.64e15, -1]) expect(((await roundTrip(new Date(t))) as Date).getTime()).toBe(t);
   });
 
+  it('writes every Date exactly as toISOString() does, across the whole time range', async () => {
+    let seed = 7;
+    const times = [
+      0, -1, 1, 951_782_400_000, 253_402_300_799_999, 253_402_300_800_000, -62_167_219_200_000, -62_167_219_200_001,
+    ];
+    for (let i = 0; i < 20_000; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const scale = [8.64e15, 2.6e14, 4e12][i % 3]!;
+      times.push(Math.round(((seed / 2 ** 31) * 2 - 1) * scale));
+    }
+    for (const t of times) {
+      const date = new Date(t);
+      expect((encodeValue(date) as { $date: string }).$date).toBe(date.toISOString());
+    }
+    expect(((await roundTrip(new Date(-62_167_219_200_001))) as Date).getTime()).toBe(-62_167_219_200_001);
+  });
+
   it('round-trips Maps with keys of any type, in order', async () => {
     const objKey = { k: 1 };
     const value = new Map<unknown, unknown>([
@@ -557,6 +574,51 @@ describe('encodeValue/decodeValue: Datastore keys', () => {
     });
   });
 
+  it('keeps the key of an entity read with @google-cloud/datastore (datastore.KEY)', async () => {
+    const key = ds.key(['User', 'alice']);
+    const entity = { name: 'Alice', [Datastore.KEY]: key };
+    const encoded = encodeValue({ entity }) as { entity: Record<string, unknown> };
+    expect(encoded.entity).toEqual({ name: 'Alice', $entitykey: { $key: ['User', 'alice'] } });
+    const back = (await roundTrip({ entity, bare: { [Datastore.KEY]: key } })) as Record<
+      string,
+      Record<symbol, unknown>
+    >;
+    expect(Object.keys(back.entity!)).toEqual(['name']);
+    expect((back.entity as { name?: unknown }).name).toBe('Alice');
+    expect(back.entity![Datastore.KEY]).toBeInstanceOf(Key);
+    expect((back.entity![Datastore.KEY] as InstanceType<typeof Key>).path).toEqual(['User', 'alice']);
+    expect((back.bare![Datastore.KEY] as InstanceType<typeof Key>).path).toEqual(['User', 'alice']);
+    await expect(decodeValue({ $entitykey: 5 })).rejects.toThrow(/\$entitykey must hold/);
+    const error = notSerializable(() => encodeValue({ e: { [Datastore.KEY]: () => 1 } }));
+    expect(error.path).toBe('value.e[datastore.KEY]');
+  });
+
+  it('round-trips datastore.int(), datastore.double() and datastore.geoPoint() values', async () => {
+    const value = {
+      big: Datastore.int('9223372036854775807'),
+      small: Datastore.int(7),
+      double: Datastore.double(1),
+      nan: Datastore.double(NaN),
+      where: Datastore.geoPoint({ latitude: 52.5, longitude: 13.4 }),
+    };
+    expect(encodeValue(value)).toEqual({
+      big: { $dsint: '9223372036854775807' },
+      small: { $dsint: '7' },
+      double: { $dsdouble: 1 },
+      nan: { $dsdouble: { $number: 'NaN' } },
+      where: { $geopoint: { latitude: 52.5, longitude: 13.4 } },
+    });
+    const back = (await roundTrip(value)) as typeof value;
+    expect(Datastore.isInt(back.big)).toBe(true);
+    expect(back.big.value).toBe('9223372036854775807');
+    expect(back.small.value).toBe('7');
+    expect(Datastore.isDouble(back.double)).toBe(true);
+    expect(back.double.value).toBe(1);
+    expect(back.nan.value).toBeNaN();
+    expect(Datastore.isGeoPoint(back.where)).toBe(true);
+    expect(back.where.value).toEqual({ latitude: 52.5, longitude: 13.4 });
+  });
+
   it('accepts Key objects from another copy of the library (duck-typed) and rebuilds our Key', async () => {
     class Key {
       namespace = undefined;
@@ -698,6 +760,9 @@ describe('decodeValue: malformed input', () => {
     ['a bad regexp', { $regexp: '(', flags: '' }, /invalid \$regexp/],
     ['a bad key', { $key: ['User', 'a', 'Pet', { id: 'x' }] }, /invalid Datastore \$key/],
     ['a function', { a: () => 1 }, /function is not valid/],
+    ['a bad datastore int', { $dsint: 1.5 }, /invalid \$dsint/],
+    ['a bad datastore double', { $dsdouble: 'x' }, /invalid \$dsdouble/],
+    ['a bad geopoint', { $geopoint: { latitude: 1 } }, /invalid \$geopoint/],
     [
       'a reference into a class being rebuilt',
       { $class: 'Money', data: { $ref: 1 }, $id: 1 },

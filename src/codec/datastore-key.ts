@@ -4,6 +4,34 @@ import datastore from '@google-cloud/datastore';
 const { Key, Datastore } = datastore;
 type Key = InstanceType<typeof Key>;
 
+/** The symbol under which `@google-cloud/datastore` keeps an entity's key on the entity object (`datastore.KEY`). */
+export const ENTITY_KEY: symbol = Datastore.KEY;
+
+type Wrapper = abstract new (...args: never[]) => { value: unknown };
+/** The library's value wrappers (`datastore.int()`, `datastore.double()`, `datastore.geoPoint()`), kept as such in payloads. */
+export const DatastoreInt = Datastore.int(0).constructor as Wrapper;
+export const DatastoreDouble = Datastore.double(0).constructor as Wrapper;
+export const DatastoreGeoPoint = Datastore.geoPoint({ latitude: 0, longitude: 0 }).constructor as Wrapper;
+
+/** Rebuilds `datastore.int(value)`; undefined when the value is not an integer string. */
+export function decodeInt(value: unknown): InstanceType<Wrapper> | undefined {
+  return typeof value === 'string' && /^-?\d+$/.test(value) ? Datastore.int(value) : undefined;
+}
+
+/** Rebuilds `datastore.double(value)`; undefined when the value is not a number. */
+export function decodeDouble(value: unknown): InstanceType<Wrapper> | undefined {
+  return typeof value === 'number' ? Datastore.double(value) : undefined;
+}
+
+/** Rebuilds `datastore.geoPoint(value)`; undefined when the value is not `{ latitude, longitude }`. */
+export function decodeGeoPoint(value: unknown): InstanceType<Wrapper> | undefined {
+  const v = value as { latitude?: unknown; longitude?: unknown } | null;
+  if (v === null || typeof v !== 'object' || typeof v.latitude !== 'number' || typeof v.longitude !== 'number') {
+    return undefined;
+  }
+  return Datastore.geoPoint({ latitude: v.latitude, longitude: v.longitude });
+}
+
 /** One path element as written in a payload: a kind or name (string), a numeric id (number), or an int64 id kept exact (`{"id":"..."}`). */
 export type EncodedPathElement = string | number | { id: string };
 

@@ -2,7 +2,7 @@
 import { Buffer } from 'node:buffer';
 import { BadEnvelopeError } from '../errors/payload.js';
 import { TYPED_ARRAYS, base64ToArrayBuffer } from './binary.js';
-import { decodeKey } from './datastore-key.js';
+import { ENTITY_KEY, decodeDouble, decodeGeoPoint, decodeInt, decodeKey, isDatastoreKey } from './datastore-key.js';
 import { DEFAULT_MAX_DEPTH } from './encode.js';
 import { CodecRegistry, type ClassCodec } from './registry.js';
 
@@ -115,7 +115,13 @@ class Decoder {
       first = key;
       break;
     }
-    if (first !== undefined && first.charCodeAt(0) === 36 && first.charCodeAt(1) !== 36 && first !== '$id') {
+    if (
+      first !== undefined &&
+      first.charCodeAt(0) === 36 &&
+      first.charCodeAt(1) !== 36 &&
+      first !== '$id' &&
+      first !== '$entitykey'
+    ) {
       return this.decodeTagged(first, node as Node, depth);
     }
     return this.decodePlain(node as Node, depth);
@@ -155,6 +161,10 @@ class Decoder {
       let key = encodedKey;
       if (key.charCodeAt(0) === 36) {
         if (key === '$id') continue;
+        if (key === '$entitykey') {
+          this.decodeEntityKey(out, node[key], depth + 1);
+          continue;
+        }
         if (key.charCodeAt(1) !== 36) throw bad(`unexpected tag ${JSON.stringify(key)} inside an object`);
         key = key.slice(1);
       }
@@ -164,6 +174,13 @@ class Decoder {
       else out[key] = value;
     }
     return out;
+  }
+
+  private decodeEntityKey(out: Node, encoded: unknown, depth: number): void {
+    const key = this.decode(encoded, depth);
+    if (key === null || typeof key !== 'object' || !isDatastoreKey(key))
+      throw bad('$entitykey must hold a Datastore $key');
+    (out as { [ENTITY_KEY]?: unknown })[ENTITY_KEY] = key;
   }
 
   private identify<T>(node: Node, value: T): T {
@@ -237,6 +254,21 @@ class Decoder {
             cause: error,
           });
         }
+      }
+      case '$dsint': {
+        const value = decodeInt(data);
+        if (value === undefined) throw bad('invalid $dsint');
+        return this.identify(node, value);
+      }
+      case '$dsdouble': {
+        const value = decodeDouble(this.decode(data, depth + 1));
+        if (value === undefined) throw bad('invalid $dsdouble');
+        return this.identify(node, value);
+      }
+      case '$geopoint': {
+        const value = decodeGeoPoint(data);
+        if (value === undefined) throw bad('invalid $geopoint');
+        return this.identify(node, value);
       }
       case '$key': {
         const key = decodeKey(data, node.namespace);

@@ -2,7 +2,15 @@
 import { Buffer } from 'node:buffer';
 import { NotSerializableError } from '../errors/payload.js';
 import { viewToBase64 } from './binary.js';
-import { encodeKeyPath, isDatastoreKey } from './datastore-key.js';
+import { formatIsoDate } from './iso-date.js';
+import {
+  DatastoreDouble,
+  DatastoreGeoPoint,
+  DatastoreInt,
+  ENTITY_KEY,
+  encodeKeyPath,
+  isDatastoreKey,
+} from './datastore-key.js';
 import { CodecRegistry, type ClassCodec } from './registry.js';
 
 /** Options of `encodeValue`. */
@@ -90,8 +98,8 @@ class Encoder {
   private readonly seen = new Map<object, unknown>();
   /** encoded node -> id, only for nodes referenced more than once */
   private readonly ids = new Map<unknown, number>();
-  /** encoded array -> its depth, to check the `$arrayid` marker against the limit */
-  private readonly arrayDepths = new Map<unknown[], number>();
+  /** encoded arrays at the depth limit: an `$arrayid` marker would not fit inside them */
+  private readonly arraysAtLimit = new Set<unknown[]>();
   /** class instances whose codec data is being encoded (a reference back to one is a cycle we cannot rebuild) */
   private readonly encoding = new Set<object>();
   private nextId = 1;
@@ -162,7 +170,7 @@ class Encoder {
       this.ids.set(node, id);
       if (Array.isArray(node)) {
         // Arrays cannot carry a property in JSON, so a shared array starts with an identity marker.
-        if (this.arrayDepths.get(node)! + 1 > this.maxDepth) throw this.tooDeep();
+        if (this.arraysAtLimit.has(node)) throw this.tooDeep();
         node.unshift({ $arrayid: id });
       } else {
         (node as Record<string, unknown>).$id = id;
@@ -174,7 +182,7 @@ class Encoder {
   private encodeArray(value: unknown[], depth: number): unknown[] {
     const out: unknown[] = [];
     this.seen.set(value, out);
-    this.arrayDepths.set(out, depth);
+    if (depth === this.maxDepth) this.arraysAtLimit.add(out);
     const n = value.length;
     let i = 0;
     try {
@@ -202,6 +210,15 @@ class Encoder {
     } catch (error) {
       throw at(error, keySegment(key));
     }
+    const entityKey = (value as { [ENTITY_KEY]?: unknown })[ENTITY_KEY];
+    if (entityKey !== undefined) {
+      // An entity read with @google-cloud/datastore keeps its key under a symbol; keep it, so the task can save it back.
+      try {
+        out.$entitykey = this.encode(entityKey, depth + 1);
+      } catch (error) {
+        throw at(error, '[datastore.KEY]');
+      }
+    }
     return out;
   }
 
@@ -215,7 +232,7 @@ class Encoder {
     if (codec !== undefined) return this.encodeClass(value, codec, depth);
     if (value instanceof Date) {
       const time = value.getTime();
-      return this.remember(value, { $date: Number.isNaN(time) ? null : value.toISOString() });
+      return this.remember(value, { $date: Number.isNaN(time) ? null : formatIsoDate(time) });
     }
     if (ArrayBuffer.isView(value)) {
       if (Buffer.isBuffer(value)) return this.remember(value, { $buffer: value.toString('base64') });
@@ -229,6 +246,14 @@ class Encoder {
       return this.remember(value, { $arraybuffer: Buffer.from(value).toString('base64') });
     if (value instanceof RegExp) return this.remember(value, { $regexp: value.source, flags: value.flags });
     if (isDatastoreKey(value)) return this.encodeKey(value, depth);
+    if (value instanceof DatastoreInt) return this.remember(value, { $dsint: String(value.value) });
+    if (value instanceof DatastoreDouble)
+      return this.remember(value, { $dsdouble: this.encode(value.value, depth + 1) });
+    if (value instanceof DatastoreGeoPoint) {
+      const { latitude, longitude } = value.value as { latitude: number; longitude: number };
+      if (depth + 1 > this.maxDepth) throw this.tooDeep();
+      return this.remember(value, { $geopoint: { latitude, longitude } });
+    }
     throw this.rejection(value);
   }
 
