@@ -35,6 +35,20 @@ describe('encodeEnvelope', () => {
     );
   });
 
+  it("writes the README's example envelope", () => {
+    const bytes = encodeEnvelope({
+      task: 'sendReport',
+      args: ['u1', new Date('2026-01-02T03:04:05.000Z'), { limit: 9007199254740993n }],
+      bound: { region: 'eu' },
+    });
+    expect(JSON.parse(bytes.toString())).toEqual({
+      v: 1,
+      task: 'sendReport',
+      args: ['u1', { $date: '2026-01-02T03:04:05.000Z' }, { limit: { $bigint: '9007199254740993' } }],
+      bound: { region: 'eu' },
+    });
+  });
+
   it('writes bound and ref only when given', () => {
     const bytes = encodeEnvelope({
       task: 't',

@@ -36,8 +36,8 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 const HINT_DATA = 'Pass plain data instead.';
 const HINT_FUNCTION =
-  'Functions cannot travel in a payload: register the function as a task and pass its name (or the task itself as a deferred call), ' +
-  'and for a closure define a task and bind a serializable environment with task.bind(...).';
+  'Functions never travel in payloads: register the function once with deferred.task(name, fn) and defer that task, ' +
+  "and for a closure move what it captures into an environment: deferred.closure('name', (env, ...args) => ...).bind(env).";
 
 /** An encoding failure on its way out: segments are collected innermost first while the recursion unwinds. */
 class EncodeFailure {
@@ -276,7 +276,8 @@ class Encoder {
     const name = className(value);
     return new EncodeFailure(
       `it is an instance of class ${name}, which has no registered class codec`,
-      `Register one with deferred.registerClass({ name: '${name}', type: ${name}, encode: (v) => data, decode: (data) => instance }), or pass plain data.`,
+      `Register a ClassCodec for it with deferred.registerClass({ name: '${name}', type: ${name}, encode: (v) => data, decode: (data) => instance }) ` +
+        '(or in the `codecs` registry given to createDeferred), or pass plain data.',
     );
   }
 
