@@ -1,0 +1,170 @@
+// The handler's front door: signatures (and rotation), OIDC tokens, body limits, routes, malformed bodies, unknown tasks.
+import { Datastore } from '@google-cloud/datastore';
+import { describe, expect, it } from 'vitest';
+import { encodeEnvelope, sign } from '../src/codec/index.js';
+import { TASK_KIND } from '../src/store/schema.js';
+import { describeStorage } from './support/backends.js';
+import { SECRET, useRuntime } from './support/runtime.js';
+
+const OTHER_SECRET = 'another-secret-abcdef0123456789';
+
+describe('handler', () => {
+  const setup = useRuntime();
+
+  describeStorage('authentication and bad requests', (ctx) => {
+    it('answers 403 and runs nothing for unsigned, badly signed and tampered requests', async () => {
+      const rt = await setup(ctx());
+      let runs = 0;
+      rt.deferred.task('pay', () => {
+        runs++;
+      });
+      const body = encodeEnvelope({ task: 'pay', args: [100] });
+      const path = '/_deferred/tasks/pay';
+      const unsigned = await rt.post(path, { body, headers: { 'content-type': 'application/json' } });
+      const wrongKey = await rt.post(path, { body, headers: { 'x-deferred-signature': sign(body, OTHER_SECRET) } });
+      const garbage = await rt.post(path, { body, headers: { 'x-deferred-signature': 'v1=nope' } });
+      const tampered = await rt.post(path, {
+        body: encodeEnvelope({ task: 'pay', args: [1_000_000] }),
+        headers: { 'x-deferred-signature': sign(body, SECRET) },
+      });
+      for (const response of [unsigned, wrongKey, garbage, tampered]) expect(response.status).toBe(403);
+      const good = await rt.post(path, { body, headers: { 'x-deferred-signature': sign(body, SECRET) } });
+      expect(good.status).toBe(200);
+      expect(runs).toBe(1);
+      expect(rt.logger.entries.filter((e) => /rejected unauthenticated/.test(e.message))).toHaveLength(4);
+    });
+
+    it('verifies payloads signed with a retired secret (rotation) and signs with the current one', async () => {
+      const rt = await setup(ctx(), { secrets: [SECRET, OTHER_SECRET] });
+      const seen: number[] = [];
+      rt.deferred.task('count', (n: number) => {
+        seen.push(n);
+      });
+      const body = encodeEnvelope({ task: 'count', args: [1] });
+      const response = await rt.post('/_deferred/tasks/count', {
+        body,
+        headers: { 'x-deferred-signature': sign(body, OTHER_SECRET) },
+      });
+      expect(response.status).toBe(200);
+      expect(seen).toEqual([1]);
+      const count = rt.deferred.task('count2', (n: number) => seen.push(n));
+      await count.with({ delay: '1h' }).defer(2);
+      const [task] = await rt.client.getTask({ name: (await rt.listTasks())[0]!, responseView: 'FULL' });
+      const signature = task.httpRequest!.headers!['x-deferred-signature']!;
+      expect(signature).toBe(sign(Buffer.from(task.httpRequest!.body as Uint8Array), SECRET));
+    });
+
+    it('rejects a body over maxBodyBytes with 413 before reading it, declared or streamed', async () => {
+      const rt = await setup(ctx(), { maxBodyBytes: 1000 });
+      rt.deferred.task('big', () => undefined);
+      const declared = await rt.post('/_deferred/tasks/big', { body: Buffer.alloc(5000, 'a') });
+      expect(declared.status).toBe(413);
+      const fetchRt = await setup(ctx(), { maxBodyBytes: 1000, serve: 'fetch' });
+      fetchRt.deferred.task('big', () => undefined);
+      const viaFetch = await fetchRt.post('/_deferred/tasks/big', { body: Buffer.alloc(5000, 'a') });
+      expect(viaFetch.status).toBe(413);
+      const chunked = await new Promise<number>((resolve, reject) => {
+        void import('node:http').then(({ request }) => {
+          const req = request(`${rt.origin}/_deferred/tasks/big`, { method: 'POST' }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on('error', reject);
+          req.write(Buffer.alloc(800, 'a'));
+          req.write(Buffer.alloc(800, 'a'));
+          req.end();
+        });
+      });
+      expect(chunked).toBe(413);
+    });
+
+    it('answers 404 outside its routes and 405 for GET', async () => {
+      const rt = await setup(ctx());
+      expect((await rt.post('/elsewhere', { body: '{}' })).status).toBe(404);
+      expect((await rt.post('/_deferred/tasks/a/b', { body: '{}' })).status).toBe(404);
+      expect((await rt.post('/_deferred/tasks/x', { method: 'GET' })).status).toBe(405);
+      expect((await rt.post('/_deferred/sweep', { body: '{}' })).status).toBe(404);
+    });
+
+    it('answers 2xx to a signed but malformed body (no retry storm) and runs nothing', async () => {
+      const rt = await setup(ctx());
+      let runs = 0;
+      rt.deferred.task('t', () => runs++);
+      for (const raw of ['not json', '{"v":2,"task":"t","args":[]}', '{"v":1,"task":"other","args":[]}']) {
+        const body = Buffer.from(raw);
+        const response = await rt.post('/_deferred/tasks/t', {
+          body,
+          headers: { 'x-deferred-signature': sign(body, SECRET) },
+        });
+        expect(response).toMatchObject({ status: 200, body: { outcome: 'rejected' } });
+      }
+      expect(runs).toBe(0);
+      expect(rt.logger.entries.filter((e) => e.severity === 'ERROR' && /malformed/.test(e.message))).toHaveLength(3);
+    });
+
+    it('records an unknown task as failed with a clear message and answers 2xx', async () => {
+      const rt = await setup(ctx());
+      const sender = await setup(ctx(), { queue: rt.queue, handlerUrl: `${rt.origin}/_deferred` });
+      const gone = sender.deferred.task('retiredTask', () => undefined);
+      await gone.defer();
+      await gone.with({ entityBacked: true }).defer();
+      await rt.advance();
+      expect(await rt.listTasks()).toEqual([]);
+      const [entities] = await ctx().datastore.runQuery(ctx().datastore.createQuery(TASK_KIND));
+      expect(entities).toHaveLength(2);
+      for (const entity of entities) {
+        expect(entity.state).toBe('failed');
+        expect(entity.lastError).toMatch(/no task is registered as "retiredTask".*deferred\.task\("retiredTask", fn\)/);
+      }
+      const inlineRecord = entities.find((e) => (e[Datastore.KEY].name as string).startsWith('failed.'));
+      expect(inlineRecord).toBeDefined();
+      expect(inlineRecord!.cloudTaskRequest).toBe('');
+      expect(rt.logger.entries.filter((e) => e.outcome === 'failed')).toHaveLength(2);
+    });
+  });
+});
+
+describe('handler with OIDC', () => {
+  const setup = useRuntime({ oidc: true });
+
+  describeStorage('tokens', (ctx) => {
+    it('runs tasks that carry a valid Cloud Tasks token and refuses requests without one', async () => {
+      const rt = await setup(ctx());
+      let runs = 0;
+      const t = rt.deferred.task('guarded', () => {
+        runs++;
+      });
+      await t.defer();
+      await rt.advance();
+      expect(runs).toBe(1);
+      const body = encodeEnvelope({ task: 'guarded', args: [] });
+      const headers = { 'x-deferred-signature': sign(body, SECRET) };
+      expect((await rt.post('/_deferred/tasks/guarded', { body, headers })).status).toBe(403);
+      const bogus = { ...headers, authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.x' };
+      expect((await rt.post('/_deferred/tasks/guarded', { body, headers: bogus })).status).toBe(403);
+      expect(runs).toBe(1);
+    });
+
+    it('refuses a token minted for another audience', async () => {
+      const rt = await setup(ctx());
+      const other = await setup(ctx(), {
+        queue: rt.queue,
+        oidc: {
+          serviceAccountEmail: 'tasks@test-project.iam.gserviceaccount.com',
+          audience: 'https://somewhere-else.example.com',
+          issuer: rt.emulator.oidc.issuer,
+          jwksUri: rt.emulator.oidc.jwksUri,
+          verify: false,
+        },
+        handlerUrl: `${rt.origin}/_deferred`,
+      });
+      let runs = 0;
+      rt.deferred.task('guarded', () => runs++);
+      const sender = other.deferred.task('guarded', () => undefined);
+      await sender.defer();
+      await rt.advance();
+      expect(runs).toBe(0);
+      expect(rt.logger.entries.some((e) => /OIDC token rejected/.test(e.message))).toBe(true);
+    });
+  });
+});
