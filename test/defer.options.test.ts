@@ -1,0 +1,98 @@
+// Per-call and per-task options through the emulator: delay and eta (with hops past 30 days), names, deadline, headers, queue.
+import { describe, expect, it } from 'vitest';
+import { TaskAlreadyExistsError } from '../src/errors/index.js';
+import { TASK_KIND } from '../src/store/schema.js';
+import { describeStorage } from './support/backends.js';
+import { useRuntime } from './support/runtime.js';
+
+const DAY = 86_400_000;
+
+describe('defer options', () => {
+  const setup = useRuntime();
+
+  describeStorage('scheduling and naming', (ctx) => {
+    it("delay: '5m' runs after five minutes, not before; eta runs at that time", async () => {
+      const rt = await setup(ctx());
+      const ran: string[] = [];
+      const note = rt.deferred.task('note', (what: string) => {
+        ran.push(what);
+      });
+      const start = rt.clock.now();
+      const delayed = await note.with({ delay: '5m' }).defer('delay');
+      await note.with({ eta: new Date(start + 10 * 60_000) }).defer('eta');
+      expect(delayed.eta.getTime()).toBe(start + 5 * 60_000);
+      const [task] = await rt.client.getTask({ name: delayed.cloudTaskName! });
+      expect(Number(task.scheduleTime!.seconds) * 1000).toBe(Math.floor((start + 5 * 60_000) / 1000) * 1000);
+      await rt.advance(4 * 60_000);
+      expect(ran).toEqual([]);
+      await rt.advance(60_000);
+      expect(ran).toEqual(['delay']);
+      await rt.advance(5 * 60_000);
+      expect(ran).toEqual(['delay', 'eta']);
+    });
+
+    it('a task due in 45 days hops at the 30-day horizon and runs once, at its ETA', async () => {
+      const rt = await setup(ctx());
+      const runs: number[] = [];
+      const later = rt.deferred.task('later', () => {
+        runs.push(rt.clock.now());
+      });
+      const start = rt.clock.now();
+      const deferral = await later.with({ delay: '45d' }).defer();
+      expect(deferral.entityKey).not.toBeNull(); // beyond the horizon a task is entity-backed
+      const [first] = await rt.client.getTask({ name: deferral.cloudTaskName! });
+      expect(Number(first.scheduleTime!.seconds) * 1000).toBeLessThanOrEqual(start + 30 * DAY);
+      await rt.advance(30 * DAY);
+      expect(runs).toEqual([]);
+      const [entity] = (await ctx().datastore.runQuery(ctx().datastore.createQuery(TASK_KIND)))[0];
+      expect(entity.cloudTaskName).toBe(`${deferral.cloudTaskName}-h1`);
+      expect(entity.state).toBe('pending');
+      expect((entity.expireAt as Date).getTime()).toBe(start + 45 * DAY + 30 * DAY);
+      await rt.advance(15 * DAY);
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toBeGreaterThanOrEqual(start + 45 * DAY);
+      expect(await rt.listTasks()).toEqual([]);
+      expect(rt.logger.entries.filter((e) => e.outcome === 'hopped')).toHaveLength(1);
+    });
+
+    it("name de-duplicates: a taken name throws TaskAlreadyExistsError, or with ifExists: 'ignore' returns 'existing'", async () => {
+      const rt = await setup(ctx());
+      let runs = 0;
+      const once = rt.deferred.task('once', () => {
+        runs++;
+      });
+      const first = await once.with({ name: 'report-u1', delay: '1m' }).defer();
+      expect(first.cloudTaskName).toBe(`${rt.queuePath}/tasks/report-u1`);
+      const error = await once
+        .with({ name: 'report-u1' })
+        .defer()
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TaskAlreadyExistsError);
+      expect((error as TaskAlreadyExistsError).code).toBe('TASK_ALREADY_EXISTS');
+      const ignored = await once.with({ name: 'report-u1', ifExists: 'ignore' }).defer();
+      expect(ignored.status).toBe('existing');
+      const entityIgnored = await once.with({ name: 'report-u1', ifExists: 'ignore', entityBacked: true }).defer();
+      expect(entityIgnored.status).toBe('existing');
+      expect((await ctx().datastore.runQuery(ctx().datastore.createQuery(TASK_KIND)))[0]).toEqual([]);
+      await rt.advance(60_000);
+      expect(runs).toBe(1);
+    });
+
+    it('sends dispatchDeadline and headers with the task, to the chosen queue; task options are defaults for calls', async () => {
+      const rt = await setup(ctx());
+      const other = `${rt.queue}-b`;
+      const t = rt.deferred.task('configured', () => undefined, {
+        dispatchDeadline: '2m',
+        headers: { 'X-Team': 'reports' },
+        queue: other,
+      });
+      const deferral = await t.with({ headers: { 'X-Run': 'nightly' }, delay: '1h' }).defer();
+      expect(deferral.queue).toBe(other);
+      const [task] = await rt.client.getTask({ name: deferral.cloudTaskName!, responseView: 'FULL' });
+      expect(task.name).toContain(`/queues/${other}/tasks/`);
+      expect(Number(task.dispatchDeadline!.seconds)).toBe(120);
+      expect(task.httpRequest!.headers).toMatchObject({ 'X-Team': 'reports', 'X-Run': 'nightly' });
+      expect(task.httpRequest!.url).toBe(`${rt.origin}/_deferred/tasks/configured`);
+    });
+  });
+});

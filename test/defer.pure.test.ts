@@ -1,0 +1,230 @@
+// Unit tests of the runtime's pure logic: names, option resolution, the state machine, payload packing, requests, headers.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { buildCreateTaskRequest, retargetRequest, storedRequest } from '../src/defer/cloud-task-request.js';
+import { checkCloudTaskId, childTaskId, hopTaskId, taskIdOf } from '../src/defer/names.js';
+import { DEFAULT_RETENTION_MS, resolveDeferOptions } from '../src/defer/options.js';
+import { readDeliveryHeaders } from '../src/handler/task-headers.js';
+import { packPayload, unpackPayload } from '../src/store/payload.js';
+import type { DeferredTaskEntity } from '../src/store/schema.js';
+import { decideClaim, decideCompletion } from '../src/store/state-machine.js';
+
+const NOW = 1_800_000_000_000;
+
+describe('names', () => {
+  it('derives child and hop ids deterministically, bounded in length', () => {
+    expect(childTaskId('parent', 1)).toBe('parent-1');
+    expect(childTaskId('parent-1', 2)).toBe('parent-1-2');
+    expect(hopTaskId('t')).toBe('t-h1');
+    expect(hopTaskId('t-h1')).toBe('t-h2');
+    const long = 'x'.repeat(200);
+    expect(childTaskId(long, 3)).toMatch(/^[0-9a-f]{40}-3$/);
+    expect(childTaskId(long, 3)).toBe(childTaskId(long, 3));
+    expect(() => checkCloudTaskId(childTaskId(long, 3))).not.toThrow();
+    expect(taskIdOf('projects/p/locations/l/queues/q/tasks/abc')).toBe('abc');
+  });
+});
+
+describe('resolveDeferOptions', () => {
+  const ctx = { nowMs: NOW, defaultQueue: 'default' };
+  it('applies defaults', () => {
+    expect(resolveDeferOptions([], ctx)).toEqual({
+      queue: 'default',
+      etaMs: NOW,
+      name: null,
+      ifExists: 'throw',
+      dispatchDeadlineMs: null,
+      headers: {},
+      maxAttempts: null,
+      retentionMs: DEFAULT_RETENTION_MS,
+      entityBacked: false,
+      transaction: null,
+      parent: null,
+    });
+  });
+  it('lets later layers win, and a later eta replaces an earlier delay', () => {
+    const r = resolveDeferOptions(
+      [{ queue: 'a', delay: '1m', headers: { 'X-A': '1' } }, { queue: 'b', headers: { 'X-B': '2' } }, { eta: NOW + 5 }],
+      ctx,
+    );
+    expect(r).toMatchObject({ queue: 'b', etaMs: NOW + 5, headers: { 'X-A': '1', 'X-B': '2' } });
+    expect(resolveDeferOptions([{ delay: '1h30m' }], ctx).etaMs).toBe(NOW + 5_400_000);
+    expect(resolveDeferOptions([{ retention: 0, dispatchDeadline: '15s' }], ctx)).toMatchObject({
+      retentionMs: 0,
+      dispatchDeadlineMs: 15_000,
+    });
+  });
+});
+
+function entity(overrides: Partial<DeferredTaskEntity> = {}): DeferredTaskEntity {
+  return {
+    state: 'pending',
+    task: 't',
+    queue: 'q',
+    cloudTaskName: 'projects/p/locations/l/queues/q/tasks/x',
+    cloudTaskRequest: '{}',
+    transactional: false,
+    created: new Date(NOW),
+    eta: new Date(NOW),
+    attempts: 0,
+    leaseUntil: null,
+    lastError: null,
+    finishedAt: null,
+    retentionMs: 1000,
+    shard: 0,
+    ageKey: '',
+    expireAt: new Date(NOW + 1e9),
+    payload: Buffer.from('p'),
+    chunks: 0,
+    encoding: 'identity',
+    payloadBytes: 1,
+    ...overrides,
+  };
+}
+
+describe('state machine', () => {
+  it('claims pending tasks with a lease, refuses live leases, takes over expired ones', () => {
+    const claim = decideClaim(entity(), NOW, 60_000);
+    expect(claim).toMatchObject({ kind: 'run', next: { state: 'running', attempts: 1 } });
+    expect(claim.kind === 'run' && claim.next.leaseUntil!.getTime()).toBe(NOW + 60_000);
+    const running = entity({ state: 'running', attempts: 1, leaseUntil: new Date(NOW + 1) });
+    expect(decideClaim(running, NOW, 60_000)).toEqual({ kind: 'busy', leaseUntil: new Date(NOW + 1) });
+    expect(decideClaim(running, NOW + 2, 60_000)).toMatchObject({ kind: 'run', next: { attempts: 2 } });
+    expect(decideClaim(entity({ state: 'done' }), NOW, 1)).toEqual({ kind: 'finished', state: 'done' });
+    expect(decideClaim(entity({ state: 'failed' }), NOW, 1)).toEqual({ kind: 'finished', state: 'failed' });
+  });
+  it('treats a delivery scheduled well before the ETA as a hop, but not a forced run of the due task', () => {
+    const future = entity({ eta: new Date(NOW + 10 * 86_400_000) });
+    expect(decideClaim(future, NOW, 1, NOW).kind).toBe('early');
+    expect(decideClaim(future, NOW, 1, future.eta.getTime()).kind).toBe('run');
+  });
+  it('completes only the run that owns the entity', () => {
+    const running = entity({ state: 'running', attempts: 2, leaseUntil: new Date(NOW + 1) });
+    expect(decideCompletion(running, 1, { kind: 'done' }, NOW)).toBeNull();
+    expect(decideCompletion(entity({ state: 'done', attempts: 2 }), 2, { kind: 'done' }, NOW)).toBeNull();
+    expect(decideCompletion(running, 2, { kind: 'done' }, NOW)).toMatchObject({
+      state: 'done',
+      leaseUntil: null,
+      finishedAt: new Date(NOW),
+      payload: Buffer.alloc(0),
+      chunks: 0,
+    });
+    expect(decideCompletion(running, 2, { kind: 'failed', error: 'e' }, NOW)).toMatchObject({
+      state: 'failed',
+      lastError: 'e',
+      payload: Buffer.from('p'),
+    });
+    expect(decideCompletion(running, 2, { kind: 'retry', error: 'e' }, NOW)).toMatchObject({
+      state: 'pending',
+      lastError: 'e',
+      leaseUntil: null,
+      finishedAt: null,
+    });
+  });
+});
+
+describe('payload packing', () => {
+  it('gzips compressible payloads, keeps incompressible ones as they are, and chunks large ones', () => {
+    const text = Buffer.from('a'.repeat(10_000));
+    const packed = packPayload(text);
+    expect(packed).toMatchObject({ encoding: 'gzip', chunks: [], payloadBytes: 10_000 });
+    expect(unpackPayload(packed, [])).toEqual(text);
+    const random = randomBytes(5000);
+    const chunked = packPayload(random, 1000);
+    expect(chunked.encoding).toBe('identity');
+    expect(chunked.chunks.length).toBe(5);
+    expect(chunked.payload.length).toBe(0);
+    expect(unpackPayload(chunked, chunked.chunks)).toEqual(random);
+    expect(() => unpackPayload(chunked, chunked.chunks.slice(1))).toThrow(/bytes, expected|decompress/);
+  });
+});
+
+describe('CreateTask requests', () => {
+  it('build an HTTP target request whose stored JSON form keeps the body as base64', () => {
+    const request = buildCreateTaskRequest(
+      {
+        kind: 'http',
+        handlerUrl: 'https://w.example.com/_deferred',
+        oidc: { serviceAccountEmail: 'sa@x', audience: 'aud' },
+      },
+      {
+        parent: 'projects/p/locations/l/queues/q',
+        taskId: 'id1',
+        task: 'send',
+        body: Buffer.from('{"v":1}'),
+        signature: 'v1=abc',
+        headers: { 'X-A': '1' },
+        scheduleMs: NOW + 1500,
+        dispatchDeadlineMs: 60_000,
+      },
+    );
+    const stored = JSON.parse(storedRequest(request));
+    expect(stored).toEqual({
+      parent: 'projects/p/locations/l/queues/q',
+      task: {
+        name: 'projects/p/locations/l/queues/q/tasks/id1',
+        scheduleTime: { seconds: (NOW + 1500 - 500) / 1000, nanos: 500_000_000 },
+        dispatchDeadline: { seconds: 60, nanos: 0 },
+        httpRequest: {
+          url: 'https://w.example.com/_deferred/tasks/send',
+          httpMethod: 'POST',
+          headers: { 'X-A': '1', 'Content-Type': 'application/json', 'x-deferred-signature': 'v1=abc' },
+          body: Buffer.from('{"v":1}').toString('base64'),
+          oidcToken: { serviceAccountEmail: 'sa@x', audience: 'aud' },
+        },
+      },
+    });
+    const hop = retargetRequest(stored, 'id1-h1', NOW + 5000);
+    expect(hop.task!.name).toBe('projects/p/locations/l/queues/q/tasks/id1-h1');
+    expect(hop.task!.scheduleTime).toEqual({ seconds: (NOW + 5000) / 1000, nanos: 0 });
+  });
+  it('builds App Engine target requests', () => {
+    const request = buildCreateTaskRequest(
+      { kind: 'appengine', basePath: '/_deferred', routing: { service: 'worker' } },
+      {
+        parent: 'q',
+        taskId: null,
+        task: 'send',
+        body: Buffer.from('{}'),
+        signature: 's',
+        headers: {},
+        scheduleMs: NOW,
+        dispatchDeadlineMs: null,
+      },
+    );
+    expect(request.task!.name).toBeUndefined();
+    expect(request.task!.appEngineHttpRequest).toMatchObject({
+      relativeUri: '/_deferred/tasks/send',
+      appEngineRouting: { service: 'worker' },
+    });
+  });
+});
+
+describe('delivery headers', () => {
+  it('reads HTTP target and App Engine headers', () => {
+    expect(
+      readDeliveryHeaders({
+        'x-cloudtasks-queuename': 'q',
+        'x-cloudtasks-taskname': 't',
+        'x-cloudtasks-taskretrycount': '2',
+        'x-cloudtasks-taskexecutioncount': '1',
+        'x-cloudtasks-tasketa': '1800000000.123456',
+        'x-cloudtasks-taskpreviousresponse': '500',
+        'x-cloudtasks-taskretryreason': '',
+      }),
+    ).toEqual({
+      queue: 'q',
+      taskId: 't',
+      retryCount: 2,
+      executionCount: 1,
+      etaMs: 1_800_000_000_123,
+      previousResponse: 500,
+      retryReason: null,
+      source: 'cloudtasks',
+    });
+    expect(
+      readDeliveryHeaders({ 'x-appengine-queuename': 'q', 'x-appengine-taskretryreason': 'App Error' }),
+    ).toMatchObject({ queue: 'q', retryCount: 0, retryReason: 'App Error', source: 'appengine' });
+    expect(readDeliveryHeaders({}).source).toBe('none');
+  });
+});
