@@ -119,10 +119,48 @@ export async function deleteBatchGuarded<T>(
       await tx.rollback().catch(() => undefined);
       const code = (error as { code?: unknown }).code;
       if (code === ABORTED && attempt < attempts) {
-        await new Promise((resolve) => setTimeout(resolve, 20 * attempt * attempt));
+        await new Promise((resolve) => setTimeout(resolve, (10 + Math.random() * 40) * attempt));
         continue;
       }
       throw error;
     }
+  }
+}
+
+/** True for Datastore's ABORTED (transaction contention). */
+export function isContention(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === ABORTED;
+}
+
+/**
+ * {@link deleteBatchGuarded}, made to get through contention: a batch that keeps being aborted (other transactions
+ * touch its entity groups: task runs, another sweep) is split in two by entity group and each half tried again, down to
+ * single groups. Candidates that still fail come back as `error` with the last error.
+ */
+export async function deleteGuardedSplitting<T>(
+  datastore: Datastore,
+  batch: DeleteCandidate<T>[],
+  limits: GuardedDeleteLimits = {},
+): Promise<{ outcomes: Map<DeleteCandidate<T>, DeleteOutcome>; lastError?: unknown }> {
+  try {
+    return { outcomes: await deleteBatchGuarded(datastore, batch, limits) };
+  } catch (error) {
+    const groups = [...new Set(batch.map((c) => groupId(c.key)))];
+    if (!isContention(error) || groups.length < 2) {
+      return { outcomes: new Map(batch.map((c) => [c, 'error' as const])), lastError: error };
+    }
+    const firstHalf = new Set(groups.slice(0, Math.ceil(groups.length / 2)));
+    const halves = [
+      batch.filter((c) => firstHalf.has(groupId(c.key))),
+      batch.filter((c) => !firstHalf.has(groupId(c.key))),
+    ];
+    const outcomes = new Map<DeleteCandidate<T>, DeleteOutcome>();
+    let lastError: unknown;
+    for (const half of halves) {
+      const result = await deleteGuardedSplitting(datastore, half, limits);
+      for (const [c, outcome] of result.outcomes) outcomes.set(c, outcome);
+      lastError ??= result.lastError;
+    }
+    return { outcomes, lastError };
   }
 }

@@ -15,7 +15,12 @@ import {
   type RetentionRules,
   type TaskSnapshot,
 } from './decide.js';
-import { deleteBatchGuarded, planBatches, type DeleteCandidate, type GuardedDeleteLimits } from './guarded-delete.js';
+import {
+  deleteGuardedSplitting,
+  planBatches,
+  type DeleteCandidate,
+  type GuardedDeleteLimits,
+} from './guarded-delete.js';
 import { chunkKeys, keyPath } from './keys.js';
 import { kindsToSweep, shardOfKind } from './kinds.js';
 import { jsonLogger, type SweepLogger } from './log.js';
@@ -176,39 +181,42 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
       planBatches(candidates, options.limits).map((batch) =>
         commitLimit(async () => {
           checkAbort();
-          try {
-            const outcomes = await deleteBatchGuarded(datastore, batch, options.limits);
-            for (const [c, outcome] of outcomes) {
-              if (outcome === 'deleted') {
-                stats.deleted[c.tag.reason]++;
-                o.log({
-                  severity: 'DEBUG',
-                  message: `deleted (${c.tag.reason})`,
-                  event: 'deleted',
-                  ...where,
-                  key: keyPath(c.key),
-                  reason: c.tag.reason,
-                });
-              } else if (outcome === 'changed') {
-                stats.kept++;
-                o.log({
-                  severity: 'DEBUG',
-                  message: 'kept: changed under the sweep',
-                  event: 'kept',
-                  ...where,
-                  key: keyPath(c.key),
-                  reason: 'changed',
-                });
-              }
+          const { outcomes, lastError } = await deleteGuardedSplitting(datastore, batch, options.limits);
+          const failed: string[] = [];
+          for (const [c, outcome] of outcomes) {
+            const key = keyPath(c.key);
+            if (outcome === 'deleted') {
+              stats.deleted[c.tag.reason]++;
+              o.log({
+                severity: 'DEBUG',
+                message: `deleted (${c.tag.reason})`,
+                event: 'deleted',
+                ...where,
+                key,
+                reason: c.tag.reason,
+              });
+            } else if (outcome === 'changed') {
+              stats.kept++;
+              o.log({
+                severity: 'DEBUG',
+                message: 'kept: changed under the sweep',
+                event: 'kept',
+                ...where,
+                key,
+                reason: 'changed',
+              });
+            } else if (outcome === 'error') {
+              stats.errors++;
+              failed.push(key);
             }
-          } catch (error) {
-            stats.errors += batch.length;
+          }
+          if (failed.length) {
             o.log({
               severity: 'WARNING',
-              message: `guarded delete failed: ${(error as Error).message}`,
+              message: `guarded delete failed, left for the next sweep: ${(lastError as Error | undefined)?.message}`,
               event: 'error',
               ...where,
-              keys: batch.map((c) => keyPath(c.key)),
+              keys: failed,
             });
           }
         }),
