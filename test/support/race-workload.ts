@@ -2,8 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Datastore, Key } from '@google-cloud/datastore';
-import { CHUNK_KIND } from '../../src/store/schema.js';
-import { taskEntityData } from './task-fixture.js';
+import { claimTask, completeTask, type RunOutcome } from '../../src/store/state-machine.js';
 import { ageKey, shardOf, type DeferredTaskEntity } from '../../src/store/schema.js';
 
 /** What a task does over its life. */
@@ -85,118 +84,37 @@ export const LEASE_MS = 30_000;
 export const CRASH_LEASE_MS = 400;
 
 /**
- * The entity-backed run of one delivery, as the runtime does it: claim (pending -> running with a lease, in a
- * transaction), run, complete (running -> done | failed | pending, in a transaction; done with zero retention deletes).
- * Answers 200 (done, failed, finished, nothing to do) or 500 / 503 (retry).
+ * The entity-backed run of one delivery, through the runtime's own state machine: `claimTask` (pending -> running with
+ * a lease, in a transaction), run, `completeTask` (running -> done | failed | pending, in a transaction; done with zero
+ * retention deletes the entity). Answers 200 (done, failed, finished, nothing to do) or 500 / 503 (retry).
  */
 export async function deliver(datastore: Datastore, key: Key, plan: Plan, ledger: Ledger): Promise<number> {
-  const now = Date.now();
-  const claim = await inTx(datastore, async (tx) => {
-    const [entity] = (await tx.get(key)) as [DeferredTaskEntity | undefined];
-    if (!entity) return { kind: 'missing' as const };
-    if (entity.state === 'done' || entity.state === 'failed') return { kind: 'finished' as const };
-    if (entity.state === 'running' && entity.leaseUntil && entity.leaseUntil.getTime() > now)
-      return { kind: 'busy' as const };
-    const attempts = Number(entity.attempts) + 1;
-    const crash = plan.lifecycle === 'crash' && attempts === 1;
-    const next = {
-      ...stripKey(entity),
-      state: 'running' as const,
-      attempts,
-      leaseUntil: new Date(now + (crash ? CRASH_LEASE_MS : LEASE_MS)),
-    };
-    tx.save({ key, data: taskEntityData(next) });
-    return { kind: 'run' as const, attempts, entity: next };
-  });
+  const claim = await claimTask(datastore, key, Date.now(), (task) =>
+    plan.lifecycle === 'crash' && task.attempts === 0 ? CRASH_LEASE_MS : LEASE_MS,
+  );
   if (claim.kind === 'missing') {
     if (!ledger.finished.has(plan.id)) ledger.livePayloadDeleted.push(plan.id);
     return 200;
   }
   if (claim.kind === 'finished') return 200;
-  if (claim.kind === 'busy') return 503;
+  if (claim.kind === 'busy' || claim.kind === 'early') return 503;
   ledger.runs++;
-  const { attempts } = claim;
+  const { attempts } = claim.task;
   if (plan.lifecycle === 'crash' && attempts === 1) return 500; // crashed: the lease stays until it runs out
-  const outcome: 'done' | 'failed' | 'retry' =
+  const outcome: RunOutcome =
     plan.lifecycle === 'permanent'
-      ? 'failed'
+      ? { kind: 'failed', error: 'permanent' }
       : plan.lifecycle === 'exhaust' || (plan.lifecycle === 'retry-then-ok' && attempts <= plan.failures)
-        ? 'retry'
-        : 'done';
-  const completed = await inTx(datastore, async (tx) => {
-    const [entity] = (await tx.get(key)) as [DeferredTaskEntity | undefined];
-    if (!entity) return 'missing' as const;
-    if (entity.state !== 'running' || Number(entity.attempts) !== attempts) return 'lost' as const;
-    const at = new Date();
-    const chunkKeys = Array.from({ length: Number(entity.chunks) }, (_, i) =>
-      datastore.key([...key.path, CHUNK_KIND, i + 1]),
-    );
-    if (outcome === 'done') {
-      if (Number(entity.retentionMs) === 0) tx.delete([key, ...chunkKeys]);
-      else {
-        if (chunkKeys.length) tx.delete(chunkKeys);
-        tx.save({
-          key,
-          data: taskEntityData({
-            ...stripKey(entity),
-            state: 'done',
-            leaseUntil: null,
-            finishedAt: at,
-            payload: Buffer.alloc(0),
-            chunks: 0,
-          }),
-        });
-      }
-    } else if (outcome === 'failed') {
-      tx.save({
-        key,
-        data: taskEntityData({
-          ...stripKey(entity),
-          state: 'failed',
-          leaseUntil: null,
-          finishedAt: at,
-          lastError: 'permanent',
-        }),
-      });
-    } else {
-      tx.save({
-        key,
-        data: taskEntityData({ ...stripKey(entity), state: 'pending', leaseUntil: null, lastError: 'retry' }),
-      });
-    }
-    return 'ok' as const;
-  });
-  if (completed === 'missing') {
-    if (!ledger.finished.has(plan.id)) ledger.livePayloadDeleted.push(plan.id);
-    return 200;
+        ? { kind: 'retry', error: 'transient' }
+        : { kind: 'done' };
+  const owned = await completeTask(datastore, key, attempts, outcome, Date.now());
+  if (!owned) {
+    const [entity] = await datastore.get(key);
+    if (!entity && !ledger.finished.has(plan.id)) ledger.livePayloadDeleted.push(plan.id);
+    return 503;
   }
-  if (completed === 'lost') return 503;
-  if (outcome !== 'retry') ledger.finished.add(plan.id);
-  return outcome === 'retry' ? 500 : 200;
-}
-
-function stripKey(entity: DeferredTaskEntity): DeferredTaskEntity {
-  const copy = { ...entity };
-  for (const symbol of Object.getOwnPropertySymbols(copy)) delete (copy as Record<symbol, unknown>)[symbol];
-  return copy;
-}
-
-type Tx = ReturnType<Datastore['transaction']>;
-
-async function inTx<T>(datastore: Datastore, body: (tx: Tx) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const tx = datastore.transaction();
-    try {
-      await tx.run();
-      const result = await body(tx);
-      await tx.commit();
-      return result;
-    } catch (error) {
-      await tx.rollback().catch(() => undefined);
-      if (attempt >= 8) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
-    }
-  }
+  if (outcome.kind !== 'retry') ledger.finished.add(plan.id);
+  return outcome.kind === 'retry' ? 500 : 200;
 }
 
 /** A task entity for `plan`, created now, due now. */
