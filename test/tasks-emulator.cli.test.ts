@@ -22,7 +22,8 @@ const FLAGS = [
   '--json',
 ];
 
-describe('deferred emulator tasks', () => {
+// Each test starts a Node process compiling TypeScript on the fly: slow on a loaded machine, hence the long timeout.
+describe('deferred emulator tasks', { timeout: 120_000 }, () => {
   it('--help documents every flag', () => {
     const result = spawnSync(process.execPath, [...ARGS, '--help'], { encoding: 'utf8' });
     expect(result.status).toBe(0);
