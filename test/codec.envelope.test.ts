@@ -237,5 +237,11 @@ describe('decodeEnvelopeArgs', () => {
       /"args" must decode to an array/,
     );
     await expect(decodeEnvelopeArgs({ v: 1, task: 't', args: [{ $nope: 1 }] })).rejects.toThrow(BadEnvelopeError);
+    await expect(decodeEnvelopeArgs({ v: 1, task: 't', args: [1, { a: { $nope: 1 } }] })).rejects.toThrow(
+      /^Malformed payload at args\[1\]\.a: unknown tag/,
+    );
+    await expect(decodeEnvelopeArgs({ v: 1, task: 't', args: [], bound: { a: { $nope: 1 } } })).rejects.toThrow(
+      /^Malformed payload at bound\.a: unknown tag/,
+    );
   });
 });

@@ -774,6 +774,28 @@ describe('decodeValue: malformed input', () => {
     expect(error.message).toMatch(message);
   });
 
+  it.each([
+    [{ a: [1, { b: { $nope: 1 } }] }, 'value.a[1].b'],
+    [[{ $arrayid: 1 }, 1, { $nope: 1 }], 'value[1]'],
+    [{ 'odd key': { $map: [[1, { $nope: 1 }]] } }, 'value["odd key"].values()[0]'],
+    [{ $map: [[{ $nope: 1 }, 1]] }, 'value.keys()[0]'],
+    [{ $set: [1, 2, { $nope: 1 }] }, 'value.values()[2]'],
+    [{ $class: 'Money', data: { cents: { $nope: 1 } } }, 'value<Money>.cents'],
+    [{ $$a: { $entitykey: { $nope: 1 } } }, 'value.$a[datastore.KEY]'],
+  ])('names where a malformed value sits: %j at %s', async (input, path) => {
+    const error = await badEnvelope(decodeValue(input, { registry: registry(moneyCodec as ClassCodec) }));
+    expect(error.message).toBe(
+      `Malformed payload at ${path}: unknown tag "$nope" (written by a newer cloud-deferred?).`,
+    );
+  });
+
+  it('names where an instance of an unregistered class sits', async () => {
+    const error = await badEnvelope(decodeValue([{ owner: { $class: 'User', data: 'u1' } }], { path: 'args' }));
+    expect(error.message).toMatch(
+      /^Cannot decode args\[0\]\.owner: it is an instance of class "User", which has no class codec/,
+    );
+  });
+
   it('refuses input nested deeper than maxDepth without recursion blowing the stack', async () => {
     let deep: unknown = 1;
     for (let i = 0; i < 200_000; i++) deep = [deep];

@@ -12,6 +12,8 @@ export interface DecodeOptions {
   registry?: CodecRegistry;
   /** Deepest allowed nesting of JSON containers in the input, the root counting as 1. @default 64 */
   maxDepth?: number;
+  /** How the value is named in error messages, e.g. `args` gives `args[1].user`. @default 'value' */
+  path?: string;
 }
 
 const EMPTY_REGISTRY = new CodecRegistry();
@@ -69,8 +71,35 @@ function assign(target: Record<PropertyKey, unknown>, key: PropertyKey, value: u
   }
 }
 
-function bad(message: string): BadEnvelopeError {
-  return new BadEnvelopeError(`Malformed payload: ${message}.`);
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** A decoding failure on its way out: segments are collected innermost first while the recursion unwinds. */
+class DecodeFailure {
+  readonly segments: string[] = [];
+  constructor(
+    readonly what: string,
+    readonly malformed = true,
+    readonly cause?: unknown,
+  ) {}
+
+  toError(base: string): BadEnvelopeError {
+    let path = base;
+    for (let i = this.segments.length - 1; i >= 0; i--) path += this.segments[i];
+    const message = this.malformed
+      ? `Malformed payload at ${path}: ${this.what}.`
+      : `Cannot decode ${path}: ${this.what}`;
+    return new BadEnvelopeError(message, this.cause === undefined ? undefined : { cause: this.cause });
+  }
+}
+
+function bad(message: string): DecodeFailure {
+  return new DecodeFailure(message);
+}
+
+/** Adds a path segment to a decoding failure bubbling up; other errors (from user class codecs) pass unchanged. */
+function at(error: unknown, segment: string): unknown {
+  if (error instanceof DecodeFailure) error.segments.push(segment);
+  return error;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -146,10 +175,15 @@ class Decoder {
       this.define((first as Node).$arrayid, out);
       i = 1;
     }
-    for (; i < node.length; i++) {
-      const value = this.decode(node[i], depth + 1);
-      if (value instanceof Pending) this.place(value, out, out.length);
-      out.push(value);
+    const offset = i;
+    try {
+      for (; i < node.length; i++) {
+        const value = this.decode(node[i], depth + 1);
+        if (value instanceof Pending) this.place(value, out, out.length);
+        out.push(value);
+      }
+    } catch (error) {
+      throw at(error, `[${i - offset}]`);
     }
     return out;
   }
@@ -157,21 +191,27 @@ class Decoder {
   private decodePlain(node: Node, depth: number): Node {
     const out: Node = {};
     if (node.$id !== undefined) this.define(node.$id, out);
-    for (const encodedKey in node) {
-      let key = encodedKey;
-      if (key.charCodeAt(0) === 36) {
-        if (key === '$id') continue;
-        if (key === '$entitykey') {
-          this.decodeEntityKey(out, node[key], depth + 1);
-          continue;
+    let key = '';
+    try {
+      for (const encodedKey in node) {
+        key = encodedKey;
+        if (key.charCodeAt(0) === 36) {
+          if (key === '$id') continue;
+          if (key === '$entitykey') {
+            key = '[datastore.KEY]';
+            this.decodeEntityKey(out, node[encodedKey], depth + 1);
+            continue;
+          }
+          if (key.charCodeAt(1) !== 36) throw bad(`unexpected tag ${JSON.stringify(key)} inside an object`);
+          key = key.slice(1);
         }
-        if (key.charCodeAt(1) !== 36) throw bad(`unexpected tag ${JSON.stringify(key)} inside an object`);
-        key = key.slice(1);
+        const value = this.decode(node[encodedKey], depth + 1);
+        if (value instanceof Pending) this.place(value, out, key);
+        if (key === '__proto__') assign(out, key, value);
+        else out[key] = value;
       }
-      const value = this.decode(node[encodedKey], depth + 1);
-      if (value instanceof Pending) this.place(value, out, key);
-      if (key === '__proto__') assign(out, key, value);
-      else out[key] = value;
+    } catch (error) {
+      throw at(error, key === '[datastore.KEY]' ? key : IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
     }
     return out;
   }
@@ -250,9 +290,7 @@ class Decoder {
         try {
           return this.identify(node, new RegExp(data, node.flags));
         } catch (error) {
-          throw new BadEnvelopeError(`Malformed payload: invalid $regexp (${(error as Error).message}).`, {
-            cause: error,
-          });
+          throw new DecodeFailure(`invalid $regexp (${(error as Error).message})`, true, error);
         }
       }
       case '$dsint': {
@@ -286,8 +324,18 @@ class Decoder {
       const pair: unknown = entries[i];
       if (!Array.isArray(pair) || pair.length !== 2) throw bad('$map needs an array of [key, value] pairs');
       if (depth + 2 > this.maxDepth) throw bad(`payload nested deeper than ${this.maxDepth} levels`);
-      const key = this.decode(pair[0], depth + 3);
-      const value = this.decode(pair[1], depth + 3);
+      let key: unknown;
+      let value: unknown;
+      try {
+        key = this.decode(pair[0], depth + 3);
+      } catch (error) {
+        throw at(error, `.keys()[${i}]`);
+      }
+      try {
+        value = this.decode(pair[1], depth + 3);
+      } catch (error) {
+        throw at(error, `.values()[${i}]`);
+      }
       map.set(key, value);
       if (key instanceof Pending) this.place(key, map, undefined);
       if (value instanceof Pending) this.place(value, map, undefined);
@@ -298,10 +346,15 @@ class Decoder {
   private decodeSet(node: Node, items: unknown, depth: number): Set<unknown> {
     if (!Array.isArray(items)) throw bad('$set needs an array');
     const set = this.identify(node, new Set<unknown>());
-    for (let i = 0; i < items.length; i++) {
-      const value = this.decode(items[i], depth + 2);
-      set.add(value);
-      if (value instanceof Pending) this.place(value, set, undefined);
+    let i = 0;
+    try {
+      for (; i < items.length; i++) {
+        const value = this.decode(items[i], depth + 2);
+        set.add(value);
+        if (value instanceof Pending) this.place(value, set, undefined);
+      }
+    } catch (error) {
+      throw at(error, `.values()[${i}]`);
     }
     return set;
   }
@@ -309,15 +362,21 @@ class Decoder {
   private decodeClass(node: Node, name: unknown, depth: number): unknown {
     const codec: ClassCodec | undefined = typeof name === 'string' ? this.registry.get(name) : undefined;
     if (codec === undefined) {
-      throw new BadEnvelopeError(
-        `The payload contains an instance of class ${JSON.stringify(name)}, which has no class codec registered in this worker; ` +
-          'register the same ClassCodec with deferred.registerClass(...) where tasks run.',
+      throw new DecodeFailure(
+        `it is an instance of class ${JSON.stringify(name)}, which has no class codec registered in this worker; ` +
+          'register the same ClassCodec (deferred.registerClass(...) or the `codecs` registry) where tasks run.',
+        false,
       );
     }
     const id = node.$id;
     if (id !== undefined) this.define(id, IN_PROGRESS);
     const before = this.placed.length;
-    const data = this.decode(node.data, depth + 1);
+    let data: unknown;
+    try {
+      data = this.decode(node.data, depth + 1);
+    } catch (error) {
+      throw at(error, `<${codec.name}>`);
+    }
     const waits: Promise<void>[] = [];
     for (let i = before; i < this.placed.length; i++) waits.push(this.placed[i]!.promise);
     if (data instanceof Pending) waits.push(data.promise);
@@ -345,7 +404,13 @@ class Decoder {
  */
 export async function decodeValue(encoded: unknown, options: DecodeOptions = {}): Promise<unknown> {
   const decoder = new Decoder(options.registry ?? EMPTY_REGISTRY, options.maxDepth ?? DEFAULT_MAX_DEPTH);
-  const root = decoder.decode(encoded, 1);
+  let root: unknown;
+  try {
+    root = decoder.decode(encoded, 1);
+  } catch (error) {
+    if (error instanceof DecodeFailure) throw error.toError(options.path ?? 'value');
+    throw error;
+  }
   if (decoder.pendings.length === 0) return root;
   await Promise.all(decoder.pendings.map((p) => p.promise));
   return settled(root);

@@ -147,11 +147,11 @@ export async function decodeEnvelopeArgs(
   options: DecodeEnvelopeOptions = {},
 ): Promise<{ args: unknown[]; bound: unknown }> {
   const maxDepth = (options.maxDepth ?? DEFAULT_MAX_DEPTH) - 1;
-  const args = await decodeValue(envelope.args, { registry: options.registry, maxDepth });
+  const args = await decodeValue(envelope.args, { registry: options.registry, maxDepth, path: 'args' });
   if (!Array.isArray(args)) throw new BadEnvelopeError('Malformed payload: "args" must decode to an array.');
   const bound =
     envelope.bound === undefined
       ? undefined
-      : await decodeValue(envelope.bound, { registry: options.registry, maxDepth });
+      : await decodeValue(envelope.bound, { registry: options.registry, maxDepth, path: 'bound' });
   return { args, bound };
 }
