@@ -1,4 +1,5 @@
 // Unit tests of encodeValue/decodeValue: every supported type round-trips through JSON, every unsupported one is refused clearly.
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import datastore from '@google-cloud/datastore';
 import {
@@ -163,6 +164,12 @@ describe('encodeValue/decodeValue: objects and arrays', () => {
   it('encodes null-prototype objects as plain objects', async () => {
     const value = Object.assign(Object.create(null) as object, { a: 1 });
     expect(await roundTrip(value)).toEqual({ a: 1 });
+  });
+
+  it('encodes plain objects from another realm as plain objects', async () => {
+    const foreign = runInNewContext('({ a: 1, nested: { b: [2] } })') as object;
+    expect(Object.getPrototypeOf(foreign)).not.toBe(Object.prototype);
+    expect(await roundTrip(foreign)).toEqual({ a: 1, nested: { b: [2] } });
   });
 
   it('reads getters once and ignores non-enumerable and symbol-keyed properties', async () => {
@@ -651,6 +658,12 @@ describe('encodeValue: what cannot travel', () => {
     ['a Map key', new Map([[Symbol('k'), 1]]), 'value.keys()[0]', /symbol/],
     ['an Error', { e: new TypeError('x') }, 'value.e', /Error \(TypeError\).*message/],
     ['a boxed primitive', { n: new Number(1) }, 'value.n', /class Number/],
+    [
+      'an object with a custom prototype',
+      { o: Object.create({ inherited: 1 }) as object },
+      'value.o',
+      /custom prototype.*\{ \.\.\.value \}/,
+    ],
     ['a key needing brackets', { 'my key': [{ 'x-y': () => 1 }] }, 'value["my key"][0]["x-y"]', /function/],
   ])('refuses %s, naming the path and what to do', (_name, value, path, message) => {
     const error = notSerializable(() => encodeValue(value));

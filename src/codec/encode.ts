@@ -246,6 +246,10 @@ class Encoder {
       return this.remember(value, { $arraybuffer: Buffer.from(value).toString('base64') });
     if (value instanceof RegExp) return this.remember(value, { $regexp: value.source, flags: value.flags });
     if (isDatastoreKey(value)) return this.encodeKey(value, depth);
+    const proto = Object.getPrototypeOf(value) as object;
+    if (Object.getPrototypeOf(proto) === null && className(value) === 'Object') {
+      return this.encodePlain(value as Record<string, unknown>, depth); // a plain object from another realm (vm, iframe)
+    }
     if (value instanceof DatastoreInt) return this.remember(value, { $dsint: String(value.value) });
     if (value instanceof DatastoreDouble)
       return this.remember(value, { $dsdouble: this.encode(value.value, depth + 1) });
@@ -274,6 +278,12 @@ class Encoder {
       );
     }
     const name = className(value);
+    if (name === 'Object') {
+      return new EncodeFailure(
+        'it is an object with a custom prototype, whose inherited properties would be lost',
+        'Pass a plain object, e.g. { ...value }.',
+      );
+    }
     return new EncodeFailure(
       `it is an instance of class ${name}, which has no registered class codec`,
       `Register a ClassCodec for it with deferred.registerClass({ name: '${name}', type: ${name}, encode: (v) => data, decode: (data) => instance }) ` +
