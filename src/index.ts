@@ -25,6 +25,13 @@ export {
   type SweepLogger,
   type SweepLogEntry,
   type SweeperTasksClient,
+  installSweeper,
+  SHARD_TASK_NAME,
+  type DistributedSweepOptions,
+  type InstalledSweeper,
+  type FanOutResult,
+  type ShardTaskArgs,
+  type SweepRunRecord,
 } from './sweeper/index.js';
 export {
   startTasksEmulator,

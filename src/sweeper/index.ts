@@ -23,3 +23,14 @@ export { discoverKinds, checkTransientKind } from './kinds.js';
 export { jsonLogger, silentLogger, type SweepLogger, type SweepLogEntry, type Severity } from './log.js';
 export type { SweeperTasksClient } from './cloud-tasks.js';
 export type { GuardedDeleteLimits } from './guarded-delete.js';
+export {
+  installSweeper,
+  runIdFor,
+  segmentTaskId,
+  SHARD_TASK_NAME,
+  type DistributedSweepOptions,
+  type InstalledSweeper,
+  type FanOutResult,
+  type ShardTaskArgs,
+  type SweepRunRecord,
+} from './distributed.js';
