@@ -1,0 +1,117 @@
+// Closures as a task plus a bound environment, methods of registered classes, class codecs, the defer(fn) style, typed names.
+import { describe, expect, it } from 'vitest';
+import { CodecRegistry } from '../src/codec/index.js';
+import type { Deferral, DeferredTasks } from '../src/types.js';
+import { describeStorage } from './support/backends.js';
+import { useRuntime } from './support/runtime.js';
+
+class Money {
+  constructor(
+    readonly cents: bigint,
+    readonly currency: string,
+  ) {}
+  plus(other: Money): Money {
+    return new Money(this.cents + other.cents, this.currency);
+  }
+}
+
+class Account {
+  static loaded: string[] = [];
+  constructor(
+    readonly id: string,
+    public balance = 0,
+  ) {}
+  static async load(id: string): Promise<Account> {
+    Account.loaded.push(id);
+    return new Account(id, 100);
+  }
+  async credit(amount: number, note: string): Promise<void> {
+    this.balance += amount;
+    Account.credited.push([this.id, this.balance, note]);
+  }
+  static credited: [string, number, string][] = [];
+}
+
+declare module '../src/types.js' {
+  interface DeferredTasks {
+    typedGreeting: (name: string, times: number) => void;
+  }
+}
+
+describe('closures, methods and codecs', () => {
+  const setup = useRuntime();
+
+  describeStorage('through the emulator', (ctx) => {
+    it('a closure is a registered task plus a bound, serializable environment', async () => {
+      const rt = await setup(ctx());
+      const credited: [string, number][] = [];
+      const addCredit = rt.deferred.closure('addCredit', (env: { amount: number }, accountId: string) => {
+        credited.push([accountId, env.amount]);
+      });
+      await addCredit.bind({ amount: 10 }).defer('a1');
+      await addCredit.bind({ amount: 25 }).with({ delay: '1s' }).defer('a2');
+      await rt.advance(1000);
+      expect(credited).toEqual([
+        ['a1', 10],
+        ['a2', 25],
+      ]);
+    });
+
+    it("methods of a registered class run on an instance rebuilt from its key, not the payload's copy", async () => {
+      const rt = await setup(ctx());
+      Account.loaded = [];
+      Account.credited = [];
+      const accounts = rt.deferred.methods('Account', Account, {
+        key: (account) => account.id,
+        load: (id: string) => Account.load(id),
+      });
+      const stale = new Account('acc-7', 999_999);
+      const deferral = await accounts.defer(stale, 'credit', 5, 'refund');
+      expect(deferral.task).toBe('Account.credit');
+      expect(rt.deferred.taskNames()).toEqual(['Account.credit']);
+      await rt.advance();
+      expect(Account.loaded).toEqual(['acc-7']);
+      expect(Account.credited).toEqual([['acc-7', 105, 'refund']]);
+    });
+
+    it('instances of a class with a ClassCodec travel as arguments', async () => {
+      const codecs = new CodecRegistry().register({
+        name: 'Money',
+        type: Money,
+        encode: (m: Money) => ({ cents: m.cents, currency: m.currency }),
+        decode: (data) => {
+          const d = data as { cents: bigint; currency: string };
+          return new Money(d.cents, d.currency);
+        },
+      });
+      const rt = await setup(ctx(), { codecs });
+      let total: Money | undefined;
+      const sum = rt.deferred.task('sum', (a: Money, b: Money) => {
+        total = a.plus(b);
+      });
+      await sum.defer(new Money(150n, 'EUR'), new Money(250n, 'EUR'));
+      await rt.advance();
+      expect(total).toBeInstanceOf(Money);
+      expect(total).toEqual(new Money(400n, 'EUR'));
+    });
+
+    it('App Engine style: defer(fn, ...args) with the registered function, and typed task names', async () => {
+      const rt = await setup(ctx());
+      const greetings: string[] = [];
+      function greet(name: string, times: number) {
+        greetings.push(name.repeat(times));
+      }
+      rt.deferred.task('typedGreeting', greet);
+      await rt.deferred.defer(greet, 'ab', 2);
+      await rt.deferred.defer('typedGreeting', 'c', 3);
+      await rt.advance();
+      expect(greetings.sort()).toEqual(['abab', 'ccc']);
+      const check: DeferredTasks['typedGreeting'] = greet;
+      expect(check).toBe(greet);
+      const _typed: Promise<Deferral> = rt.deferred.defer('typedGreeting', 'x', 1);
+      await _typed;
+      // @ts-expect-error wrong argument types are compile errors
+      await rt.deferred.defer('typedGreeting', 1, 'x').catch(() => undefined);
+    });
+  });
+});
