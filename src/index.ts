@@ -95,3 +95,4 @@ export type {
   TimeSource,
   TransactionOptions,
 } from './types.js';
+export { defer, task, defaultDeferred, configFromEnvironment } from './defer/default-instance.js';
