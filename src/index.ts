@@ -96,3 +96,8 @@ export type {
   TransactionOptions,
 } from './types.js';
 export { defer, task, defaultDeferred, configFromEnvironment } from './defer/default-instance.js';
+export { defineMapper, type Mapper, type MapperOptions, type MapperJobSummary } from './jobs/mapper.js';
+export type { MapperContext, QueriedEntity } from './jobs/mapper-step.js';
+export { defineRecurringJob, type RecurringJob, type RecurringJobOptions } from './jobs/recurring.js';
+export type { ScheduleSpec } from './jobs/schedule.js';
+export type { MapperJobRecord, RecurringJobRecord } from './jobs/records.js';

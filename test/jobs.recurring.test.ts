@@ -101,6 +101,31 @@ describe('defineRecurringJob', () => {
     });
   });
 
+  describeStorage('schedule changes', (ctx) => {
+    it('a deploy with a new schedule replaces the chain; the old one stops', async () => {
+      const rt = await setup(ctx());
+      let runs = 0;
+      const v1 = defineRecurringJob(rt.deferred, 'evolving', { every: '1h' }, () => void runs++);
+      const first = await v1.ensure();
+      expect(JSON.parse(first.scheduleSpec)).toEqual({ every: '1h' });
+      const other = (await import('../src/defer/runtime.js')).createDeferred({
+        projectId: 'test-project',
+        location: 'us-central1',
+        queue: rt.queue,
+        handlerUrl: `${rt.origin}/_deferred`,
+        secret: 'test-secret-0123456789abcdef',
+        datastore: ctx().datastore,
+        tasks: rt.client,
+        clock: rt.clock,
+      });
+      const v2 = defineRecurringJob(other, 'evolving', { every: '2h' }, () => void runs++);
+      const second = await v2.ensure();
+      expect(second.chain).not.toBe(first.chain);
+      expect(second.schedule).toBe('every 2h');
+      expect(second.nextDue!.getTime()).toBe(rt.clock.now() + 2 * HOUR);
+    });
+  });
+
   describeStorage('cron', (ctx) => {
     it('schedules on the cron expression in its time zone', async () => {
       const rt = await setup(ctx());

@@ -58,6 +58,10 @@ export interface RecurringJobRecord {
   status: 'idle' | 'running';
   /** Human-readable schedule (`every 1h`, `cron 0 3 * * * (UTC)`). */
   schedule: string;
+  /** The schedule as JSON (`{"every":"1h"}` or `{"cron":"0 3 * * *","timeZone":"UTC"}`), so the CLI can enable the job. */
+  scheduleSpec: string;
+  /** Queue of the job's ticks. */
+  queue: string;
   /** Id of the one live chain of scheduled ticks; a tick carrying another id is stale and stops. */
   chain: string;
   /** When the next run is due; null when disabled. */

@@ -53,7 +53,7 @@ export function recurringJobKey(datastore: Datastore, name: string): Key {
   return datastore.key([RECURRING_JOB_KIND, name]);
 }
 
-const UNINDEXED = ['lastRunMessage', 'schedule', 'chain'];
+const UNINDEXED = ['lastRunMessage', 'schedule', 'scheduleSpec', 'chain'];
 
 /**
  * Defines a recurring job on a deferred instance and registers its tick task (`_deferred.recurring.<name>`). Exactly
@@ -72,6 +72,9 @@ export function defineRecurringJob(
     throw new InvalidArgumentError(`recurring job "${name}": pass the function to run as the fourth argument.`);
   }
   const schedule = parseSchedule(name, options);
+  const scheduleSpec = JSON.stringify(
+    'every' in options ? { every: options.every } : { cron: options.cron, timeZone: options.timeZone ?? 'UTC' },
+  );
   const idPart = name.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 100);
 
   const tick: TaskHandle<[string, number]> = deferred.task(recurringTaskName(name), (chain: string, dueMs: number) =>
@@ -162,18 +165,23 @@ export function defineRecurringJob(
     if (next !== null) await enqueueTick(chain, next);
   }
 
-  /** Starts a new chain (in the record's transaction) and enqueues its first tick. */
+  /**
+   * Starts a new chain (in the record's transaction) and enqueues its first tick. An enabled job keeps its chain,
+   * unless its schedule changed (a deploy with a new cron): then the new chain replaces the old one, which stops.
+   */
   const startChain = async (enabledOnCreate: boolean): Promise<RecurringJobRecord> => {
     const datastore = store();
     const result = await inTransaction(datastore, async (tx) => {
       const [r] = await tx.get(key());
       const existing = r as RecurringJobRecord | undefined;
-      if (existing?.enabled) return existing;
+      if (existing?.enabled && existing.scheduleSpec === scheduleSpec) return existing;
       const record: RecurringJobRecord = {
         type: 'recurring',
         enabled: enabledOnCreate,
         status: 'idle',
         schedule: schedule.description,
+        scheduleSpec,
+        queue: options.queue ?? runtime.config.queue,
         chain: randomBytes(6).toString('hex'),
         nextDue: enabledOnCreate ? new Date(schedule.next(now(), null)) : null,
         lastRunStarted: existing?.lastRunStarted ?? null,
@@ -194,6 +202,7 @@ export function defineRecurringJob(
     async ensure() {
       const existing = await read();
       if (!existing) return startChain(options.enabled ?? true);
+      if (existing.enabled && existing.scheduleSpec !== scheduleSpec) return startChain(true);
       if (existing.enabled && existing.nextDue) await enqueueTick(existing.chain, existing.nextDue.getTime());
       return existing;
     },
