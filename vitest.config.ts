@@ -1,7 +1,10 @@
 // Vitest configuration: one global set-up starts both Datastore emulators once per run; tests isolate by namespace.
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // README examples import the package by name, as users do.
+  resolve: { alias: { 'cloud-deferred': fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global-emulators.ts'],
