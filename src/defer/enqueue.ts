@@ -14,6 +14,7 @@ import type { ResolvedDeferOptions } from './options.js';
 /** Cloud Tasks refuses schedule times more than 30 days ahead; stay a little inside. */
 export const SCHEDULE_HORIZON_MS = 30 * 86_400_000 - 10 * 60_000;
 const ALREADY_EXISTS = 6;
+const NOT_FOUND = 5;
 
 /** A defer whose arguments are encoded and options resolved: everything needed to create its Cloud Task. */
 export interface PreparedDefer {
@@ -168,7 +169,8 @@ export class Enqueuer {
   /**
    * Creates a planned entity task's Cloud Task. When the name is taken, the entity just written is deleted (another
    * deferral owns that name) and `ifExists` decides. On any other error the error is thrown and the entity deleted,
-   * except a committed transactional one (`keepOnError`): it is the outbox, which the sweeper re-drives.
+   * except a committed transactional one (`keepOnError`): it is the outbox, which the sweeper re-drives; and when its
+   * name is taken by its own re-driven task (this enqueue came late), it is kept and counts as enqueued.
    */
   async createPlanned(
     planned: PlannedEntityTask,
@@ -180,6 +182,11 @@ export class Enqueuer {
       return { ...planned.deferral, status: 'enqueued' };
     } catch (error) {
       if (keepOnError && !isAlreadyExists(error)) throw error;
+      if (keepOnError) {
+        const owner = await this.ownerOfTakenName(planned);
+        if (owner === 'this') return { ...planned.deferral, status: 'enqueued' };
+        if (owner === 'unknown') throw error; // kept for the sweeper: a committed task must not be lost
+      }
       await this.deleteEntity(planned).catch((cleanup: unknown) =>
         log(this.config.logger, {
           severity: 'WARNING',
@@ -193,6 +200,31 @@ export class Enqueuer {
         throw new TaskAlreadyExistsError(planned.deferral.cloudTaskName!, { cause: error });
       }
       throw error;
+    }
+  }
+
+  /**
+   * After ALREADY_EXISTS for a committed transactional task: whether the name is taken by this entity's own task (the
+   * sweeper re-drove it while this enqueue was late: a frozen process, a slow network) or by another deferral. This
+   * entity's when the queued task carries its body, or, once that task is gone, when a delivery already took the entity
+   * (claimed it, or ran and deleted it); `unknown` when an RPC failed.
+   */
+  private async ownerOfTakenName(planned: PlannedEntityTask): Promise<'this' | 'other' | 'unknown'> {
+    const sent = planned.request.task?.httpRequest?.body ?? planned.request.task?.appEngineHttpRequest?.body;
+    try {
+      const [task] = await this.config.tasks.getTask({ name: planned.deferral.cloudTaskName!, responseView: 'FULL' });
+      const body = task.httpRequest?.body ?? task.appEngineHttpRequest?.body;
+      const same = Boolean(body && sent && Buffer.from(body as Uint8Array).equals(Buffer.from(sent as Uint8Array)));
+      return same ? 'this' : 'other';
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code !== NOT_FOUND) return 'unknown';
+    }
+    try {
+      const [entity] = await this.config.datastore.get(planned.deferral.entityKey!);
+      // Claimed (or already run and deleted): its own task ran. Still untouched: the name belongs to another deferral.
+      return entity === undefined || !(entity.state === 'pending' && Number(entity.attempts) === 0) ? 'this' : 'other';
+    } catch {
+      return 'unknown';
     }
   }
 
