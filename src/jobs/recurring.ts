@@ -55,6 +55,20 @@ export function recurringJobKey(datastore: Datastore, name: string): Key {
 
 const UNINDEXED = ['lastRunMessage', 'schedule', 'scheduleSpec', 'chain'];
 
+/** Disables a recurring job by its record alone (the CLI needs no code of the job): its pending tick will stop. */
+export async function disableRecurringJob(datastore: Datastore, name: string): Promise<RecurringJobRecord> {
+  return inTransaction(datastore, async (tx) => {
+    const key = recurringJobKey(datastore, name);
+    const [r] = await tx.get(key);
+    const existing = r as RecurringJobRecord | undefined;
+    if (!existing)
+      throw new InvalidArgumentError(`recurring job "${name}" has no record: define it and call ensure() first.`);
+    const record: RecurringJobRecord = { ...existing, enabled: false, nextDue: null };
+    tx.save({ key, data: record, excludeFromIndexes: UNINDEXED });
+    return record;
+  });
+}
+
 /**
  * Defines a recurring job on a deferred instance and registers its tick task (`_deferred.recurring.<name>`). Exactly
  * one chain of ticks runs per job: each tick carries its chain id and due time, and does nothing unless the record
