@@ -187,13 +187,17 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
             const key = keyPath(c.key);
             if (outcome === 'deleted') {
               stats.deleted[c.tag.reason]++;
+              const leaked = c.tag.reason === 'leaked';
               o.log({
-                severity: 'DEBUG',
-                message: `deleted (${c.tag.reason})`,
+                severity: leaked ? 'WARNING' : 'DEBUG',
+                message: leaked
+                  ? `deleted a leaked task entity: its Cloud Task ${c.tag.snapshot.cloudTaskName} is gone (retries exhausted, deleted, purged or lost by the queue) and it never finished`
+                  : `deleted (${c.tag.reason})`,
                 event: 'deleted',
                 ...where,
                 key,
                 reason: c.tag.reason,
+                ...(leaked ? { task: c.tag.snapshot.cloudTaskName, state: c.tag.snapshot.state } : {}),
               });
             } else if (outcome === 'changed') {
               stats.kept++;
