@@ -1,4 +1,5 @@
 // Inline defer round trips through the official Cloud Tasks client, our emulator and a real HTTP server, on both Datastore emulators.
+import { Datastore } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { describeStorage } from './support/backends.js';
 import { useRuntime } from './support/runtime.js';
@@ -63,11 +64,21 @@ describe('defer (inline)', () => {
         { nested: { list: [1, { deep: 'yes' }], missing: undefined } },
         cyclic,
         key,
+        /a+b/gi,
+        -0,
+        new Uint8Array([1, 2, 3]).buffer,
+        new Date(Number.NaN),
       ];
-      await echo.defer(...values);
-      await rt.advance();
-      expect(received).toBeDefined();
-      const got = received!;
+      for (const entityBacked of [false, true]) {
+        received = undefined;
+        await echo.with({ entityBacked }).defer(...values);
+        await rt.advance();
+        expect(received).toBeDefined();
+        checkValues(received!, values, key);
+      }
+    });
+
+    function checkValues(got: unknown[], values: unknown[], key: { path: unknown[] }): void {
       expect(got.slice(0, 5)).toEqual(values.slice(0, 5));
       expect(got.length).toBe(values.length);
       expect(got[5]).toBeUndefined();
@@ -89,11 +100,17 @@ describe('defer (inline)', () => {
       const loop = got[17] as { name: string; self: unknown };
       expect(loop.name).toBe('loop');
       expect(loop.self).toBe(loop);
-      const gotKey = got[18] as typeof key;
+      const gotKey = got[18] as Parameters<Datastore['isKey']>[0] & { path: unknown[]; parent?: { name?: string } };
       expect(gotKey.path).toEqual(key.path);
       expect(gotKey.parent?.name).toBe('acme');
-      expect(ctx().datastore.isKey(gotKey)).toBe(true);
-    });
+      expect(Datastore.isKey(gotKey)).toBe(true);
+      expect(got[19]).toEqual(/a+b/gi);
+      expect(Object.is(got[20], -0)).toBe(true);
+      expect(got[21]).toBeInstanceOf(ArrayBuffer);
+      expect([...new Uint8Array(got[21] as ArrayBuffer)]).toEqual([1, 2, 3]);
+      expect(got[22]).toBeInstanceOf(Date);
+      expect(Number.isNaN((got[22] as Date).getTime())).toBe(true);
+    }
 
     it('serves the same through the Fetch-API handler', async () => {
       const rt = await setup(ctx(), { serve: 'fetch' });
