@@ -413,7 +413,7 @@ export interface DeferredConfig {
   /**
    * Accept requests with App Engine's `X-AppEngine-QueueName` header as coming from Cloud Tasks (App Engine strips
    * that header from outside requests). Only when the app runs on App Engine.
-   * @default true when `GAE_APPLICATION` is set, else false
+   * @default true on App Engine (`GAE_APPLICATION` set) with App Engine targets (no `handlerUrl`), else false
    */
   readonly trustAppEngineHeaders?: boolean;
   /** @default JSON lines on stdout/stderr */

@@ -76,6 +76,31 @@ describe('chaining and retries', () => {
     });
   });
 
+  describeStorage('stray defers', (ctx) => {
+    it('a defer made after its parent finished (promise not awaited) is enqueued at once, with a warning', async () => {
+      const rt = await setup(ctx());
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let stray: Promise<unknown> | undefined;
+      let childRuns = 0;
+      const child = rt.deferred.task('strayChild', () => {
+        childRuns++;
+      });
+      const parent = rt.deferred.task('careless', () => {
+        stray = gate.then(() => child.defer());
+      });
+      await parent.defer();
+      await rt.advance();
+      release();
+      expect(await stray).toMatchObject({ status: 'enqueued' });
+      await rt.advance();
+      expect(childRuns).toBe(1);
+      expect(
+        rt.logger.entries.some((e) => e.severity === 'WARNING' && /after its parent careless/.test(e.message)),
+      ).toBe(true);
+    });
+  });
+
   describeStorage('currentTask, maxAttempts and failures', (ctx) => {
     it('currentTask() reports retry counts 0, 1, 2 across retries', async () => {
       const rt = await setup(ctx());

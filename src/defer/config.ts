@@ -139,7 +139,9 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
     leaseMs: config.lease === undefined ? null : parseDuration(config.lease, 'lease'),
     shards,
     oidc,
-    trustAppEngineHeaders: config.trustAppEngineHeaders ?? Boolean(process.env.GAE_APPLICATION),
+    // HTTP targets reach App Engine from outside, where App Engine strips X-AppEngine-* headers: trust them only for
+    // App Engine targets.
+    trustAppEngineHeaders: config.trustAppEngineHeaders ?? (Boolean(process.env.GAE_APPLICATION) && !urlBase),
     logger: config.logger ?? jsonLogger,
     clock: config.clock ?? systemClock,
   };

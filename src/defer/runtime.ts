@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { UnregisteredTaskError } from '../errors/runtime.js';
 import { currentRunContext, type RunContext } from '../handler/context.js';
+import { log } from '../handler/logger.js';
 import { TaskExecutor } from '../handler/execute.js';
 import { fetchHandler } from '../handler/fetch.js';
 import { nodeHandler } from '../handler/node.js';
@@ -272,7 +273,15 @@ export class DeferredRuntime implements Deferred {
     };
     const envelope = encodeCall(definition.name, args, bound, meta, this.codec);
     const prepared: PreparedDefer = { task: definition.name, options, envelope, meta };
-    const run = currentRunContext();
+    const current = currentRunContext();
+    if (current?.closed) {
+      log(config.logger, {
+        severity: 'WARNING',
+        message: `task ${definition.name} was deferred after its parent ${current.info.task} had finished (a promise not awaited?): enqueued at once, not held`,
+        task: definition.name,
+      });
+    }
+    const run = current && !current.closed ? current : undefined;
 
     if (options.transaction) {
       if (!(options.transaction instanceof TransactionImpl) || options.transaction.owner !== this) {

@@ -15,6 +15,8 @@ export interface RunContext {
   readonly children: HeldChild[];
   /** Number of defers made so far by this run (held children and transactional ones); names the next one. */
   sequence: number;
+  /** Set when the run has ended: a defer made later (from a stray timer) is no longer held. */
+  closed: boolean;
 }
 
 const storage = new AsyncLocalStorage<RunContext>();

@@ -195,8 +195,12 @@ export class TaskExecutor {
   /** Runs the function in its context; on success creates the children it deferred. */
   private async invoke(definition: TaskDefinition, info: TaskInfo, call: ParsedEnvelope): Promise<void> {
     const { args, bound } = await decodeCall(call, this.deps.codec);
-    const context: RunContext = { info, children: [], sequence: 0 };
-    await runWithContext(context, async () => definition.run(args, bound));
+    const context: RunContext = { info, children: [], sequence: 0, closed: false };
+    try {
+      await runWithContext(context, async () => definition.run(args, bound));
+    } finally {
+      context.closed = true;
+    }
     for (const child of context.children) await child.flush();
   }
 
