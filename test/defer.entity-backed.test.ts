@@ -97,6 +97,41 @@ describe('defer (entity-backed)', () => {
       expect(await rt.listTasks()).toEqual([]);
     });
 
+    it('a delivery takes over a running task whose lease has ended (its worker died), not one whose lease is live', async () => {
+      const rt = await setup(ctx());
+      let runs = 0;
+      const work = rt.deferred.task('work', () => {
+        runs++;
+      });
+      const deferral = await work.with({ entityBacked: true, delay: '1s' }).defer();
+      const key = deferral.entityKey!;
+      const [entity] = await ctx().datastore.get(key);
+      // As if a worker claimed it and died: running, one attempt, lease ended a minute ago.
+      entity.state = 'running';
+      entity.attempts = 1;
+      entity.leaseUntil = new Date(rt.clock.now() - 60_000);
+      await ctx().datastore.save({ key, data: entity, excludeFromIndexes: ['payload', 'cloudTaskRequest'] });
+      await rt.advance(1000);
+      expect(runs).toBe(1);
+      const [taken] = await ctx().datastore.get(key);
+      expect(taken).toMatchObject({ state: 'done', attempts: 2 });
+
+      const live = await work.with({ entityBacked: true, delay: '1s' }).defer();
+      const [other] = await ctx().datastore.get(live.entityKey!);
+      other.state = 'running';
+      other.attempts = 1;
+      other.leaseUntil = new Date(rt.clock.now() + 3_600_000);
+      await ctx().datastore.save({
+        key: live.entityKey!,
+        data: other,
+        excludeFromIndexes: ['payload', 'cloudTaskRequest'],
+      });
+      await rt.advance(1000);
+      expect(runs).toBe(1);
+      expect(rt.logger.entries.filter((e) => e.outcome === 'busy')).toHaveLength(1);
+      expect(await rt.listTasks()).toEqual([live.cloudTaskName]); // retried later by Cloud Tasks
+    });
+
     it('two concurrent deliveries run the function once; the other answers 503 and later finds it done', async () => {
       const rt = await setup(ctx(), { record: true });
       let runs = 0;
