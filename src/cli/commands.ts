@@ -1,7 +1,13 @@
 /** The list of `deferred` sub-commands; each lives in its own module under commands/. */
 import type { CommandModule } from 'yargs';
 import { emulatorCommand } from './commands/emulator.js';
+import { inspectCommand } from './commands/inspect.js';
+import { statsCommand } from './commands/stats.js';
+import { sweepCommand } from './commands/sweep.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
 export const commands: CommandModule<any, any>[] = [];
 commands.push(emulatorCommand); // deferred emulator tasks
+commands.push(sweepCommand); // deferred sweep
+commands.push(statsCommand); // deferred stats
+commands.push(inspectCommand); // deferred inspect <key>

@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands.js';
 import { EXIT } from './exit-codes.js';
-import { InvalidArgumentError } from '../errors/index.js';
+import { InvalidArgumentError, PrerequisiteMissingError } from '../errors/index.js';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('deferred')
@@ -25,6 +25,10 @@ const cli = yargs(hideBin(process.argv))
   .version()
   .wrap(Math.min(120, process.stdout.columns || 100))
   .fail((message, error) => {
+    if (error instanceof PrerequisiteMissingError) {
+      process.stderr.write(`deferred: ${error.message}\n`);
+      process.exit(EXIT.prerequisite);
+    }
     if (error instanceof InvalidArgumentError)
       message = error.message; // a flag's value failed its check: bad usage
     else if (error) {

@@ -1,4 +1,4 @@
-/** The local Google Cloud stack: Datastore emulators now; the Cloud Tasks emulator joins it in stack.ts. */
+/** The local Google Cloud stack: Datastore emulators, and with stack.ts the Cloud Tasks emulator next to them. */
 export {
   startDatastoreEmulator,
   checkPrerequisites,
@@ -7,3 +7,5 @@ export {
   type DatastoreEmulatorOptions,
   type RunningDatastoreEmulator,
 } from './datastore-emulator.js';
+export { startLocalStack, type LocalStack, type LocalStackOptions } from './stack.js';
+export { startWorker, type RunningWorker, type WorkerOptions } from './worker.js';

@@ -73,8 +73,8 @@ export interface SweepOptions {
   limits?: GuardedDeleteLimits;
   /** Receives structured log entries. @default JSON lines on stdout, INFO and above */
   log?: SweepLogger;
-  /** Called after each page with the shard's running totals (the CLI's progress bar). */
-  onProgress?: (progress: { shard: number; stats: SweepStats }) => void;
+  /** Called after each page with the shard's running totals, and with `done` once the shard is finished (the CLI's progress bar). */
+  onProgress?: (progress: { shard: number; stats: SweepStats; done: boolean }) => void;
   /** Stops the sweep between operations; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -159,7 +159,7 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
   const position: ShardPosition = options.cursor
     ? decodeCursor(options.cursor)
     : { v: 1, cutoffMs: o.nowMs - o.olderThanMs, expireBeforeMs: o.nowMs, phase: 'tasks' };
-  const progress = () => options.onProgress?.({ shard, stats: structuredClone(stats) });
+  const progress = (done = false) => options.onProgress?.({ shard, stats: structuredClone(stats), done });
   const checkAbort = () => signal?.throwIfAborted();
 
   const deleteGuarded = async (
@@ -372,7 +372,7 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
     }
   }
 
-  progress();
+  progress(true);
   o.log({ severity: 'INFO', message: `swept shard ${shard}`, event: 'shard-done', ...where, stats });
   return { stats, cursor: null };
 }

@@ -1,0 +1,127 @@
+/** The connection flags shared by the `deferred` commands (project, location, emulators, namespace) and the clients they build. */
+import { Datastore } from '@google-cloud/datastore';
+import { CloudTasksClient } from '@google-cloud/tasks';
+import { grpc } from 'google-gax';
+import type { Argv } from 'yargs';
+import { InvalidArgumentError, PrerequisiteMissingError } from '../errors/index.js';
+
+/** Parsed connection flags. */
+export interface ConnectionArgs {
+  project?: string;
+  location: string;
+  'datastore-emulator-host'?: string;
+  'tasks-emulator-host'?: string;
+  namespace?: string;
+}
+
+/** Adds the connection flags, each with its environment variable, to a command. */
+export function withConnection<T>(yargs: Argv<T>): Argv<T & ConnectionArgs> {
+  return yargs
+    .option('project', {
+      type: 'string',
+      group: 'Connection:',
+      describe: 'Google Cloud project id [env: GOOGLE_CLOUD_PROJECT]',
+    })
+    .option('location', {
+      type: 'string',
+      group: 'Connection:',
+      default: process.env.CLOUD_TASKS_LOCATION ?? 'us-central1',
+      describe: 'Cloud Tasks location (region) of the queues [env: CLOUD_TASKS_LOCATION]',
+    })
+    .option('datastore-emulator-host', {
+      type: 'string',
+      group: 'Connection:',
+      describe: 'host:port of a Datastore or Firestore emulator [env: DATASTORE_EMULATOR_HOST]',
+    })
+    .option('tasks-emulator-host', {
+      type: 'string',
+      group: 'Connection:',
+      describe: 'host:port of the cloud-deferred Cloud Tasks emulator [env: CLOUD_TASKS_EMULATOR_HOST]',
+    })
+    .option('namespace', {
+      type: 'string',
+      group: 'Connection:',
+      describe: 'Datastore namespace of the entities [env: DATASTORE_NAMESPACE]',
+    }) as Argv<T & ConnectionArgs>;
+}
+
+/** The clients a command works with. */
+export interface Connection {
+  projectId: string;
+  location: string;
+  namespace: string | undefined;
+  datastore: Datastore;
+  tasks: CloudTasksClient;
+  /** What the command talks to, for the summary line: `emulator 127.0.0.1:8081` or `project my-app`. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+function hostPort(value: string, flag: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value.trim());
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65535) {
+    throw new InvalidArgumentError(`${flag} must be host:port, e.g. 127.0.0.1:8081; got "${value}".`);
+  }
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Resolves the flags (falling back to the environment) and builds the clients; one-line errors for bad or missing values. */
+export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.env): Connection {
+  const datastoreHost = argv['datastore-emulator-host'] ?? env.DATASTORE_EMULATOR_HOST;
+  const tasksHost = argv['tasks-emulator-host'] ?? env.CLOUD_TASKS_EMULATOR_HOST;
+  const projectId = argv.project ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? env.DATASTORE_PROJECT_ID;
+  if (!projectId) {
+    throw new PrerequisiteMissingError(
+      'No Google Cloud project: pass --project <id> or set GOOGLE_CLOUD_PROJECT (any id works against the emulators).',
+    );
+  }
+  if (!/^[a-z0-9][a-z0-9.:-]*$/.test(projectId)) {
+    throw new InvalidArgumentError(
+      `--project "${projectId}" is not a Google Cloud project id (lowercase letters, digits, hyphens).`,
+    );
+  }
+  if (!/^[a-z][a-z0-9-]*$/.test(argv.location)) {
+    throw new InvalidArgumentError(`--location "${argv.location}" is not a Cloud Tasks location, e.g. us-central1.`);
+  }
+  // Against emulators only: never let google-auth probe a GCE metadata server for credentials.
+  if (datastoreHost && tasksHost) env.METADATA_SERVER_DETECTION ??= 'none';
+  const namespace = argv.namespace ?? env.DATASTORE_NAMESPACE ?? undefined;
+  let datastore: Datastore;
+  if (datastoreHost) {
+    const { host, port } = hostPort(datastoreHost, '--datastore-emulator-host');
+    datastore = new Datastore({
+      projectId,
+      apiEndpoint: `${host}:${port}`,
+      sslCreds: grpc.credentials.createInsecure(),
+      ...(namespace ? { namespace } : {}),
+    });
+  } else {
+    datastore = new Datastore({ projectId, ...(namespace ? { namespace } : {}) });
+  }
+  let tasks: CloudTasksClient;
+  if (tasksHost) {
+    const { host, port } = hostPort(tasksHost, '--tasks-emulator-host');
+    tasks = new CloudTasksClient({ apiEndpoint: host, port, sslCreds: grpc.credentials.createInsecure() });
+  } else {
+    tasks = new CloudTasksClient({ projectId });
+  }
+  const describe = [
+    datastoreHost ? `Datastore emulator ${datastoreHost}` : `project ${projectId}`,
+    tasksHost ? `Cloud Tasks emulator ${tasksHost}` : undefined,
+    namespace ? `namespace "${namespace}"` : undefined,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return {
+    projectId,
+    location: argv.location,
+    namespace,
+    datastore,
+    tasks,
+    describe,
+    async close() {
+      await tasks.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/** A worker for the local stack: a deferred runtime instance served by node:http on loopback, with the sweeper installed. */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Datastore } from '@google-cloud/datastore';
+import type { CloudTasksClient } from '@google-cloud/tasks';
+import { createDeferred } from '../defer/runtime.js';
+import { installSweeper, type DistributedSweepOptions, type InstalledSweeper } from '../sweeper/distributed.js';
+import type { Deferred, DeferredConfig } from '../types.js';
+import type { LocalStack } from './stack.js';
+
+/** Options of {@link startWorker}. */
+export interface WorkerOptions {
+  /** Port of the worker's HTTP server on 127.0.0.1; 0 picks a free one. @default 0 */
+  port?: number;
+  /** Datastore client. @default a new client on the stack's emulator */
+  datastore?: Datastore;
+  /** Cloud Tasks client. @default a new client on the stack's emulator */
+  tasks?: CloudTasksClient;
+  /** More runtime configuration (queue, defaults, clock, logger, ...). @default {} */
+  config?: Partial<DeferredConfig>;
+  /** Options of the installed sweeper. @default {} */
+  sweeper?: DistributedSweepOptions;
+}
+
+/** A running worker. */
+export interface RunningWorker {
+  readonly deferred: Deferred;
+  readonly sweeper: InstalledSweeper;
+  /** `http://127.0.0.1:PORT` */
+  readonly origin: string;
+  /** Where the handler is mounted: `<origin>/_deferred`. */
+  readonly handlerUrl: string;
+  /** The secret payloads and sweep requests are signed with (random per worker). */
+  readonly secret: string;
+  /** Closes the HTTP server. */
+  close(): Promise<void>;
+}
+
+/** Starts a worker on the local stack: register tasks on `worker.deferred`; Cloud Tasks delivers to it. */
+export async function startWorker(stack: LocalStack, options: WorkerOptions = {}): Promise<RunningWorker> {
+  let handle: http.RequestListener = (_req, res) => res.writeHead(503).end();
+  const server = http.createServer((req, res) => handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const secret = randomBytes(24).toString('base64url');
+  const deferred = createDeferred({
+    projectId: stack.projectId,
+    location: stack.location,
+    handlerUrl: `${origin}/_deferred`,
+    secret,
+    datastore: options.datastore ?? stack.datastore(),
+    tasks: options.tasks ?? stack.tasksClient(),
+    ...options.config,
+  });
+  const sweeper = installSweeper(deferred, options.sweeper);
+  handle = deferred.handler;
+  return {
+    deferred,
+    sweeper,
+    origin,
+    handlerUrl: `${origin}/_deferred`,
+    secret,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,129 @@
+/** Inspecting one `_DeferredTask` entity: its state, its decoded payload, whether its Cloud Task exists, and what the sweeper would do with it. */
+import { inspect as formatValue } from 'node:util';
+import type { Datastore, Key } from '@google-cloud/datastore';
+import { decodeEnvelopeArgs, parseEnvelope, type CodecRegistry } from '../codec/index.js';
+import { fromEntity, readPayload } from '../store/task-entity.js';
+import { cloudTaskExists, type SweeperTasksClient } from './cloud-tasks.js';
+import { afterLookup, classify, snapshotOf } from './decide.js';
+import { keyPath } from './keys.js';
+import { DEFAULT_GRACE_MS } from './shard.js';
+
+/** What {@link inspectTask} reports. */
+export interface TaskInspection {
+  key: string;
+  entity: {
+    state: string;
+    task: string;
+    queue: string;
+    cloudTaskName: string;
+    transactional: boolean;
+    attempts: number;
+    created: Date | null;
+    eta: Date | null;
+    leaseUntil: Date | null;
+    finishedAt: Date | null;
+    lastError: string | null;
+    retentionMs: number;
+    expireAt: Date | null;
+    shard: number;
+    payloadBytes: number;
+    chunks: number;
+    encoding: string;
+  };
+  /** The envelope in the payload: task name, encoded args (JSON), decoded args when they could be decoded. */
+  payload:
+    | { task: string; encodedArgs: unknown; args?: unknown[]; bound?: unknown; decodeError?: string; meta?: unknown }
+    | { error: string }
+    | null;
+  /** `exists`, `gone`, or the look-up's error. */
+  cloudTask: 'exists' | 'gone' | { error: string };
+  /** What a sweep at `now` would do: `keep (reason)`, `delete (reason)` or `re-drive`. */
+  verdict: string;
+}
+
+/** Reads and decodes one task entity; undefined when there is none at `key`. */
+export async function inspectTask(
+  datastore: Datastore,
+  tasks: SweeperTasksClient,
+  key: Key,
+  options: { nowMs?: number; graceMs?: number; codecs?: CodecRegistry } = {},
+): Promise<TaskInspection | undefined> {
+  const [raw] = await datastore.get(key);
+  if (!raw) return undefined;
+  const stored = fromEntity(raw);
+  let payload: TaskInspection['payload'] = null;
+  if (stored.state !== 'done' || stored.payloadBytes > 0) {
+    try {
+      const envelope = parseEnvelope(await readPayload(datastore, stored));
+      payload = { task: envelope.task, encodedArgs: envelope.args, meta: envelope.meta };
+      try {
+        const decoded = await decodeEnvelopeArgs(envelope, { registry: options.codecs });
+        payload.args = decoded.args;
+        if (decoded.bound !== undefined) payload.bound = decoded.bound;
+      } catch (error) {
+        payload.decodeError = (error as Error).message;
+      }
+    } catch (error) {
+      payload = stored.payloadBytes === 0 ? null : { error: (error as Error).message };
+    }
+  }
+  const snapshot = snapshotOf(raw);
+  let cloudTask: TaskInspection['cloudTask'];
+  try {
+    cloudTask = snapshot.cloudTaskName && (await cloudTaskExists(tasks, snapshot.cloudTaskName)) ? 'exists' : 'gone';
+  } catch (error) {
+    cloudTask = { error: (error as Error).message };
+  }
+  const verdict = classify(snapshot, {
+    nowMs: options.nowMs ?? Date.now(),
+    graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
+  });
+  let text: string;
+  if (verdict.action === 'keep') text = `keep (${verdict.reason})`;
+  else if (verdict.action === 'delete') text = `delete (${verdict.reason})`;
+  else if (typeof cloudTask !== 'string') text = 'unknown (the Cloud Task could not be looked up)';
+  else {
+    const next = afterLookup(snapshot, cloudTask === 'exists');
+    text =
+      next.action === 'redrive'
+        ? 're-drive'
+        : next.action === 'keep'
+          ? `keep (${next.reason})`
+          : `delete (${next.reason})`;
+  }
+  return {
+    key: keyPath(key),
+    entity: {
+      state: stored.state,
+      task: stored.task,
+      queue: stored.queue,
+      cloudTaskName: stored.cloudTaskName,
+      transactional: stored.transactional,
+      attempts: stored.attempts,
+      created: stored.created ?? null,
+      eta: stored.eta ?? null,
+      leaseUntil: stored.leaseUntil ?? null,
+      finishedAt: stored.finishedAt ?? null,
+      lastError: stored.lastError ?? null,
+      retentionMs: stored.retentionMs,
+      expireAt: stored.expireAt ?? null,
+      shard: stored.shard,
+      payloadBytes: stored.payloadBytes,
+      chunks: stored.chunks,
+      encoding: stored.encoding,
+    },
+    payload,
+    cloudTask,
+    verdict: text,
+  };
+}
+
+/** A human-readable rendering of decoded arguments (Dates, Maps, BigInts, Buffers as Node prints them). */
+export function formatArgs(args: unknown[]): string {
+  return args
+    .map(
+      (arg, i) =>
+        `  [${i}] ${formatValue(arg, { depth: 6, breakLength: 100, maxArrayLength: 20, maxStringLength: 200 })}`,
+    )
+    .join('\n');
+}
