@@ -84,7 +84,11 @@ export type ClaimResult =
   | { readonly kind: 'early'; readonly task: StoredTask }
   | { readonly kind: 'run'; readonly task: StoredTask };
 
-/** Reads the entity and, when the decision is `run`, marks it `running` with a lease, in one transaction. */
+/**
+ * Reads the entity and, when the decision is `run`, marks it `running` with a lease, in one transaction. A plain
+ * (strongly consistent) lookup first answers duplicates without a transaction: missing, finished and busy entities
+ * cannot become runnable by this delivery, so many deliveries of one task do not fight over its entity group.
+ */
 export async function claimTask(
   datastore: Datastore,
   key: Key,
@@ -92,6 +96,11 @@ export async function claimTask(
   leaseMs: number | ((task: StoredTask) => number),
   scheduledMs: number = nowMs,
 ): Promise<ClaimResult> {
+  const [current] = await datastore.get(key);
+  if (!current) return { kind: 'missing' };
+  const seen = fromEntity(current);
+  const first = decideClaim(seen, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(seen), scheduledMs);
+  if (first.kind === 'finished' || first.kind === 'busy') return first;
   return inTransaction(datastore, async (tx) => {
     const [entity] = await tx.get(key);
     if (!entity) return { kind: 'missing' } as const;
