@@ -114,6 +114,15 @@ export class TaskExecutor {
     }
   }
 
+  /** The answer to a request whose body is over `limit` bytes (the adapters stop reading it), with its one log line. */
+  tooLarge(path: string, limit: number): CoreResponse {
+    log(this.deps.config.logger, {
+      severity: 'WARNING',
+      message: `rejected a request to ${path}: its body is larger than maxBodyBytes (${limit} bytes); stopped reading it`,
+    });
+    return { status: 413, body: { error: `body larger than ${limit} bytes` } };
+  }
+
   /** OIDC when configured, else App Engine's queue header when trusted; nothing otherwise (the signature still applies). */
   private async authenticateTransport(request: CoreRequest, appEngineHeaders: readonly string[]): Promise<boolean> {
     if (this.verifyOidc) {

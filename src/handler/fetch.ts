@@ -37,7 +37,7 @@ export function fetchHandler(executor: TaskExecutor, basePath: string, maxBodyBy
     const route = routeOf(url.pathname, basePath);
     if (!route) return json({ status: 404, body: { error: 'not found' } });
     const body = await readLimited(request, maxBodyBytes);
-    if (!body) return json({ status: 413, body: { error: `body larger than ${maxBodyBytes} bytes` } });
+    if (!body) return json(executor.tooLarge(url.pathname, maxBodyBytes));
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => {
       headers[name.toLowerCase()] = value;

@@ -74,7 +74,7 @@ export function nodeHandler(executor: TaskExecutor, basePath: string, maxBodyByt
         body = await readNodeBody(req, maxBodyBytes);
       } catch (error) {
         if (error instanceof TooLarge) {
-          send(res, { status: 413, body: { error: `body larger than ${maxBodyBytes} bytes` } }, true);
+          send(res, executor.tooLarge(url.pathname, maxBodyBytes), true);
         } else {
           send(res, { status: 400, body: { error: (error as Error).message } });
         }
