@@ -5,6 +5,12 @@ export {
   type DatastoreBackend,
   type DatastoreEmulatorOptions,
   type RunningDatastoreEmulator,
+  startLocalStack,
+  startWorker,
+  type LocalStack,
+  type LocalStackOptions,
+  type RunningWorker,
+  type WorkerOptions,
 } from './local-stack/index.js';
 export {
   sweep,
@@ -32,6 +38,10 @@ export {
   type FanOutResult,
   type ShardTaskArgs,
   type SweepRunRecord,
+  inventory,
+  inspectTask,
+  type Inventory,
+  type TaskInspection,
 } from './sweeper/index.js';
 export {
   startTasksEmulator,

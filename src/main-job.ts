@@ -213,6 +213,7 @@ try {
   } else {
     out(`\nOK: nothing leaked, no live payload deleted (${humanMs(Date.now() - started)}).`);
   }
+  await stack.tasksEmulator.stop(); // no new deliveries; the ones in flight finish before the worker closes
   await worker.close();
 } catch (error) {
   process.stderr.write(`npm start: ${(error as Error).message}\n`);

@@ -1,5 +1,6 @@
 /** The list of `deferred` sub-commands; each lives in its own module under commands/. */
 import type { CommandModule } from 'yargs';
+import { devCommand } from './commands/dev.js';
 import { emulatorCommand } from './commands/emulator.js';
 import { inspectCommand } from './commands/inspect.js';
 import { statsCommand } from './commands/stats.js';
@@ -11,3 +12,4 @@ commands.push(emulatorCommand); // deferred emulator tasks
 commands.push(sweepCommand); // deferred sweep
 commands.push(statsCommand); // deferred stats
 commands.push(inspectCommand); // deferred inspect <key>
+commands.push(devCommand); // deferred dev

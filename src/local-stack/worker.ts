@@ -33,8 +33,11 @@ export interface RunningWorker {
   readonly handlerUrl: string;
   /** The secret payloads and sweep requests are signed with (random per worker). */
   readonly secret: string;
-  /** Closes the HTTP server. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting requests, lets requests in flight finish (at most `graceMs`, default 5 s, so their Datastore
+   * writes land), then closes every connection.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Starts a worker on the local stack: register tasks on `worker.deferred`; Cloud Tasks delivers to it. */
@@ -64,10 +67,14 @@ export async function startWorker(stack: LocalStack, options: WorkerOptions = {}
     origin,
     handlerUrl: `${origin}/_deferred`,
     secret,
-    close: () =>
+    close: (graceMs = 5_000) =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
       }),
   };
 }

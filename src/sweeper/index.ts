@@ -34,3 +34,5 @@ export {
   type ShardTaskArgs,
   type SweepRunRecord,
 } from './distributed.js';
+export { inventory, AGE_BUCKETS, type Inventory } from './inventory.js';
+export { inspectTask, formatArgs, type TaskInspection } from './inspect.js';

@@ -52,7 +52,8 @@ export async function inspectTask(
   if (!raw) return undefined;
   const stored = fromEntity(raw);
   let payload: TaskInspection['payload'] = null;
-  if (stored.state !== 'done' || stored.payloadBytes > 0) {
+  const dropped = stored.state === 'done' && stored.payload.length === 0 && stored.chunks === 0; // done drops the payload
+  if (!dropped) {
     try {
       const envelope = parseEnvelope(await readPayload(datastore, stored));
       payload = { task: envelope.task, encodedArgs: envelope.args, meta: envelope.meta };

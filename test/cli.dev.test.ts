@@ -1,0 +1,52 @@
+// `deferred dev`: the local stack with a sample worker runs tasks end to end, and Ctrl-C stops everything it started.
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { spawnCli } from './support/cli.js';
+
+function accepts(hostPort: string): Promise<boolean> {
+  const [host, port] = hostPort.split(':');
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), host!, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+describe('deferred dev', () => {
+  it('serves the sample tasks on the local stack and stops everything on SIGINT', { timeout: 180_000 }, async () => {
+    const child = spawnCli(['dev', '--json', '--port', '0', '--tasks-port', '0'], {
+      ...process.env,
+      METADATA_SERVER_DETECTION: 'none',
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      const lines = createInterface({ input: child.stdout! });
+      const [first] = (await once(lines, 'line')) as [string];
+      const info = JSON.parse(first) as { env: Record<string, string>; worker: string; tasks: string[] };
+      expect(info.tasks).toEqual(['bigReport', 'deferred.sweepShard', 'flaky', 'hello']);
+      expect(info.worker).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/_deferred$/);
+      // The three sample tasks run through the emulator (the flaky one on its retry).
+      const done = new Set<string>();
+      for await (const line of lines) {
+        const match = /"message":"task (\w+) done"/.exec(line);
+        if (match) done.add(match[1]!);
+        if (done.size === 3) break;
+      }
+      expect([...done].sort()).toEqual(['bigReport', 'flaky', 'hello']);
+      expect(await accepts(info.env.DATASTORE_EMULATOR_HOST!)).toBe(true);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(await accepts(info.env.DATASTORE_EMULATOR_HOST!)).toBe(false);
+      expect(await accepts(info.env.CLOUD_TASKS_EMULATOR_HOST!)).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    expect(stderr).not.toMatch(/^deferred:|handler error/m);
+  });
+});
