@@ -5,6 +5,7 @@ import { emulatorCommand } from './commands/emulator.js';
 import { inspectCommand } from './commands/inspect.js';
 import { statsCommand } from './commands/stats.js';
 import { sweepCommand } from './commands/sweep.js';
+import { jobsCommand } from './commands/jobs.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
 export const commands: CommandModule<any, any>[] = [];
@@ -13,3 +14,4 @@ commands.push(sweepCommand); // deferred sweep
 commands.push(statsCommand); // deferred stats
 commands.push(inspectCommand); // deferred inspect <key>
 commands.push(devCommand); // deferred dev
+commands.push(jobsCommand); // deferred jobs list|show|enable|disable|run-now

@@ -21,9 +21,12 @@ export function emulators() {
 /** Deletes every entity of a namespace (kindless keys-only query, batched deletes). */
 export async function clearNamespace(datastore: Datastore, namespace: string): Promise<void> {
   for (;;) {
-    const [entities] = await datastore.runQuery(datastore.createQuery(namespace, []).select('__key__').limit(500));
+    const [entities] = await datastore.runQuery(datastore.createQuery(namespace, []).select('__key__').limit(5000));
     if (entities.length === 0) return;
-    await datastore.delete(entities.map((e) => e[Datastore.KEY]));
+    const keys = entities.map((e) => e[Datastore.KEY]);
+    const batches: (typeof keys)[] = [];
+    for (let i = 0; i < keys.length; i += 500) batches.push(keys.slice(i, i + 500));
+    await Promise.all(batches.map((batch) => datastore.delete(batch)));
   }
 }
 
