@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 
-describe('deferred CLI input errors', { timeout: 120_000 }, () => {
+describe.concurrent('deferred CLI input errors', { timeout: 120_000 }, () => {
   const base = { ...process.env, METADATA_SERVER_DETECTION: 'none', GOOGLE_CLOUD_PROJECT: 'demo-x' };
 
   it('--help on every command', async () => {

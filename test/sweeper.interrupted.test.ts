@@ -110,7 +110,12 @@ describeStorage('an interrupted sweep, run again', (ctx) => {
   it(
     'the CLI process SIGKILLed in the middle of a sweep, then run again: the same end state',
     { timeout: 120_000 },
-    async () => {
+    async ({ skip }) => {
+      // The Firestore emulator (like Firestore) keeps the locks of a killed process's open transaction until they time
+      // out (about a minute): the next sweep reports those entities as errors and the one after reclaims them. Too
+      // slow for a test; the in-process abort above covers Firestore.
+      if (ctx().backend === 'firestore')
+        skip("Firestore keeps a killed process's transaction locks for about a minute");
       const now = Date.now();
       const { specs, fate } = mix(9, 120, now);
       const keys = await seedTasks(ctx().datastore, tasks, queue(), specs, { now, shards: SHARDS });
