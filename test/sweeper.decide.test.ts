@@ -2,7 +2,7 @@
 import { Datastore } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { afterLookup, classify, snapshotOf, stillDeletable, type TaskSnapshot } from '../src/sweeper/decide.js';
-import { planBatches, type DeleteCandidate } from '../src/sweeper/guarded-delete.js';
+import { planBatches, planPlainBatches, type DeleteCandidate } from '../src/sweeper/guarded-delete.js';
 
 const NOW = Date.UTC(2026, 0, 10, 12);
 const MIN = 60_000;
@@ -172,5 +172,14 @@ describe('planBatches', () => {
   it('splits on mutations: 3 entities of 200 chunks need 2 commits', () => {
     const big = [1, 2, 3].map((i) => candidate(['_DeferredTask', `b${i}`], 200));
     expect(planBatches(big).map((b) => b.length)).toEqual([2, 1]);
+  });
+
+  it('plain batches (done entities) ignore entity groups: 500 mutations per commit', () => {
+    const roots = Array.from({ length: 1200 }, (_, i) => candidate(['_DeferredTask', `t${i}`]));
+    expect(planPlainBatches(roots).map((b) => b.length)).toEqual([500, 500, 200]);
+    const big = [1, 2, 3].map((i) => candidate(['_DeferredTask', `b${i}`], 200));
+    expect(planPlainBatches(big).map((b) => b.length)).toEqual([2, 1]);
+    const huge = candidate(['_DeferredTask', 'h'], 700);
+    expect(planPlainBatches([roots[0]!, huge, roots[1]!]).map((b) => b.length)).toEqual([1, 1, 1]);
   });
 });

@@ -164,3 +164,62 @@ export async function deleteGuardedSplitting<T>(
     return { outcomes, lastError };
   }
 }
+
+/** Splits candidates into plain commits of at most `mutationsPerCommit` mutations each (entity plus companions). */
+export function planPlainBatches<T>(
+  candidates: DeleteCandidate<T>[],
+  limits: GuardedDeleteLimits = {},
+): DeleteCandidate<T>[][] {
+  const maxMutations = limits.mutationsPerCommit ?? 500;
+  const batches: DeleteCandidate<T>[][] = [];
+  let batch: DeleteCandidate<T>[] = [];
+  let mutations = 0;
+  for (const c of candidates) {
+    const size = Math.min(1 + c.companions.length, maxMutations);
+    if (batch.length > 0 && mutations + size > maxMutations) {
+      batches.push(batch);
+      batch = [];
+      mutations = 0;
+    }
+    batch.push(c);
+    mutations += size;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
+/**
+ * Deletes a batch of candidates that nothing can change any more in plain, non-transactional commits: no re-read and
+ * no entity-group limit, so one commit of up to 500 instead of a transaction per 25 entity groups. Only for `done`
+ * task entities: no writer touches a done entity again (a delivery finds it finished, a completion or a hop needs it
+ * unfinished, and entity names are random, never reused), so a guard could not change the outcome; guards are not
+ * evaluated. Companions are deleted before their entity, so a failed commit leaves the entity (and its chunk count)
+ * for the next sweep rather than orphaned chunks. A batch from {@link planPlainBatches} takes one commit unless an
+ * entity has more companions than one commit holds.
+ */
+export async function deleteImmutable<T>(
+  datastore: Datastore,
+  batch: DeleteCandidate<T>[],
+  limits: GuardedDeleteLimits = {},
+): Promise<{ outcomes: Map<DeleteCandidate<T>, DeleteOutcome>; lastError?: unknown }> {
+  const maxMutations = limits.mutationsPerCommit ?? 500;
+  const outcomes = new Map<DeleteCandidate<T>, DeleteOutcome>();
+  const keys: Key[] = [];
+  try {
+    for (const c of batch) {
+      if (1 + c.companions.length <= maxMutations) {
+        keys.push(...c.companions, c.key);
+        continue;
+      }
+      for (let i = 0; i < c.companions.length; i += maxMutations) {
+        await datastore.delete(c.companions.slice(i, i + maxMutations));
+      }
+      keys.push(c.key);
+    }
+    for (let i = 0; i < keys.length; i += maxMutations) await datastore.delete(keys.slice(i, i + maxMutations));
+  } catch (error) {
+    return { outcomes: new Map(batch.map((c) => [c, 'error' as const])), lastError: error };
+  }
+  for (const c of batch) outcomes.set(c, 'deleted');
+  return { outcomes };
+}

@@ -17,7 +17,9 @@ import {
 } from './decide.js';
 import {
   deleteGuardedSplitting,
+  deleteImmutable,
   planBatches,
+  planPlainBatches,
   type DeleteCandidate,
   type GuardedDeleteLimits,
 } from './guarded-delete.js';
@@ -177,11 +179,23 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
       tag: item,
       guard: guardFor(item),
     }));
+    // Done entities never change again: plain commits of up to 500. Everything else: guarded transactions.
+    const isDone = (c: DeleteCandidate<Pending>) => c.tag.reason === 'done' && c.tag.snapshot.state === 'done';
+    const immutable = candidates.filter(isDone);
+    const guarded = candidates.filter((c) => !isDone(c));
+    const work = [
+      ...planPlainBatches(immutable, options.limits).map(
+        (batch) => () => deleteImmutable(datastore, batch, options.limits),
+      ),
+      ...planBatches(guarded, options.limits).map(
+        (batch) => () => deleteGuardedSplitting(datastore, batch, options.limits),
+      ),
+    ];
     await Promise.all(
-      planBatches(candidates, options.limits).map((batch) =>
+      work.map((run) =>
         commitLimit(async () => {
           checkAbort();
-          const { outcomes, lastError } = await deleteGuardedSplitting(datastore, batch, options.limits);
+          const { outcomes, lastError } = await run();
           const failed: string[] = [];
           for (const [c, outcome] of outcomes) {
             const key = keyPath(c.key);
