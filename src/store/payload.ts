@@ -14,9 +14,16 @@ export interface PackedPayload {
   readonly payloadBytes: number;
 }
 
+/**
+ * gzip level of stored payloads: 3 compresses JSON envelopes about 2.3x faster than zlib's default 6 for about 10%
+ * more bytes (a 500 KB payload: 3.4 ms and 95 KB instead of 7.9 ms and 86 KB), and defer() runs it on the caller's
+ * event loop. Reading accepts any level.
+ */
+export const GZIP_LEVEL = 3;
+
 /** Compresses `bytes` (gzip, unless that does not make them smaller) and chunks the result when it exceeds `chunkBytes`. */
 export function packPayload(bytes: Buffer, chunkBytes: number = CHUNK_BYTES): PackedPayload {
-  const gz = gzipSync(bytes);
+  const gz = gzipSync(bytes, { level: GZIP_LEVEL });
   const useGzip = gz.length < bytes.length;
   const stored = useGzip ? gz : bytes;
   const encoding = useGzip ? 'gzip' : 'identity';
