@@ -1,0 +1,66 @@
+/** What a benchmark figure is (a name, how it runs) and what it reports (rows with ours, baseline, ratio, target, verdict). */
+import type { BenchStack } from './stack.js';
+import type { Summary } from './stats.js';
+
+/** The verdict of one row: a target met or missed, a figure that is only reported, or one that could not run. */
+export type Status = 'pass' | 'miss' | 'reported' | 'skipped' | 'error';
+
+/** A target on a row's ratio, e.g. `{ op: '>=', value: 0.9 }`. */
+export interface Target {
+  readonly op: '>=' | '<=';
+  readonly value: number;
+}
+
+/** One line of the report. */
+export interface FigureRow {
+  /** The figure's name, e.g. `defer_inline`. */
+  readonly figure: string;
+  /** Which variant of the figure, when it has several rows (e.g. `4 shards`). */
+  readonly label?: string;
+  /** Unit of `ours` and `baseline`, e.g. `tasks/s`. */
+  readonly unit: string;
+  readonly ours?: Summary;
+  readonly baseline?: Summary;
+  /** What the ratio is, e.g. `ours / baseline` or `50k / 10k`. */
+  readonly ratioOf?: string;
+  /** The ratio per run (runs of ours and of the baseline are paired and interleaved). */
+  readonly ratio?: Summary;
+  readonly target?: Target;
+  readonly status: Status;
+  /** One line: what bounds the figure, why it was skipped, or the error. */
+  readonly note?: string;
+  /** Anything else worth keeping in the JSON report (sizes, counts, per-shard times). */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** What a figure gets to run with. */
+export interface FigureContext {
+  readonly stack: BenchStack;
+  /** Measured runs of each side (after one warm-up, unless smoke). */
+  readonly runs: number;
+  /** Runs of the `sweep_memory` figure, whose runs each seed and sweep 60k entities. */
+  readonly memoryRuns: number;
+  /** Smoke mode: tiny counts, one run; checks that the figure works, not how fast. */
+  readonly smoke: boolean;
+  /** Progress line on stderr. */
+  log(message: string): void;
+}
+
+/** One figure of the benchmark. */
+export interface Figure {
+  readonly name: string;
+  /** One line for `--help` and the report: what ours does and what the baseline does. */
+  readonly description: string;
+  run(ctx: FigureContext): Promise<FigureRow[]>;
+}
+
+/** pass when the median ratio meets the target, miss otherwise. */
+export function verdict(ratio: Summary, target: Target): Status {
+  const ok = target.op === '>=' ? ratio.median >= target.value : ratio.median <= target.value;
+  return ok ? 'pass' : 'miss';
+}
+
+/** Per-run ratios `a[i] / b[i]` of paired runs. */
+export function pairedRatios(a: readonly number[], b: readonly number[]): number[] {
+  return a.map((value, i) => value / b[i]!);
+}

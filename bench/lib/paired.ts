@@ -1,0 +1,146 @@
+/** Interleaved, paired runs of ours and its baseline, in short alternating slices so a loaded machine slows both alike, and the report row they make. */
+import { pairedRatios, verdict, type FigureContext, type FigureRow, type Target } from './figure.js';
+import { performance } from 'node:perf_hooks';
+import type { BenchStack, CpuSnapshot } from './stack.js';
+import { summarize } from './stats.js';
+
+/** What one slice of a side did: `count` units of work in `ms` of wall time, using `cpu` (ms, by process). */
+export interface Slice {
+  readonly count: number;
+  readonly ms: number;
+  readonly cpu?: CpuSnapshot | null;
+}
+
+/** Times `fn` and the CPU the processes of the stack spent meanwhile (a slice's measured part). */
+export async function measured<T>(
+  stack: BenchStack,
+  fn: () => Promise<T>,
+): Promise<{ ms: number; cpu: CpuSnapshot | null; result: T }> {
+  const before = stack.cpu();
+  const started = performance.now();
+  const result = await fn();
+  const ms = performance.now() - started;
+  const after = stack.cpu();
+  const cpu =
+    before && after
+      ? {
+          bench: after.bench - before.bench,
+          tasksEmulator: after.tasksEmulator - before.tasksEmulator,
+          datastoreEmulator: after.datastoreEmulator - before.datastoreEmulator,
+        }
+      : null;
+  return { ms, cpu, result };
+}
+
+/** Runs one slice of a side. Set-up that must not be timed (seeding, filling a queue) happens inside, outside `ms`. */
+export type Side = () => Promise<Slice>;
+
+/** Options of {@link pairedRuns}. */
+export interface PairedOptions {
+  /** Slices of each side per run; a run's value is computed from the sums over its slices. @default 4 (smoke: 1) */
+  readonly slices?: number;
+  /** The figure's quantity from a run's total work and wall time. @default units per second */
+  readonly value?: (count: number, ms: number) => number;
+  /** Skip the unmeasured warm-up slices. @default false (smoke: true) */
+  readonly noWarmup?: boolean;
+}
+
+/** Samples of both sides in run order, and CPU time per unit of work (a steadier measure on a shared machine). */
+export interface PairedSamples {
+  readonly ours: number[];
+  readonly baseline: number[];
+  /** Microseconds of CPU per unit of work, by process, over the measured parts of all slices (local stack only). */
+  readonly cpuPerUnit: { readonly ours: CpuSnapshot; readonly baseline: CpuSnapshot } | null;
+}
+
+const perSecond = (count: number, ms: number) => (ms > 0 ? (count * 1000) / ms : 0);
+
+/**
+ * Runs each side `ctx.runs` times. Each run alternates short slices of ours and of the baseline (which goes first
+ * alternates too), after one unmeasured warm-up slice of each (JIT, connections, emulator caches).
+ */
+export async function pairedRuns(
+  ctx: FigureContext,
+  figure: string,
+  unit: string,
+  sides: { ours: Side; baseline: Side },
+  options: PairedOptions = {},
+): Promise<PairedSamples> {
+  const slices = ctx.smoke ? 1 : (options.slices ?? 4);
+  const value = options.value ?? perSecond;
+  if (!ctx.smoke && !options.noWarmup) {
+    await sides.ours();
+    await sides.baseline();
+  }
+  const ours: number[] = [];
+  const baseline: number[] = [];
+  const cpu = { ours: emptyCpu(), baseline: emptyCpu() };
+  const units = { ours: 0, baseline: 0 };
+  let slot = 0;
+  for (let run = 0; run < ctx.runs; run++) {
+    const total = { ours: { count: 0, ms: 0 }, baseline: { count: 0, ms: 0 } };
+    for (let s = 0; s < slices; s++) {
+      const order = slot++ % 2 === 0 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const);
+      for (const side of order) {
+        const slice = await sides[side]();
+        total[side].count += slice.count;
+        total[side].ms += slice.ms;
+        units[side] += slice.count;
+        if (slice.cpu) addCpu(cpu[side], slice.cpu);
+      }
+    }
+    for (const side of ['ours', 'baseline'] as const) {
+      const v = value(total[side].count, total[side].ms);
+      (side === 'ours' ? ours : baseline).push(v);
+      ctx.log(`${figure} run ${run + 1}/${ctx.runs} ${side}: ${v.toFixed(1)} ${unit}`);
+    }
+  }
+  const hasCpu = units.ours > 0 && cpu.ours.bench > 0;
+  return {
+    ours,
+    baseline,
+    cpuPerUnit: hasCpu
+      ? { ours: perUnit(cpu.ours, units.ours), baseline: perUnit(cpu.baseline, units.baseline) }
+      : null,
+  };
+}
+
+function emptyCpu(): Record<keyof CpuSnapshot, number> {
+  return { bench: 0, tasksEmulator: 0, datastoreEmulator: 0 };
+}
+
+function addCpu(into: Record<keyof CpuSnapshot, number>, delta: CpuSnapshot): void {
+  for (const key of Object.keys(into) as (keyof CpuSnapshot)[]) into[key] += delta[key];
+}
+
+function perUnit(cpu: Record<keyof CpuSnapshot, number>, count: number): CpuSnapshot {
+  const round = (ms: number) => Math.round((ms * 1000) / Math.max(1, count));
+  return {
+    bench: round(cpu.bench),
+    tasksEmulator: round(cpu.tasksEmulator),
+    datastoreEmulator: round(cpu.datastoreEmulator),
+  };
+}
+
+/** The row of a figure with a target on `ours / baseline`. */
+export function ratioRow(
+  figure: string,
+  unit: string,
+  samples: PairedSamples,
+  target: Target,
+  extra: Pick<FigureRow, 'note' | 'details' | 'label'> = {},
+): FigureRow {
+  const ratio = summarize(pairedRatios(samples.ours, samples.baseline));
+  return {
+    figure,
+    unit,
+    ours: summarize(samples.ours),
+    baseline: summarize(samples.baseline),
+    ratioOf: 'ours / baseline',
+    ratio,
+    target,
+    status: verdict(ratio, target),
+    ...extra,
+    details: { ...extra.details, ...(samples.cpuPerUnit ? { cpuMicrosPerUnit: samples.cpuPerUnit } : {}) },
+  };
+}

@@ -1,0 +1,116 @@
+/** Figure `sweep_memory`: peak RSS of a process sweeping 50k finished entities against one sweeping 10k (each sweep in its own child process). */
+import { spawn } from 'node:child_process';
+import type { Figure } from './lib/figure.js';
+import { seedFinishedTasks } from './lib/seed.js';
+import { ROOT } from './lib/stack.js';
+import type { ChildEndpoints } from './lib/stack.js';
+import { pairedRatios, verdict, type FigureContext } from './lib/figure.js';
+import { summarize } from './lib/stats.js';
+
+const SHARDS = 16;
+const NOW = Date.UTC(2026, 0, 10, 12);
+
+/** What the child reports. */
+export interface MemoryChildResult {
+  /** Peak resident set size of the child (VmHWM), bytes. */
+  readonly peakRssBytes: number;
+  /** Peak RSS before the sweep started (imports, clients), bytes. */
+  readonly startRssBytes: number;
+  readonly deleted: number;
+  readonly ms: number;
+}
+
+/** The arguments the child gets (one JSON argument). */
+export interface MemoryChildInput {
+  readonly endpoints: ChildEndpoints;
+  readonly namespace: string;
+  readonly shards: number;
+  readonly nowMs: number;
+}
+
+function runChild(input: MemoryChildInput): Promise<MemoryChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/sweep-memory-child.ts', JSON.stringify(input)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`sweep child exited with ${code}: ${stderr.trim()}`));
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as MemoryChildResult);
+      } catch {
+        reject(new Error(`sweep child printed no result: ${stdout.slice(-500)} ${stderr}`));
+      }
+    });
+  });
+}
+
+/** Seeds `count` entities in a fresh namespace and sweeps them in a child process. */
+async function sweepInChild(ctx: FigureContext, count: number): Promise<MemoryChildResult> {
+  const namespace = ctx.stack.namespace(`memory`);
+  const datastore = ctx.stack.datastore(namespace);
+  const queuePath = `projects/${ctx.stack.projectId}/locations/${ctx.stack.location}/queues/bench`;
+  await seedFinishedTasks(datastore, count, { shards: SHARDS, nowMs: NOW, queuePath });
+  const result = await runChild({ endpoints: ctx.stack.endpoints, namespace, shards: SHARDS, nowMs: NOW });
+  if (result.deleted !== count) throw new Error(`the sweep child deleted ${result.deleted} of ${count} entities`);
+  ctx.log(
+    `sweep_memory ${count}: peak ${mib(result.peakRssBytes).toFixed(1)} MiB (${mib(result.startRssBytes).toFixed(1)} MiB before the sweep), ${(result.ms / 1000).toFixed(1)} s`,
+  );
+  return result;
+}
+
+const mib = (bytes: number) => bytes / 2 ** 20;
+
+export const sweepMemoryFigure: Figure = {
+  name: 'sweep_memory',
+  description: 'peak RSS of a child process sweeping 50k vs 10k finished entities (MiB)',
+  async run(ctx) {
+    const small = ctx.smoke ? 100 : 10_000;
+    const large = ctx.smoke ? 500 : 50_000;
+    const runs = ctx.smoke ? 1 : ctx.memoryRuns;
+    const peaks = { large: [] as number[], small: [] as number[] };
+    const growth = { large: [] as number[], small: [] as number[] };
+    const seconds = { large: [] as number[], small: [] as number[] };
+    // No warm-up: every sweep is a fresh process.
+    for (let run = 0; run < runs; run++) {
+      const order = run % 2 === 0 ? (['large', 'small'] as const) : (['small', 'large'] as const);
+      for (const size of order) {
+        const result = await sweepInChild(ctx, size === 'large' ? large : small);
+        peaks[size].push(mib(result.peakRssBytes));
+        growth[size].push(mib(result.peakRssBytes - result.startRssBytes));
+        seconds[size].push(result.ms / 1000);
+      }
+    }
+    const ratio = summarize(pairedRatios(peaks.large, peaks.small));
+    const target = { op: '<=', value: 1.25 } as const;
+    const k = (n: number) => `${n >= 1000 ? n / 1000 + 'k' : n}`;
+    return [
+      {
+        figure: 'sweep_memory',
+        label: `${k(large)} vs ${k(small)}`,
+        unit: 'MiB',
+        ours: summarize(peaks.large),
+        baseline: summarize(peaks.small),
+        ratioOf: `${k(large)} / ${k(small)}`,
+        ratio,
+        target,
+        status: verdict(ratio, target),
+        note: `peak RSS of the whole child (Node, tsx, clients); the sweep itself added ${summarize(growth.large).median.toFixed(0)} MiB (${k(large)}) vs ${summarize(growth.small).median.toFixed(0)} MiB (${k(small)}); ${runs} run(s)`,
+        details: {
+          small,
+          large,
+          shards: SHARDS,
+          runs,
+          growthMiB: { large: summarize(growth.large), small: summarize(growth.small) },
+          sweepSeconds: { large: summarize(seconds.large), small: summarize(seconds.small) },
+        },
+      },
+    ];
+  },
+};
