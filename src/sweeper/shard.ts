@@ -326,6 +326,15 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
 
   const nextCursor = () => {
     progress();
+    o.log({
+      severity: 'INFO',
+      message: `shard ${shard}: budget of ${budgetMs} ms used, continuing from a cursor`,
+      event: 'shard-paused',
+      ...where,
+      phase: position.phase,
+      kind: position.kind,
+      stats,
+    });
     return encodeCursor(position);
   };
 
