@@ -1,5 +1,6 @@
 /** One step of a mapper job: map batches of a query within a time budget, committing each batch with the shard's cursor, exactly once. */
-import type { Datastore, Key, Query, Transaction } from '@google-cloud/datastore';
+import type { Datastore, Key, Query } from '@google-cloud/datastore';
+import { inTransaction } from '../store/transaction.js';
 import {
   applyPendingWrites,
   applyWrites,
@@ -67,28 +68,6 @@ export function jobKey(datastore: Datastore, jobId: string): Key {
 
 export function shardKey(datastore: Datastore, jobId: string, shard: number): Key {
   return datastore.key([MAPPER_JOB_KIND, jobId, MAPPER_SHARD_KIND, shard + 1]);
-}
-
-/** Runs `body` in a Datastore transaction, retrying on contention (ABORTED) a few times. */
-export async function inTransaction<T>(
-  datastore: Datastore,
-  body: (tx: Transaction) => Promise<T>,
-  attempts = 6,
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const tx = datastore.transaction();
-    await tx.run();
-    try {
-      const result = await body(tx);
-      await tx.commit();
-      return result;
-    } catch (error) {
-      await tx.rollback().catch(() => undefined);
-      const code = (error as { code?: number }).code;
-      if (code !== 10 || attempt >= attempts) throw error; // 10 = ABORTED
-      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * Math.random()));
-    }
-  }
 }
 
 class StaleStep extends Error {}

@@ -4,7 +4,7 @@ import type { Datastore, Key } from '@google-cloud/datastore';
 import type { DeferredRuntime } from '../defer/runtime.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import type { Deferred, TaskHandle } from '../types.js';
-import { inTransaction } from './mapper-step.js';
+import { inTransaction } from '../store/transaction.js';
 import { RECURRING_JOB_KIND, type RecurringJobRecord } from './records.js';
 import { parseSchedule, type ScheduleSpec } from './schedule.js';
 
