@@ -67,6 +67,12 @@ export interface SweepOptions {
   commitConcurrency?: number;
   /** Task entities read per query page (entities carry payloads of up to ~900 KB). @default 100 */
   pageSize?: number;
+  /**
+   * Most pages of task entities held at once across the shards of one `sweep()`: with `pageSize`, this bounds memory
+   * (done entities carry no payload; pending, running and failed ones do).
+   * @default 4
+   */
+  pageConcurrency?: number;
   /** Other underscore-prefixed kinds to sweep by `expireAt`, in addition to discovered ones. @default [] */
   kinds?: readonly string[];
   /** Find other underscore kinds with a `__kind__` query where the store answers it. @default true */
@@ -93,6 +99,8 @@ export interface SweepShardOptions extends SweepOptions {
   lookupLimit?: LimitFunction;
   /** Share one commit limiter between shards (set by `sweep()`). */
   commitLimit?: LimitFunction;
+  /** Share one page limiter between shards (set by `sweep()`). */
+  pageLimit?: LimitFunction;
 }
 
 /** What {@link sweepShard} returns: its counts, and a cursor when the budget ran out before the shard was done. */
@@ -131,6 +139,7 @@ export function resolveSweepOptions(options: SweepOptions) {
     concurrency: positiveInt(options.concurrency, 16, 'concurrency'),
     commitConcurrency: positiveInt(options.commitConcurrency, 4, 'commitConcurrency'),
     pageSize: positiveInt(options.pageSize, 100, 'pageSize'),
+    pageConcurrency: positiveInt(options.pageConcurrency, 4, 'pageConcurrency'),
     log: options.log ?? jsonLogger(),
     dryRun: options.dryRun === true,
     namespace: options.namespace ?? options.datastore.namespace,
@@ -153,6 +162,7 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
   if (!(budgetMs >= 0)) throw new InvalidArgumentError(`budgetMs must be >= 0, got ${options.budgetMs}.`);
   const lookupLimit = options.lookupLimit ?? pLimit(o.concurrency);
   const commitLimit = options.commitLimit ?? pLimit(o.commitConcurrency);
+  const pageLimit = options.pageLimit ?? pLimit(o.pageConcurrency);
   const started = performance.now();
   const outOfBudget = () => performance.now() - started >= budgetMs;
   const ctx: DecisionContext = { nowMs: o.nowMs, graceMs: o.graceMs, retention: options.retention };
@@ -348,8 +358,12 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
         .filter(and([new PropertyFilter('ageKey', '>=', lower), new PropertyFilter('ageKey', '<', upper)]))
         .limit(o.pageSize);
       if (position.start) query = query.start(position.start);
-      const [entities, info] = await datastore.runQuery(query);
-      await processTaskPage(entities);
+      // A page holds whole entities (payloads up to ~900 KB each) until it is processed: bound pages in flight.
+      const { entities, info } = await pageLimit(async () => {
+        const [rows, meta] = await datastore.runQuery(query);
+        await processTaskPage(rows);
+        return { entities: rows, info: meta };
+      });
       const more = entities.length === o.pageSize && info.moreResults !== 'NO_MORE_RESULTS' && info.endCursor;
       if (!more) break;
       position.start = info.endCursor;

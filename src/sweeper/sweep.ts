@@ -56,6 +56,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   });
   const lookupLimit = pLimit(o.concurrency);
   const commitLimit = pLimit(o.commitConcurrency);
+  const pageLimit = pLimit(o.pageConcurrency);
   const now = new Date(o.nowMs);
   const perShard = await Promise.all(
     Array.from({ length: count }, (_, shard) =>
@@ -68,6 +69,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
         discoverKinds: false,
         lookupLimit,
         commitLimit,
+        pageLimit,
         log: o.log,
       }).then((r) => r.stats),
     ),
