@@ -1,4 +1,5 @@
 /** `npm run bench`: starts the local stack (or connects to a real project), runs every figure against its raw baseline, prints a table or a JSON report. */
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { codecFigure } from './codec.js';
@@ -28,6 +29,7 @@ Runs each figure against its raw baseline in the same run and prints median (min
 
 Options:
   --json               print the JSON report on stdout instead of the table (progress stays on stderr)
+  --out <file>         also write the JSON report to this file
   --smoke              tiny counts, one run: checks that every figure works, not how fast (CI)
   --runs <n>           measured runs per figure and side (default 5; smoke: 1)
   --memory-runs <n>    runs of sweep_memory, each seeding and sweeping 60k entities (default 1)
@@ -53,6 +55,7 @@ const { values } = (() => {
     return parseArgs({
       options: {
         json: { type: 'boolean', default: false },
+        out: { type: 'string' },
         smoke: { type: 'boolean', default: false },
         runs: { type: 'string' },
         'memory-runs': { type: 'string' },
@@ -158,6 +161,7 @@ const report: BenchReport = {
   figures: rows,
 };
 
+if (values.out) writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
 if (values.json) {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } else {

@@ -21,7 +21,10 @@ const datastore = childDatastore(input.endpoints, input.namespace);
 const tasks = childTasksClient(input.endpoints);
 // Connect (gRPC channel, protos) before taking the starting mark, so the growth is the sweep's own.
 await datastore.runQuery(datastore.createQuery(input.namespace, '_BenchWarmUp').select('__key__').limit(1));
+const collect = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+collect();
 const startRssBytes = peakRssBytes();
+const startHeapBytes = process.memoryUsage().heapUsed;
 const started = performance.now();
 const { stats } = await sweep({
   datastore,
@@ -31,9 +34,12 @@ const { stats } = await sweep({
   now: new Date(input.nowMs),
   log: silentLogger,
 });
+const endPeakRssBytes = peakRssBytes();
+collect();
 const result: MemoryChildResult = {
-  peakRssBytes: peakRssBytes(),
+  peakRssBytes: endPeakRssBytes,
   startRssBytes,
+  retainedHeapBytes: process.memoryUsage().heapUsed - startHeapBytes,
   deleted: stats.deleted.done,
   ms: performance.now() - started,
 };

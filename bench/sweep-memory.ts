@@ -14,8 +14,10 @@ const NOW = Date.UTC(2026, 0, 10, 12);
 export interface MemoryChildResult {
   /** Peak resident set size of the child (VmHWM), bytes. */
   readonly peakRssBytes: number;
-  /** Peak RSS before the sweep started (imports, clients), bytes. */
+  /** Peak RSS before the sweep started (imports, connected clients), bytes. */
   readonly startRssBytes: number;
+  /** Heap in use after a full GC at the end minus at the start: what the sweep kept (a leak shows here), bytes. */
+  readonly retainedHeapBytes: number;
   readonly deleted: number;
   readonly ms: number;
 }
@@ -30,11 +32,15 @@ export interface MemoryChildInput {
 
 function runChild(input: MemoryChildInput): Promise<MemoryChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/sweep-memory-child.ts', JSON.stringify(input)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', 'bench/sweep-memory-child.ts', JSON.stringify(input)],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env },
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -60,7 +66,7 @@ async function sweepInChild(ctx: FigureContext, count: number): Promise<MemoryCh
   const result = await runChild({ endpoints: ctx.stack.endpoints, namespace, shards: SHARDS, nowMs: NOW });
   if (result.deleted !== count) throw new Error(`the sweep child deleted ${result.deleted} of ${count} entities`);
   ctx.log(
-    `sweep_memory ${count}: peak ${mib(result.peakRssBytes).toFixed(1)} MiB (${mib(result.startRssBytes).toFixed(1)} MiB before the sweep), ${(result.ms / 1000).toFixed(1)} s`,
+    `sweep_memory ${count}: peak ${mib(result.peakRssBytes).toFixed(1)} MiB (${mib(result.startRssBytes).toFixed(1)} MiB before the sweep, ${mib(result.retainedHeapBytes).toFixed(1)} MiB retained), ${(result.ms / 1000).toFixed(1)} s`,
   );
   return result;
 }
@@ -77,6 +83,7 @@ export const sweepMemoryFigure: Figure = {
     const peaks = { large: [] as number[], small: [] as number[] };
     const growth = { large: [] as number[], small: [] as number[] };
     const seconds = { large: [] as number[], small: [] as number[] };
+    const retained = { large: [] as number[], small: [] as number[] };
     // No warm-up: every sweep is a fresh process.
     for (let run = 0; run < runs; run++) {
       const order = run % 2 === 0 ? (['large', 'small'] as const) : (['small', 'large'] as const);
@@ -85,6 +92,7 @@ export const sweepMemoryFigure: Figure = {
         peaks[size].push(mib(result.peakRssBytes));
         growth[size].push(mib(result.peakRssBytes - result.startRssBytes));
         seconds[size].push(result.ms / 1000);
+        retained[size].push(mib(result.retainedHeapBytes));
       }
     }
     const ratio = summarize(pairedRatios(peaks.large, peaks.small));
@@ -101,13 +109,16 @@ export const sweepMemoryFigure: Figure = {
         ratio,
         target,
         status: verdict(ratio, target),
-        note: `peak RSS of the whole child (Node, tsx, clients); the sweep itself added ${summarize(growth.large).median.toFixed(0)} MiB (${k(large)}) vs ${summarize(growth.small).median.toFixed(0)} MiB (${k(small)}); ${runs} run(s)`,
+        note:
+          `peak RSS of the whole child (Node, tsx, connected clients); during the sweep it grew ${summarize(growth.large).median.toFixed(0)} MiB (${k(large)}) vs ${summarize(growth.small).median.toFixed(0)} MiB (${k(small)}), ` +
+          `and after a full GC the sweep kept ${summarize(retained.large).median.toFixed(1)} vs ${summarize(retained.small).median.toFixed(1)} MiB of heap; ${runs} run(s)`,
         details: {
           small,
           large,
           shards: SHARDS,
           runs,
           growthMiB: { large: summarize(growth.large), small: summarize(growth.small) },
+          retainedHeapMiB: { large: summarize(retained.large), small: summarize(retained.small) },
           sweepSeconds: { large: summarize(seconds.large), small: summarize(seconds.small) },
         },
       },

@@ -45,63 +45,65 @@ export interface PairedOptions {
   readonly noWarmup?: boolean;
 }
 
-/** Samples of both sides in run order, and CPU time per unit of work (a steadier measure on a shared machine). */
+/** Samples of each side in run order, and CPU time per unit of work (a steadier measure on a shared machine). */
 export interface PairedSamples {
   readonly ours: number[];
   readonly baseline: number[];
-  /** Microseconds of CPU per unit of work, by process, over the measured parts of all slices (local stack only). */
-  readonly cpuPerUnit: { readonly ours: CpuSnapshot; readonly baseline: CpuSnapshot } | null;
+  /** Samples of further reference sides, by name. */
+  readonly others: Readonly<Record<string, number[]>>;
+  /** Microseconds of CPU per unit of work, by side and process, over the measured parts of all slices (local stack only). */
+  readonly cpuPerUnit: Readonly<Record<string, CpuSnapshot>> | null;
 }
 
 const perSecond = (count: number, ms: number) => (ms > 0 ? (count * 1000) / ms : 0);
 
 /**
- * Runs each side `ctx.runs` times. Each run alternates short slices of ours and of the baseline (which goes first
- * alternates too), after one unmeasured warm-up slice of each (JIT, connections, emulator caches).
+ * Runs each side `ctx.runs` times. Each run interleaves short slices of every side (which one goes first rotates),
+ * after one unmeasured warm-up slice of each (JIT, connections, emulator caches). Sides beyond ours and the baseline
+ * are references, reported alongside.
  */
 export async function pairedRuns(
   ctx: FigureContext,
   figure: string,
   unit: string,
-  sides: { ours: Side; baseline: Side },
+  sides: { ours: Side; baseline: Side } & Record<string, Side>,
   options: PairedOptions = {},
 ): Promise<PairedSamples> {
   const slices = ctx.smoke ? 1 : (options.slices ?? 4);
   const value = options.value ?? perSecond;
+  const names = Object.keys(sides);
   if (!ctx.smoke && !options.noWarmup) {
-    await sides.ours();
-    await sides.baseline();
+    for (const name of names) await sides[name]!();
   }
-  const ours: number[] = [];
-  const baseline: number[] = [];
-  const cpu = { ours: emptyCpu(), baseline: emptyCpu() };
-  const units = { ours: 0, baseline: 0 };
+  const samples = Object.fromEntries(names.map((name) => [name, [] as number[]]));
+  const cpu = Object.fromEntries(names.map((name) => [name, emptyCpu()]));
+  const units = Object.fromEntries(names.map((name) => [name, 0]));
   let slot = 0;
   for (let run = 0; run < ctx.runs; run++) {
-    const total = { ours: { count: 0, ms: 0 }, baseline: { count: 0, ms: 0 } };
+    const total = Object.fromEntries(names.map((name) => [name, { count: 0, ms: 0 }]));
     for (let s = 0; s < slices; s++) {
-      const order = slot++ % 2 === 0 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const);
-      for (const side of order) {
-        const slice = await sides[side]();
-        total[side].count += slice.count;
-        total[side].ms += slice.ms;
-        units[side] += slice.count;
-        if (slice.cpu) addCpu(cpu[side], slice.cpu);
+      const first = slot++ % names.length;
+      for (const name of [...names.slice(first), ...names.slice(0, first)]) {
+        const slice = await sides[name]!();
+        total[name]!.count += slice.count;
+        total[name]!.ms += slice.ms;
+        units[name]! += slice.count;
+        if (slice.cpu) addCpu(cpu[name]!, slice.cpu);
       }
     }
-    for (const side of ['ours', 'baseline'] as const) {
-      const v = value(total[side].count, total[side].ms);
-      (side === 'ours' ? ours : baseline).push(v);
-      ctx.log(`${figure} run ${run + 1}/${ctx.runs} ${side}: ${v.toFixed(1)} ${unit}`);
+    for (const name of names) {
+      const v = value(total[name]!.count, total[name]!.ms);
+      samples[name]!.push(v);
+      ctx.log(`${figure} run ${run + 1}/${ctx.runs} ${name}: ${v.toFixed(1)} ${unit}`);
     }
   }
-  const hasCpu = units.ours > 0 && cpu.ours.bench > 0;
+  const hasCpu = cpu.ours!.bench > 0;
+  const { ours, baseline, ...others } = samples;
   return {
-    ours,
-    baseline,
-    cpuPerUnit: hasCpu
-      ? { ours: perUnit(cpu.ours, units.ours), baseline: perUnit(cpu.baseline, units.baseline) }
-      : null,
+    ours: ours!,
+    baseline: baseline!,
+    others,
+    cpuPerUnit: hasCpu ? Object.fromEntries(names.map((name) => [name, perUnit(cpu[name]!, units[name]!)])) : null,
   };
 }
 
