@@ -373,7 +373,9 @@ export class TaskExecutor {
     }
     const withKey: TaskInfo = { ...info, entityKey: key };
     const nowMs = config.clock.now();
-    const claim = await claimTask(config.datastore, key, nowMs, (task) => this.leaseFor(task), delivery.etaMs ?? nowMs);
+    const lease = (task: StoredTask) => this.leaseFor(task);
+    const lookupFirst = delivery.retryCount > 0; // a redelivery: most likely finished or running already
+    const claim = await claimTask(config.datastore, key, nowMs, lease, delivery.etaMs ?? nowMs, { lookupFirst });
     switch (claim.kind) {
       case 'missing':
         this.logSkip(

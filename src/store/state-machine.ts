@@ -85,9 +85,10 @@ export type ClaimResult =
   | { readonly kind: 'run'; readonly task: StoredTask };
 
 /**
- * Reads the entity and, when the decision is `run`, marks it `running` with a lease, in one transaction. A plain
- * (strongly consistent) lookup first answers duplicates without a transaction: missing, finished and busy entities
- * cannot become runnable by this delivery, so many deliveries of one task do not fight over its entity group.
+ * Reads the entity and, when the decision is `run`, marks it `running` with a lease, in one transaction. With
+ * `lookupFirst` (for redeliveries, which are mostly duplicates), a plain strongly consistent lookup first answers
+ * missing, finished and busy entities without a transaction (none of them can become runnable for this delivery), so
+ * many deliveries of one task do not fight over its entity group.
  */
 export async function claimTask(
   datastore: Datastore,
@@ -95,12 +96,15 @@ export async function claimTask(
   nowMs: number,
   leaseMs: number | ((task: StoredTask) => number),
   scheduledMs: number = nowMs,
+  options: { readonly lookupFirst?: boolean } = {},
 ): Promise<ClaimResult> {
-  const [current] = await datastore.get(key);
-  if (!current) return { kind: 'missing' };
-  const seen = fromEntity(current);
-  const first = decideClaim(seen, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(seen), scheduledMs);
-  if (first.kind === 'finished' || first.kind === 'busy') return first;
+  if (options.lookupFirst) {
+    const [current] = await datastore.get(key);
+    if (!current) return { kind: 'missing' };
+    const seen = fromEntity(current);
+    const first = decideClaim(seen, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(seen), scheduledMs);
+    if (first.kind === 'finished' || first.kind === 'busy') return first;
+  }
   return inTransaction(datastore, async (tx) => {
     const [entity] = await tx.get(key);
     if (!entity) return { kind: 'missing' } as const;
