@@ -37,6 +37,28 @@ function toEpochMs(eta: Date | number): number {
   return ms;
 }
 
+/** Checks the `parent` option: a complete Datastore key (every element named or numbered), the root of an entity group. */
+function checkParentKey(parent: unknown): void {
+  const fix = "pass a complete Datastore key such as datastore.key(['Order', 'o1'])";
+  let key = parent as Key | undefined;
+  if (!key || typeof key !== 'object' || typeof key.kind !== 'string' || !Array.isArray(key.path)) {
+    throw new InvalidArgumentError(`parent must be a complete Datastore key, got ${describeValue(parent)}: ${fix}.`);
+  }
+  for (; key; key = key.parent) {
+    if (key.name === undefined && key.id === undefined) {
+      throw new InvalidArgumentError(
+        `parent must be a complete Datastore key, but ${key.kind} has no name or id: ${fix}.`,
+      );
+    }
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return `an object with keys ${Object.keys(value).join(', ') || '(none)'}`;
+}
+
 /**
  * Merges option layers (instance defaults, task options, `.with()` calls; later wins) and checks every value.
  * A layer's `eta` or `delay` replaces the timing of the layers before it.
@@ -101,6 +123,7 @@ export function resolveDeferOptions(
   if (merged.parent && !merged.transaction) {
     throw new InvalidArgumentError('parent only applies to transactional defers; pass transaction too.');
   }
+  if (merged.parent) checkParentKey(merged.parent);
 
   return {
     queue: checkQueueId(merged.queue ?? context.defaultQueue),

@@ -133,13 +133,24 @@ export async function runDeferredTransaction<T>(
       if (isContention(error) && attempt < retries) continue;
       throw error;
     }
-    const planned = tx.held.map((held) => {
-      const plan = runtime.enqueuer.planEntityTask(held.prepared, held.taskId, held.parent ?? tx.defaultParent(), true);
-      runtime.enqueuer.savePlanned(raw, plan);
-      held.deferral.entityKey = plan.deferral.entityKey;
-      held.deferral.cloudTaskName = plan.deferral.cloudTaskName;
-      return { held, plan };
-    });
+    let planned: { held: (typeof tx.held)[number]; plan: ReturnType<typeof runtime.enqueuer.planEntityTask> }[];
+    try {
+      planned = tx.held.map((held) => {
+        const plan = runtime.enqueuer.planEntityTask(
+          held.prepared,
+          held.taskId,
+          held.parent ?? tx.defaultParent(),
+          true,
+        );
+        runtime.enqueuer.savePlanned(raw, plan);
+        held.deferral.entityKey = plan.deferral.entityKey;
+        held.deferral.cloudTaskName = plan.deferral.cloudTaskName;
+        return { held, plan };
+      });
+    } catch (error) {
+      await raw.rollback().catch(() => undefined); // never leave the transaction open
+      throw error;
+    }
     try {
       await raw.commit();
     } catch (error) {
