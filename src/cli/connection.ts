@@ -1,9 +1,11 @@
 /** The connection flags shared by the `deferred` commands (project, location, emulators, namespace) and the clients they build. */
+import { connect as tcpConnect } from 'node:net';
 import { Datastore } from '@google-cloud/datastore';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import { grpc } from 'google-gax';
 import type { Argv } from 'yargs';
 import { InvalidArgumentError, PrerequisiteMissingError } from '../errors/index.js';
+import { EXIT } from './exit-codes.js';
 
 /** Parsed connection flags. */
 export interface ConnectionArgs {
@@ -66,6 +68,25 @@ function hostPort(value: string, flag: string): { host: string; port: number } {
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
+/**
+ * Checks in the background that an emulator accepts connections; when it does not, exits at once with one line and the
+ * prerequisite code (the clients would retry an unreachable endpoint for a minute, then print a wall of errors).
+ */
+function exitUnlessReachable(what: string, host: string, port: number, flag: string): void {
+  const socket = tcpConnect({ host, port });
+  const fail = (reason: string) => {
+    socket.destroy();
+    process.stderr.write(
+      `deferred: cannot reach the ${what} at ${host}:${port} (${reason}): start it (e.g. \`deferred dev\`) or fix ${flag}.\n`,
+    );
+    process.exit(EXIT.prerequisite);
+  };
+  socket.setTimeout(5_000, () => fail('no answer within 5 s'));
+  socket.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
+  socket.once('connect', () => socket.destroy());
+  socket.unref();
+}
+
 /** Resolves the flags (falling back to the environment) and builds the clients; one-line errors for bad or missing values. */
 export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.env): Connection {
   const datastoreHost = argv['datastore-emulator-host'] ?? env.DATASTORE_EMULATOR_HOST;
@@ -90,6 +111,7 @@ export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.e
   let datastore: Datastore;
   if (datastoreHost) {
     const { host, port } = hostPort(datastoreHost, '--datastore-emulator-host');
+    exitUnlessReachable('Datastore emulator', host, port, '--datastore-emulator-host');
     datastore = new Datastore({
       projectId,
       apiEndpoint: `${host}:${port}`,
@@ -102,6 +124,7 @@ export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.e
   let tasks: CloudTasksClient;
   if (tasksHost) {
     const { host, port } = hostPort(tasksHost, '--tasks-emulator-host');
+    exitUnlessReachable('Cloud Tasks emulator', host, port, '--tasks-emulator-host');
     tasks = new CloudTasksClient({ apiEndpoint: host, port, sslCreds: grpc.credentials.createInsecure() });
   } else {
     tasks = new CloudTasksClient({ projectId });

@@ -29,10 +29,18 @@ const cli = yargs(hideBin(process.argv))
       process.stderr.write(`deferred: ${error.message}\n`);
       process.exit(EXIT.prerequisite);
     }
+    if (error && /Could not load the default credentials/.test(error.message)) {
+      process.stderr.write(
+        'deferred: no Google credentials: run `gcloud auth application-default login`, or point the command at emulators with --datastore-emulator-host and --tasks-emulator-host.\n',
+      );
+      process.exit(EXIT.prerequisite);
+    }
     if (error instanceof InvalidArgumentError)
       message = error.message; // a flag's value failed its check: bad usage
     else if (error) {
-      process.stderr.write(`deferred: ${error.message}\n`);
+      // One line: RPC errors after retries repeat every attempt's error ("... : Previous errors : [...]").
+      const line = error.message.split('\n')[0]!.split(' : Previous errors')[0]!;
+      process.stderr.write(`deferred: ${line.length > 500 ? `${line.slice(0, 500)}...` : line}\n`);
       process.exit(EXIT.failure);
     }
     process.stderr.write(`deferred: ${message}\nRun "deferred --help" for usage.\n`);
