@@ -22,9 +22,15 @@ export interface RunEvent {
 /** Runs of `work(id)`, recorded in memory (in-process handlers) or read from a child's ledger file. */
 export class Ledger {
   readonly events: RunEvent[] = [];
+  private readonly counts = { start: new Map<string, number>(), end: new Map<string, number>() };
 
   record(e: RunEvent['e'], id: string): void {
-    this.events.push({ e, id, pid: process.pid });
+    this.add({ e, id, pid: process.pid });
+  }
+
+  private add(event: RunEvent): void {
+    this.events.push(event);
+    this.counts[event.e].set(event.id, (this.counts[event.e].get(event.id) ?? 0) + 1);
   }
 
   /** Adds the lines of a ledger file written by child processes. */
@@ -35,17 +41,22 @@ export class Ledger {
     } catch {
       return this; // nobody ran anything yet
     }
-    for (const line of text.split('\n')) if (line) this.events.push(JSON.parse(line) as RunEvent);
+    for (const line of text.split('\n')) if (line) this.add(JSON.parse(line) as RunEvent);
     return this;
   }
 
   starts(id: string): number {
-    return this.events.filter((r) => r.e === 'start' && r.id === id).length;
+    return this.counts.start.get(id) ?? 0;
   }
 
   /** Completed runs: the function returned. */
   ends(id: string): number {
-    return this.events.filter((r) => r.e === 'end' && r.id === id).length;
+    return this.counts.end.get(id) ?? 0;
+  }
+
+  /** How many distinct ids completed at least once. */
+  get completed(): number {
+    return this.counts.end.size;
   }
 }
 
