@@ -215,7 +215,7 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
               o.log({
                 severity: leaked ? 'WARNING' : 'DEBUG',
                 message: leaked
-                  ? `deleted a leaked task entity: its Cloud Task ${c.tag.snapshot.cloudTaskName} is gone (retries exhausted, deleted, purged or lost by the queue) and it never finished`
+                  ? `deleted a leaked task entity: its Cloud Task ${c.tag.snapshot.cloudTaskName} is gone (never created because its defer failed, or retries ran out, or it was deleted, purged or lost by the queue) and it never finished`
                   : `deleted (${c.tag.reason})`,
                 event: 'deleted',
                 ...where,
