@@ -5,7 +5,7 @@ import { buildCreateTaskRequest, retargetRequest, storedRequest } from '../src/d
 import { checkCloudTaskId, childTaskId, hopTaskId, taskIdOf } from '../src/defer/names.js';
 import { DEFAULT_RETENTION_MS, resolveDeferOptions } from '../src/defer/options.js';
 import { readDeliveryHeaders } from '../src/handler/task-headers.js';
-import { packPayload, unpackPayload } from '../src/store/payload.js';
+import { packPayload, packPayloadAsync, unpackPayload } from '../src/store/payload.js';
 import type { DeferredTaskEntity } from '../src/store/schema.js';
 import { decideClaim, decideCompletion } from '../src/store/state-machine.js';
 
@@ -136,6 +136,15 @@ describe('payload packing', () => {
     expect(chunked.payload.length).toBe(0);
     expect(unpackPayload(chunked, chunked.chunks)).toEqual(random);
     expect(() => unpackPayload(chunked, chunked.chunks.slice(1))).toThrow(/bytes, expected|decompress/);
+  });
+
+  it('packs the same off the event loop (packPayloadAsync): gzip, identity, chunks', async () => {
+    const text = Buffer.from(JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `n${i}` }))));
+    expect(await packPayloadAsync(text)).toEqual(packPayload(text));
+    const random = randomBytes(5000);
+    const chunked = await packPayloadAsync(random, 1000);
+    expect(chunked).toEqual(packPayload(random, 1000));
+    expect(unpackPayload(chunked, chunked.chunks)).toEqual(random);
   });
 });
 

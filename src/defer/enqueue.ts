@@ -3,7 +3,8 @@ import type { Key, Transaction } from '@google-cloud/datastore';
 import { TaskAlreadyExistsError } from '../errors/runtime.js';
 import { log } from '../handler/logger.js';
 import { ageKey, shardOf } from '../store/schema.js';
-import { chunkKeys, packPayload, saveTask, taskKey, taskMutations } from '../store/task-entity.js';
+import { chunkKeys, packPayload, packPayloadAsync, saveTask, taskKey, taskMutations } from '../store/task-entity.js';
+import type { PackedPayload } from '../store/payload.js';
 import type { Deferral } from '../types.js';
 import { buildCreateTaskRequest, storedRequest } from './cloud-task-request.js';
 import type { ResolvedConfig } from './config.js';
@@ -60,7 +61,9 @@ export class Enqueuer {
    */
   async enqueue(prepared: PreparedDefer, taskId: string | null, ifExists: 'throw' | 'ignore'): Promise<Deferral> {
     if (!this.needsEntity(prepared)) return this.enqueueInline(prepared, taskId, ifExists);
-    const planned = this.planEntityTask(prepared, taskId ?? randomId(), null, false);
+    // Outside a transaction nothing waits on this thread: compress off the event loop.
+    const packed = await packPayloadAsync(prepared.envelope);
+    const planned = this.planEntityTask(prepared, taskId ?? randomId(), null, false, packed);
     await saveTask(this.config.datastore, planned.mutations);
     return this.createPlanned(planned, ifExists);
   }
@@ -97,13 +100,15 @@ export class Enqueuer {
 
   /**
    * Plans an entity-backed deferral: the entity (state `pending`, the Cloud Task's name and request chosen now) and
-   * the request whose body carries only the entity's key. `parent` places the entity in a caller's entity group.
+   * the request whose body carries only the entity's key. `parent` places the entity in a caller's entity group;
+   * `packed` is the payload already compressed (by default it is compressed here, synchronously).
    */
   planEntityTask(
     prepared: PreparedDefer,
     taskId: string,
     parent: Key | null,
     transactional: boolean,
+    packed: PackedPayload = packPayload(prepared.envelope),
   ): PlannedEntityTask {
     const { options } = prepared;
     const config = this.config;
@@ -145,7 +150,7 @@ export class Enqueuer {
         ageKey: ageKey(shard, nowMs),
         expireAt: new Date(Math.max(options.etaMs, nowMs) + config.expireAfterMs),
       },
-      packPayload(prepared.envelope),
+      packed,
     );
     return {
       mutations,

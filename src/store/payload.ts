@@ -1,5 +1,6 @@
 /** Packing an envelope for a `_DeferredTask` entity: gzip, then split into chunks of at most CHUNK_BYTES; and back. */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { BadStoredPayloadError } from './errors.js';
 import { CHUNK_BYTES } from './schema.js';
 
@@ -23,7 +24,20 @@ export const GZIP_LEVEL = 3;
 
 /** Compresses `bytes` (gzip, unless that does not make them smaller) and chunks the result when it exceeds `chunkBytes`. */
 export function packPayload(bytes: Buffer, chunkBytes: number = CHUNK_BYTES): PackedPayload {
-  const gz = gzipSync(bytes, { level: GZIP_LEVEL });
+  return packCompressed(bytes, gzipSync(bytes, { level: GZIP_LEVEL }), chunkBytes);
+}
+
+/**
+ * {@link packPayload} with the compression on libuv's thread pool, so a large payload does not hold the caller's event
+ * loop for milliseconds (other requests keep being served, and another core can do the work).
+ */
+export async function packPayloadAsync(bytes: Buffer, chunkBytes: number = CHUNK_BYTES): Promise<PackedPayload> {
+  return packCompressed(bytes, await gzipAsync(bytes, { level: GZIP_LEVEL }), chunkBytes);
+}
+
+const gzipAsync = promisify(gzip);
+
+function packCompressed(bytes: Buffer, gz: Buffer, chunkBytes: number): PackedPayload {
   const useGzip = gz.length < bytes.length;
   const stored = useGzip ? gz : bytes;
   const encoding = useGzip ? 'gzip' : 'identity';

@@ -1,7 +1,7 @@
 /** Mapping `_DeferredTask` entities and their chunks to and from Datastore: keys, indexed properties, reads, writes. */
 import { Datastore, type Key, type Transaction } from '@google-cloud/datastore';
 import { BadStoredPayloadError } from './errors.js';
-import { packPayload, unpackPayload, type PackedPayload } from './payload.js';
+import { packPayload, packPayloadAsync, unpackPayload, type PackedPayload } from './payload.js';
 import { CHUNK_KIND, INDEXED_TASK_PROPERTIES, TASK_KIND, type DeferredTaskEntity } from './schema.js';
 
 /** A task entity as read back, with its key. */
@@ -162,4 +162,4 @@ export async function readPayload(datastore: Datastore, task: StoredTask): Promi
   return unpackPayload(task, chunks);
 }
 
-export { packPayload };
+export { packPayload, packPayloadAsync };
