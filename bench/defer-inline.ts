@@ -7,8 +7,6 @@ import { pool } from './lib/stats.js';
 
 /** Defers in flight at once, on both sides. */
 const CONCURRENCY = 32;
-/** Tasks are never delivered (the queue stays paused); this URL only has to be valid. */
-const HANDLER_URL = 'http://127.0.0.1:9/_deferred';
 
 export const deferInlineFigure: Figure = {
   name: 'defer_inline',
@@ -17,10 +15,14 @@ export const deferInlineFigure: Figure = {
     const { stack } = ctx;
     const count = ctx.smoke ? 40 : 300;
     const queuePath = await stack.createQueue('inline', { paused: true });
-    const deferred = benchDeferred(stack, { queuePath, namespace: stack.namespace('inline'), handlerUrl: HANDLER_URL });
+    const deferred = benchDeferred(stack, {
+      queuePath,
+      namespace: stack.namespace('inline'),
+      handlerUrl: stack.parkedUrl,
+    });
     const sendReceipt = deferred.task('sendReceipt', (..._args: unknown[]) => undefined);
     const args = typicalArgs();
-    const url = `${HANDLER_URL}/tasks/sendReceipt`;
+    const url = `${stack.parkedUrl}/tasks/sendReceipt`;
     let bodyBytes = 0;
 
     const measure = async (one: () => Promise<unknown>) => {

@@ -6,7 +6,6 @@ import { benchDeferred } from './lib/runtime.js';
 import { pool } from './lib/stats.js';
 
 const CONCURRENCY = 4;
-const HANDLER_URL = 'http://127.0.0.1:9/_deferred';
 const TARGET_BYTES = 500_000;
 
 /** A deterministic pseudo-random generator, so the payload compresses like real data rather than like repeats. */
@@ -64,10 +63,10 @@ export const deferSpillFigure: Figure = {
     const queuePath = await stack.createQueue('spill', { paused: true });
     const namespace = stack.namespace('spill');
     const datastore = stack.datastore(namespace);
-    const deferred = benchDeferred(stack, { queuePath, namespace, handlerUrl: HANDLER_URL });
+    const deferred = benchDeferred(stack, { queuePath, namespace, handlerUrl: stack.parkedUrl });
     const importBatch = deferred.task('importBatch', (..._args: unknown[]) => undefined);
     const args = largeArgs();
-    const url = `${HANDLER_URL}/tasks/importBatch`;
+    const url = `${stack.parkedUrl}/tasks/importBatch`;
 
     const measure = async (one: () => Promise<unknown>) => {
       const { ms, cpu } = await measured(stack, () => pool(count, CONCURRENCY, one));

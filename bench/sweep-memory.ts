@@ -1,14 +1,13 @@
 /** Figure `sweep_memory`: peak RSS of a process sweeping 50k finished entities against one sweeping 10k (each sweep in its own child process). */
 import { spawn } from 'node:child_process';
 import type { Figure } from './lib/figure.js';
-import { seedFinishedTasks } from './lib/seed.js';
+import { seedFinishedTasks, SWEEP_NOW } from './lib/seed.js';
 import { ROOT } from './lib/stack.js';
 import type { ChildEndpoints } from './lib/stack.js';
 import { pairedRatios, verdict, type FigureContext } from './lib/figure.js';
 import { summarize } from './lib/stats.js';
 
 const SHARDS = 16;
-const NOW = Date.UTC(2026, 0, 10, 12);
 
 /** What the child reports. */
 export interface MemoryChildResult {
@@ -62,8 +61,8 @@ async function sweepInChild(ctx: FigureContext, count: number): Promise<MemoryCh
   const namespace = ctx.stack.namespace(`memory`);
   const datastore = ctx.stack.datastore(namespace);
   const queuePath = `projects/${ctx.stack.projectId}/locations/${ctx.stack.location}/queues/bench`;
-  await seedFinishedTasks(datastore, count, { shards: SHARDS, nowMs: NOW, queuePath });
-  const result = await runChild({ endpoints: ctx.stack.endpoints, namespace, shards: SHARDS, nowMs: NOW });
+  await seedFinishedTasks(datastore, count, { shards: SHARDS, nowMs: SWEEP_NOW, queuePath });
+  const result = await runChild({ endpoints: ctx.stack.endpoints, namespace, shards: SHARDS, nowMs: SWEEP_NOW });
   if (result.deleted !== count) throw new Error(`the sweep child deleted ${result.deleted} of ${count} entities`);
   ctx.log(
     `sweep_memory ${count}: peak ${mib(result.peakRssBytes).toFixed(1)} MiB (${mib(result.startRssBytes).toFixed(1)} MiB before the sweep, ${mib(result.retainedHeapBytes).toFixed(1)} MiB retained), ${(result.ms / 1000).toFixed(1)} s`,

@@ -5,12 +5,11 @@ import { ageKeyRange, TASK_KIND } from '../src/store/schema.js';
 import { silentLogger, sweep } from '../src/sweeper/index.js';
 import type { Figure, FigureContext } from './lib/figure.js';
 import { measured, pairedRuns, ratioRow, type Slice } from './lib/paired.js';
-import { seedFinishedTasks } from './lib/seed.js';
+import { seedFinishedTasks, SWEEP_NOW } from './lib/seed.js';
 
 const SHARDS = 16;
 /** The sweeper's default commit concurrency; the baseline gets the same. */
 const COMMIT_CONCURRENCY = 4;
-const NOW = Date.UTC(2026, 0, 10, 12);
 
 /**
  * The raw limit of reclaiming: for each shard, page through a keys-only range query on the age key and delete each page
@@ -64,15 +63,15 @@ export async function reclaimSlice(
   const namespace = ctx.stack.namespace(label);
   const datastore = ctx.stack.datastore(namespace);
   const queuePath = `projects/${ctx.stack.projectId}/locations/${ctx.stack.location}/queues/bench`;
-  await seedFinishedTasks(datastore, count, { shards, nowMs: NOW, queuePath });
+  await seedFinishedTasks(datastore, count, { shards, nowMs: SWEEP_NOW, queuePath });
   const { ms, cpu, result } = await measured(ctx.stack, async () => {
-    if (side === 'baseline') return rawSweep(datastore, namespace, shards, NOW);
+    if (side === 'baseline') return rawSweep(datastore, namespace, shards, SWEEP_NOW);
     const { stats } = await sweep({
       datastore,
       tasks: ctx.stack.tasks,
       namespace,
       shards,
-      now: new Date(NOW),
+      now: new Date(SWEEP_NOW),
       log: silentLogger,
     });
     if (stats.errors > 0) throw new Error(`sweep reported ${stats.errors} errors`);

@@ -7,6 +7,12 @@ import { pool } from './stats.js';
 
 const DAY = 86_400_000;
 
+/**
+ * The "now" of the benchmark's sweeps: the real time at start, so seeded entities look as a real project's would
+ * (finished 8 days ago, `expireAt` still ahead, so a Firestore TTL policy does not take them first).
+ */
+export const SWEEP_NOW = Date.now();
+
 /** Options of {@link seedFinishedTasks}. */
 export interface SeedOptions {
   /** Shards the entities are spread over (as the writers would with `shards`). */

@@ -52,6 +52,11 @@ export interface BenchStack {
    * Cloud Tasks cannot reach this machine (a real project without `--handler-url`).
    */
   readonly handler: { readonly listenHost: string; readonly listenPort: number; readonly publicUrl: string | null };
+  /**
+   * Handler URL of tasks that are never delivered (their queue stays paused until it is purged or deleted): nothing
+   * listens there.
+   */
+  readonly parkedUrl: string;
   /** CPU used so far by this process and the local emulators; null on a real project (the services' CPU is not ours to see). */
   cpu(): CpuSnapshot | null;
   /** A fresh namespace, cleaned up when the stack stops. */
@@ -151,7 +156,10 @@ function queueParent(projectId: string, location: string): string {
 
 /** The parts of a stack that are the same locally and on a real project. */
 function assemble(
-  base: Pick<BenchStack, 'mode' | 'backend' | 'projectId' | 'location' | 'tasks' | 'endpoints' | 'handler' | 'cpu'>,
+  base: Pick<
+    BenchStack,
+    'mode' | 'backend' | 'projectId' | 'location' | 'tasks' | 'endpoints' | 'handler' | 'cpu' | 'parkedUrl'
+  >,
   datastoreOptions: { projectId: string; apiEndpoint?: string },
   stopServices: () => Promise<void>,
 ): BenchStack {
@@ -237,6 +245,7 @@ export async function startLocalStack(backend: DatastoreBackend): Promise<BenchS
       tasks,
       endpoints: { projectId, location, datastoreEndpoint: datastoreEmulator.endpoint, tasksPort: tasksEmulator.port },
       handler: { listenHost: '127.0.0.1', listenPort: 0, publicUrl: null },
+      parkedUrl: 'http://127.0.0.1:9/_deferred', // the discard port: nothing local ever answers
       cpu: () => ({
         bench: benchCpuMs(),
         tasksEmulator: processCpuMs(tasksEmulator.child.pid!),
@@ -267,6 +276,7 @@ export async function connectProject(target: ProjectTarget): Promise<BenchStack>
         publicUrl: target.handlerUrl ?? null,
       },
       cpu: () => null,
+      parkedUrl: 'https://example.com/_deferred', // a valid public URL the service accepts; never dispatched
     },
     { projectId: target.projectId },
     async () => undefined,
