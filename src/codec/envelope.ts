@@ -74,6 +74,12 @@ function isRef(value: unknown): value is NonNullable<Envelope['ref']> {
   );
 }
 
+/** The text of UTF-8 bytes (a Buffer, or any Uint8Array a caller passes). */
+function utf8(bytes: Uint8Array): string {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buffer.toString('utf8');
+}
+
 /** Encodes a call into the UTF-8 JSON bytes of a v1 envelope; throws `NotSerializableError` naming the bad argument. */
 export function encodeEnvelope(input: EnvelopeInput, options: EncodeEnvelopeOptions = {}): Buffer {
   if (typeof input?.task !== 'string' || input.task === '') {
@@ -112,7 +118,7 @@ export function parseEnvelope(bytes: Buffer, options: ParseEnvelopeOptions = {})
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    parsed = JSON.parse(utf8(bytes));
   } catch (error) {
     throw new BadEnvelopeError(`Malformed payload: not valid JSON (${(error as Error).message}).`, { cause: error });
   }

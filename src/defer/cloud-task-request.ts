@@ -29,8 +29,8 @@ export interface TaskRequestSpec {
   /** Value of the signature header. */
   readonly signature: string;
   readonly headers: Readonly<Record<string, string>>;
-  /** When Cloud Tasks should deliver (already capped to its 30-day horizon). */
-  readonly scheduleMs: number;
+  /** When Cloud Tasks should deliver (already capped to its 30-day horizon); null = as soon as possible (no scheduleTime sent). */
+  readonly scheduleMs: number | null;
   readonly dispatchDeadlineMs: number | null;
 }
 
@@ -46,9 +46,8 @@ export function buildCreateTaskRequest(target: TaskTarget, spec: TaskRequestSpec
     'Content-Type': 'application/json',
     [SIGNATURE_HEADER]: spec.signature,
   };
-  const task: protos.google.cloud.tasks.v2.ITask = {
-    scheduleTime: timestamp(spec.scheduleMs),
-  };
+  const task: protos.google.cloud.tasks.v2.ITask = {};
+  if (spec.scheduleMs !== null) task.scheduleTime = timestamp(spec.scheduleMs);
   if (spec.taskId !== null) task.name = `${spec.parent}/tasks/${spec.taskId}`;
   if (spec.dispatchDeadlineMs !== null) {
     task.dispatchDeadline = { seconds: Math.floor(spec.dispatchDeadlineMs / 1000), nanos: 0 };

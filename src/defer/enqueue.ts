@@ -82,7 +82,8 @@ export class Enqueuer {
       body: prepared.envelope,
       signature: signBody(prepared.envelope, this.config.secrets[0]!),
       headers: options.headers,
-      scheduleMs: options.etaMs,
+      // Due now: no scheduleTime, Cloud Tasks dispatches at once (one field less to send, store and parse).
+      scheduleMs: options.etaMs > this.config.clock.now() ? options.etaMs : null,
       dispatchDeadlineMs: options.dispatchDeadlineMs,
     });
     const base = { task: prepared.task, queue: options.queue, entityKey: null, eta: new Date(options.etaMs) };

@@ -5,9 +5,9 @@ import { decodeEnvelopeArgs, encodeEnvelope, parseEnvelope, sign, verify, type C
 /** Settings that travel with a deferral (signed with it) because the handler needs them. */
 export interface EnvelopeMeta {
   /** Most attempts; absent = unlimited. */
-  readonly maxAttempts?: number;
-  /** Retention of the failure record of an inline task. */
-  readonly retentionMs?: number;
+  maxAttempts?: number;
+  /** Retention of the failure record of an inline task; absent = the default (7 days). */
+  retentionMs?: number;
 }
 
 /** What the codec needs to know. */

@@ -27,7 +27,7 @@ import { resolveConfig, type ResolvedConfig } from './config.js';
 import { Enqueuer, type PreparedDefer } from './enqueue.js';
 import { encodeCall, type CodecSettings, type EnvelopeMeta } from './envelope.js';
 import { childTaskId, queuePath, taskIdOf } from './names.js';
-import { resolveDeferOptions } from './options.js';
+import { DEFAULT_RETENTION_MS, resolveDeferOptions } from './options.js';
 import { TaskRegistry, type TaskDefinition } from './registry.js';
 import { TransactionImpl, runDeferredTransaction } from './transaction.js';
 
@@ -267,10 +267,10 @@ export class DeferredRuntime implements Deferred {
       nowMs: config.clock.now(),
       defaultQueue: config.queue,
     });
-    const meta: EnvelopeMeta = {
-      ...(options.maxAttempts !== null ? { maxAttempts: options.maxAttempts } : {}),
-      retentionMs: options.retentionMs,
-    };
+    // Only what differs from the defaults travels (the handler applies the same defaults).
+    const meta: EnvelopeMeta = {};
+    if (options.maxAttempts !== null) meta.maxAttempts = options.maxAttempts;
+    if (options.retentionMs !== DEFAULT_RETENTION_MS) meta.retentionMs = options.retentionMs;
     const envelope = encodeCall(definition.name, args, bound, meta, this.codec);
     const prepared: PreparedDefer = { task: definition.name, options, envelope, meta };
     const current = currentRunContext();

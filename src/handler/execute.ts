@@ -156,7 +156,9 @@ export class TaskExecutor {
 
   private async handleTask(name: string, request: CoreRequest): Promise<CoreResponse> {
     const { config } = this.deps;
-    await this.authenticateTransport(request, ['x-appengine-queuename']);
+    if (this.verifyOidc || config.trustAppEngineHeaders) {
+      await this.authenticateTransport(request, ['x-appengine-queuename']);
+    }
     if (!verifyBody(request.body, request.headers['x-deferred-signature'], config.secrets)) {
       throw new UnauthenticatedError('missing, bad or stale signature (x-deferred-signature)');
     }

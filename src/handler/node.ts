@@ -49,20 +49,37 @@ function send(res: ServerResponse, response: CoreResponse, close = false): void 
   res.end(body);
 }
 
-function lowerCaseHeaders(req: IncomingMessage): Record<string, string> {
+/** The request's headers as single strings (node:http already lower-cases their names; repeated ones are joined). */
+function headerStrings(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  const raw = req.headers;
+  for (const name in raw) {
+    const value = raw[name];
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return headers;
+}
+
+/** Splits a request target into its path and query (as `new URL` would for an origin-form target, without its cost). */
+function splitTarget(target: string): { path: string; search: string } {
+  if (!target.startsWith('/')) {
+    const url = new URL(target, 'http://localhost');
+    return { path: url.pathname, search: url.search };
+  }
+  const end = target.search(/[?#]/);
+  if (end < 0) return { path: target, search: '' };
+  const hash = target.indexOf('#', end);
+  return {
+    path: target.slice(0, end),
+    search: target[end] === '?' ? target.slice(end, hash < 0 ? undefined : hash) : '',
+  };
 }
 
 /** Builds the node:http handler around an executor. */
 export function nodeHandler(executor: TaskExecutor, basePath: string, maxBodyBytes: number): NodeHandler {
   return (req, res, next) => {
-    const rawUrl = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-    const url = new URL(rawUrl, 'http://localhost');
-    const route = routeOf(url.pathname, basePath);
+    const { path, search } = splitTarget((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/');
+    const route = routeOf(path, basePath);
     if (!route) {
       if (next) next();
       else send(res, { status: 404, body: { error: 'not found' } });
@@ -74,7 +91,7 @@ export function nodeHandler(executor: TaskExecutor, basePath: string, maxBodyByt
         body = await readNodeBody(req, maxBodyBytes);
       } catch (error) {
         if (error instanceof TooLarge) {
-          send(res, executor.tooLarge(url.pathname, maxBodyBytes), true);
+          send(res, executor.tooLarge(path, maxBodyBytes), true);
         } else {
           send(res, { status: 400, body: { error: (error as Error).message } });
         }
@@ -82,9 +99,9 @@ export function nodeHandler(executor: TaskExecutor, basePath: string, maxBodyByt
       }
       const response = await executor.handle(route, {
         method: req.method ?? 'GET',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: lowerCaseHeaders(req),
+        path,
+        query: new URLSearchParams(search),
+        headers: headerStrings(req),
         body,
       });
       send(res, response);
