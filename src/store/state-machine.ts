@@ -1,7 +1,7 @@
 /** The state machine of entity-backed tasks: pending -> running (lease) -> done | failed, changed in transactions. */
 import type { Datastore, Key } from '@google-cloud/datastore';
 import { chunkKeys, fromEntity, taskEntityData, withoutKey, type StoredTask } from './task-entity.js';
-import { inTransaction } from './transaction.js';
+import { inTransaction, isTransient } from './transaction.js';
 import type { DeferredTaskEntity } from './schema.js';
 
 /** What a delivery may do with a task entity in its current state. */
@@ -118,8 +118,31 @@ export async function claimTask(
 }
 
 /**
+ * True when `task` (null: the entity is gone) already shows the completion a run that claimed it as attempt
+ * `claimedAttempts` would write for `outcome` (pure). Only a commit of that run can leave this (a takeover increments
+ * `attempts`), so after a commit with an unknown result it means the commit was applied.
+ */
+export function showsCompletion(
+  task: DeferredTaskEntity | null,
+  claimedAttempts: number,
+  outcome: RunOutcome,
+  retentionMs: number,
+): boolean {
+  if (!task) return outcome.kind === 'done' && retentionMs === 0;
+  if (task.attempts !== claimedAttempts || task.leaseUntil !== null) return false;
+  const state = outcome.kind === 'retry' ? 'pending' : outcome.kind;
+  return task.state === state && (state === 'pending' || task.finishedAt !== null);
+}
+
+/** Attempts after the first to record a run's outcome on a transient error (each re-reads the entity). */
+export const COMPLETE_RETRIES = 5;
+
+/**
  * Records how a claimed run ended, in one transaction. A done task's chunks are deleted with it; with zero retention
- * the whole entity goes. Returns false when the run no longer owned the entity (nothing written).
+ * the whole entity goes. Returns false when the run no longer owned the entity (nothing written). Transient errors
+ * (contention, UNAVAILABLE, DEADLINE_EXCEEDED) start the transaction over, up to {@link COMPLETE_RETRIES} times: each
+ * attempt re-reads the entity, so a delivery that took the task over meanwhile is never overwritten, and a commit
+ * whose answer was lost but which was applied is recognised ({@link showsCompletion}) instead of reported as lost.
  */
 export async function completeTask(
   datastore: Datastore,
@@ -128,23 +151,32 @@ export async function completeTask(
   outcome: RunOutcome,
   nowMs: number,
 ): Promise<boolean> {
-  return inTransaction(datastore, async (tx) => {
-    const [entity] = await tx.get(key);
-    if (!entity) return false;
-    const task = fromEntity(entity);
-    const next = decideCompletion(withoutKey(task), claimedAttempts, outcome, nowMs);
-    if (!next) return false;
-    if (next.state === 'done') {
-      const chunks = chunkKeys(datastore, key, task.chunks);
-      if (task.retentionMs === 0) {
-        tx.delete([key, ...chunks]);
-        return true;
+  let wrote: { readonly retentionMs: number } | null = null; // an earlier attempt queued the completion
+  return inTransaction(
+    datastore,
+    async (tx, attempt) => {
+      const [entity] = await tx.get(key);
+      const task = entity ? fromEntity(entity) : null;
+      if (attempt.mayHaveCommitted && wrote) {
+        if (showsCompletion(task && withoutKey(task), claimedAttempts, outcome, wrote.retentionMs)) return true;
       }
-      if (chunks.length > 0) tx.delete(chunks);
-    }
-    tx.save({ key, data: taskEntityData(next) } as never);
-    return true;
-  });
+      if (!task) return false;
+      const next = decideCompletion(withoutKey(task), claimedAttempts, outcome, nowMs);
+      if (!next) return false;
+      wrote = { retentionMs: task.retentionMs };
+      if (next.state === 'done') {
+        const chunks = chunkKeys(datastore, key, task.chunks);
+        if (task.retentionMs === 0) {
+          tx.delete([key, ...chunks]);
+          return true;
+        }
+        if (chunks.length > 0) tx.delete(chunks);
+      }
+      tx.save({ key, data: taskEntityData(next) } as never);
+      return true;
+    },
+    { retries: COMPLETE_RETRIES, retryOn: isTransient },
+  );
 }
 
 /** Updates a pending task's Cloud Task name and request (a hop to a new Cloud Task), if it is still unfinished. */
