@@ -1,5 +1,6 @@
 /** Deleting entities under a guard: batched transactions that re-read each entity and delete it (with its chunks) only if the guard still holds. */
 import type { Datastore, Key } from '@google-cloud/datastore';
+import { inTransaction, isContention } from '../store/transaction.js';
 import { groupId, keyId } from './keys.js';
 
 /** One entity to delete, the extra keys that go with it (its chunks), and the guard to check on the re-read entity. */
@@ -26,11 +27,9 @@ export interface GuardedDeleteLimits {
    * @default 25
    */
   entityGroupsPerTransaction?: number;
-  /** Attempts of a transaction that Datastore aborts because of contention. @default 3 */
+  /** Attempts of a transaction that Datastore aborts because of contention (see `isContention` in the store). @default 3 */
   attempts?: number;
 }
-
-const ABORTED = 10;
 
 /** Splits candidates into batches that each fit in one transaction (groups and mutations), keeping a group in one batch. */
 export function planBatches<T>(
@@ -77,7 +76,7 @@ export function planBatches<T>(
 /**
  * Runs one batch in one transaction: reads every candidate, deletes those whose guard holds (with up to
  * `mutationsPerCommit - 1` companions each; any further companions are deleted right after the commit, when nothing
- * can read them any more), commits. Retries on contention; re-reading makes a retry safe.
+ * can read them any more), commits. Retries on contention ({@link inTransaction}); re-reading makes a retry safe.
  */
 export async function deleteBatchGuarded<T>(
   datastore: Datastore,
@@ -85,13 +84,12 @@ export async function deleteBatchGuarded<T>(
   limits: GuardedDeleteLimits = {},
 ): Promise<Map<DeleteCandidate<T>, DeleteOutcome>> {
   const maxMutations = limits.mutationsPerCommit ?? 500;
-  const attempts = limits.attempts ?? 3;
-  for (let attempt = 1; ; attempt++) {
-    const outcomes = new Map<DeleteCandidate<T>, DeleteOutcome>();
-    const leftovers: Key[] = [];
-    const tx = datastore.transaction();
-    try {
-      await tx.run();
+  let leftovers: Key[] = [];
+  const outcomes = await inTransaction(
+    datastore,
+    async (tx) => {
+      const outcomes = new Map<DeleteCandidate<T>, DeleteOutcome>();
+      leftovers = [];
       const [found] = (await tx.get(batch.map((c) => c.key))) as [Record<string | symbol, unknown>[]];
       const fresh = new Map<string, Record<string, unknown>>();
       for (const entity of found) fresh.set(keyId(entity[datastore.KEY] as Key), entity);
@@ -106,30 +104,13 @@ export async function deleteBatchGuarded<T>(
           leftovers.push(...c.companions.slice(maxMutations - 1));
         }
       }
-      if (toDelete.length === 0) {
-        await tx.rollback();
-        return outcomes;
-      }
-      tx.delete(toDelete);
-      await tx.commit();
-      for (let i = 0; i < leftovers.length; i += maxMutations)
-        await datastore.delete(leftovers.slice(i, i + maxMutations));
+      if (toDelete.length > 0) tx.delete(toDelete);
       return outcomes;
-    } catch (error) {
-      await tx.rollback().catch(() => undefined);
-      const code = (error as { code?: unknown }).code;
-      if (code === ABORTED && attempt < attempts) {
-        await new Promise((resolve) => setTimeout(resolve, (10 + Math.random() * 40) * attempt));
-        continue;
-      }
-      throw error;
-    }
-  }
-}
-
-/** True for Datastore's ABORTED (transaction contention). */
-export function isContention(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === ABORTED;
+    },
+    { retries: (limits.attempts ?? 3) - 1, retryOn: isContention },
+  );
+  for (let i = 0; i < leftovers.length; i += maxMutations) await datastore.delete(leftovers.slice(i, i + maxMutations));
+  return outcomes;
 }
 
 /**
