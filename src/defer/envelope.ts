@@ -35,7 +35,13 @@ export function encodeCall(
   settings: CodecSettings,
 ): Buffer {
   return encodeEnvelope(
-    { task, args: [...args], ...(bound === undefined ? {} : { bound }), meta: { ...meta } },
+    {
+      task,
+      args: [...args],
+      ...(bound === undefined ? {} : { bound }),
+      // No meta at all when every setting is the default: fewer bytes to send, sign and parse.
+      ...(Object.keys(meta).length > 0 ? { meta: { ...meta } } : {}),
+    },
     { registry: settings.codecs, maxDepth: settings.maxDepth },
   );
 }

@@ -59,6 +59,24 @@ export function routeOf(path: string, basePath: string): Route {
   }
 }
 
+/** {@link routeOf} with the answers for the paths seen so far remembered (a deployment has a handful of task paths). */
+export class RouteCache {
+  private readonly known = new Map<string, Route>();
+  /** Paths remembered at most, so a client cycling through made-up paths cannot grow it. */
+  static readonly LIMIT = 1000;
+
+  constructor(private readonly basePath: string) {}
+
+  get(path: string): Route {
+    let route = this.known.get(path);
+    if (route === undefined) {
+      route = routeOf(path, this.basePath);
+      if (route && this.known.size < RouteCache.LIMIT) this.known.set(path, route);
+    }
+    return route;
+  }
+}
+
 /** What the executor needs from the runtime. */
 export interface ExecutorDeps {
   readonly config: ResolvedConfig;

@@ -1,6 +1,6 @@
 /** The Fetch-API adapter (`(Request) => Promise<Response>`, for Hono, Bun, Deno, Next.js route handlers, ...). */
 import type { FetchHandler } from '../types.js';
-import { routeOf, type CoreResponse, type TaskExecutor } from './execute.js';
+import { RouteCache, type CoreResponse, type TaskExecutor } from './execute.js';
 
 function json(response: CoreResponse): Response {
   return new Response(JSON.stringify(response.body), {
@@ -32,9 +32,10 @@ async function readLimited(request: Request, limit: number): Promise<Buffer | nu
 
 /** Builds the Fetch-API handler around an executor. */
 export function fetchHandler(executor: TaskExecutor, basePath: string, maxBodyBytes: number): FetchHandler {
+  const routes = new RouteCache(basePath);
   return async (request) => {
     const url = new URL(request.url);
-    const route = routeOf(url.pathname, basePath);
+    const route = routes.get(url.pathname);
     if (!route) return json({ status: 404, body: { error: 'not found' } });
     const body = await readLimited(request, maxBodyBytes);
     if (!body) return json(executor.tooLarge(url.pathname, maxBodyBytes));

@@ -1,7 +1,7 @@
 /** The node:http adapter (also Express/Connect middleware): routes, reads the body within the size limit, answers JSON. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeHandler } from '../types.js';
-import { routeOf, type CoreResponse, type TaskExecutor } from './execute.js';
+import { RouteCache, type CoreResponse, type Route, type TaskExecutor } from './execute.js';
 
 class TooLarge extends Error {}
 
@@ -75,37 +75,45 @@ function splitTarget(target: string): { path: string; search: string } {
   };
 }
 
+/** Reads the body of a routed request, runs it through the executor and answers. */
+async function serve(
+  executor: TaskExecutor,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: NonNullable<Route>,
+  target: { path: string; search: string },
+  maxBodyBytes: number,
+): Promise<void> {
+  let body: Buffer;
+  try {
+    body = await readNodeBody(req, maxBodyBytes);
+  } catch (error) {
+    if (error instanceof TooLarge) send(res, executor.tooLarge(target.path, maxBodyBytes), true);
+    else send(res, { status: 400, body: { error: (error as Error).message } });
+    return;
+  }
+  const response = await executor.handle(route, {
+    method: req.method ?? 'GET',
+    path: target.path,
+    query: new URLSearchParams(target.search),
+    headers: headerStrings(req),
+    body,
+  });
+  send(res, response);
+}
+
 /** Builds the node:http handler around an executor. */
 export function nodeHandler(executor: TaskExecutor, basePath: string, maxBodyBytes: number): NodeHandler {
+  const routes = new RouteCache(basePath);
   return (req, res, next) => {
-    const { path, search } = splitTarget((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/');
-    const route = routeOf(path, basePath);
+    const target = splitTarget((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/');
+    const route = routes.get(target.path);
     if (!route) {
       if (next) next();
       else send(res, { status: 404, body: { error: 'not found' } });
       return;
     }
-    void (async () => {
-      let body: Buffer;
-      try {
-        body = await readNodeBody(req, maxBodyBytes);
-      } catch (error) {
-        if (error instanceof TooLarge) {
-          send(res, executor.tooLarge(path, maxBodyBytes), true);
-        } else {
-          send(res, { status: 400, body: { error: (error as Error).message } });
-        }
-        return;
-      }
-      const response = await executor.handle(route, {
-        method: req.method ?? 'GET',
-        path,
-        query: new URLSearchParams(search),
-        headers: headerStrings(req),
-        body,
-      });
-      send(res, response);
-    })().catch((error: unknown) => {
+    serve(executor, req, res, route, target, maxBodyBytes).catch((error: unknown) => {
       if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
       else res.destroy(error as Error);
     });

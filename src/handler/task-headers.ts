@@ -22,24 +22,39 @@ function count(value: string | undefined): number {
 
 /** Parses the delivery headers from a lower-cased header record. */
 export function readDeliveryHeaders(headers: Readonly<Record<string, string | undefined>>): DeliveryHeaders {
-  const prefix =
+  const source: DeliveryHeaders['source'] =
     headers['x-cloudtasks-taskname'] !== undefined || headers['x-cloudtasks-queuename'] !== undefined
-      ? 'x-cloudtasks-'
+      ? 'cloudtasks'
       : headers['x-appengine-taskname'] !== undefined || headers['x-appengine-queuename'] !== undefined
-        ? 'x-appengine-'
-        : null;
-  const get = (name: string) => (prefix ? headers[prefix + name] : undefined);
-  const eta = Number(get('tasketa'));
-  const previous = Number(get('taskpreviousresponse'));
-  const reason = get('taskretryreason');
+        ? 'appengine'
+        : 'none';
+  if (source === 'none') return NO_HEADERS;
+  const prefix = source === 'cloudtasks' ? 'x-cloudtasks-' : 'x-appengine-';
+  const eta = headers[`${prefix}tasketa`];
+  const previous = headers[`${prefix}taskpreviousresponse`];
+  const reason = headers[`${prefix}taskretryreason`];
+  const etaSeconds = Number(eta);
+  const previousStatus = Number(previous);
   return {
-    queue: get('queuename') ?? null,
-    taskId: get('taskname') ?? null,
-    retryCount: count(get('taskretrycount')),
-    executionCount: count(get('taskexecutioncount')),
-    etaMs: get('tasketa') !== undefined && Number.isFinite(eta) ? Math.round(eta * 1000) : null,
-    previousResponse: get('taskpreviousresponse') !== undefined && Number.isInteger(previous) ? previous : null,
+    queue: headers[`${prefix}queuename`] ?? null,
+    taskId: headers[`${prefix}taskname`] ?? null,
+    retryCount: count(headers[`${prefix}taskretrycount`]),
+    executionCount: count(headers[`${prefix}taskexecutioncount`]),
+    etaMs: eta !== undefined && Number.isFinite(etaSeconds) ? Math.round(etaSeconds * 1000) : null,
+    previousResponse: previous !== undefined && Number.isInteger(previousStatus) ? previousStatus : null,
     retryReason: reason === undefined || reason === '' ? null : reason,
-    source: prefix === 'x-cloudtasks-' ? 'cloudtasks' : prefix === 'x-appengine-' ? 'appengine' : 'none',
+    source,
   };
 }
+
+/** What a request without Cloud Tasks' or App Engine's headers says (a direct call). */
+const NO_HEADERS: DeliveryHeaders = Object.freeze({
+  queue: null,
+  taskId: null,
+  retryCount: 0,
+  executionCount: 0,
+  etaMs: null,
+  previousResponse: null,
+  retryReason: null,
+  source: 'none',
+});
