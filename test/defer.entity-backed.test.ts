@@ -1,6 +1,6 @@
 // Entity-backed tasks: spill of big payloads (gzip, chunks), the state machine, duplicate and concurrent deliveries.
 import { randomBytes } from 'node:crypto';
-import { Datastore } from '@google-cloud/datastore';
+import { Datastore, PropertyFilter } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_KIND, TASK_KIND } from '../src/store/schema.js';
 import { describeStorage, type StorageContext } from './support/backends.js';
@@ -60,6 +60,25 @@ describe('defer (entity-backed)', () => {
       expect((entity!.payload as Buffer).length).toBeLessThan(1000);
       await rt.advance();
       expect(seen.sort()).toEqual([100, 5000]);
+    });
+
+    it("chunks carry their task entity's expireAt, unindexed (a TTL policy on the chunk kind reclaims them)", async () => {
+      const rt = await setup(ctx(), { expireAfter: '3d' });
+      const ingest = rt.deferred.task('ingest', (_data: Buffer) => undefined);
+      const eta = new Date(rt.clock.now() + 3_600_000);
+      await ingest.with({ eta }).defer(randomBytes(2 * 1024 * 1024)); // incompressible: three chunks
+      const [task] = await allOfKind(ctx(), TASK_KIND);
+      expect(task!.expireAt).toEqual(new Date(eta.getTime() + 3 * 86_400_000));
+      const chunks = await allOfKind(ctx(), CHUNK_KIND);
+      expect(chunks).toHaveLength(task!.chunks as number);
+      expect(chunks.length).toBeGreaterThan(1);
+      for (const chunk of chunks) expect(chunk.expireAt).toEqual(task!.expireAt);
+      const [indexed] = await ctx().datastore.runQuery(
+        ctx()
+          .datastore.createQuery(CHUNK_KIND)
+          .filter(new PropertyFilter('expireAt', '>', new Date(0))),
+      );
+      expect(indexed).toEqual([]);
     });
 
     it('deletes a done entity at once with retention 0', async () => {

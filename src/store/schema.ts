@@ -72,7 +72,13 @@ export interface DeferredTaskEntity {
 
 /** Properties of a `_DeferredTaskChunk` entity (key: child of its task entity, numeric id = 1-based index). */
 export interface DeferredTaskChunkEntity {
+  /** One piece of the compressed payload. Not indexed. */
   data: Buffer;
+  /**
+   * Its task entity's `expireAt`, for a Firestore TTL policy on this kind (TTL deletes no descendants). Not indexed:
+   * the sweeper deletes chunks with their task entity and never queries them. Absent on chunks written by earlier versions.
+   */
+  expireAt: Date;
 }
 
 /** Indexed properties of a `_DeferredTask`; the others go into `excludeFromIndexes`. */

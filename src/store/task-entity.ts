@@ -47,7 +47,11 @@ export function taskKey(datastore: Datastore, name: string, parent?: Key | null,
     : datastore.key({ namespace, path: [TASK_KIND, name] });
 }
 
-/** All the mutations that store a task entity with its packed payload (the task entity first). */
+/**
+ * All the mutations that store a task entity with its packed payload (the task entity first). Chunks carry their task's
+ * `expireAt` (unindexed: nothing queries it), so a TTL policy on the chunk kind reclaims them too: TTL deletes no
+ * descendants.
+ */
 export function taskMutations(
   datastore: Datastore,
   key: Key,
@@ -66,7 +70,10 @@ export function taskMutations(
     { key, data: taskEntityData(entity) },
     ...packed.chunks.map((data, i) => ({
       key: keys[i]!,
-      data: [{ name: 'data', value: data, excludeFromIndexes: true }],
+      data: [
+        { name: 'data', value: data, excludeFromIndexes: true },
+        { name: 'expireAt', value: task.expireAt, excludeFromIndexes: true },
+      ],
     })),
   ];
 }
