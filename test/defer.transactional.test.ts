@@ -3,8 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { Datastore, type Key } from '@google-cloud/datastore';
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { describe, expect, it } from 'vitest';
-import { TASK_KIND } from '../src/store/schema.js';
+import { CHUNK_KIND, TASK_KIND } from '../src/store/schema.js';
+import type { Deferral } from '../src/types.js';
 import { describeStorage, type StorageContext } from './support/backends.js';
+import { errors, injectCommitFaults } from './support/datastore-faults.js';
 import { useRuntime } from './support/runtime.js';
 
 async function taskEntities(storage: StorageContext): Promise<Record<string | symbol, unknown>[]> {
@@ -108,6 +110,56 @@ describe('defer (transactional)', () => {
       expect(sizes).toEqual([500 * 1024]);
       const [done] = await taskEntities(ctx());
       expect(done!.state).toBe('done');
+    });
+
+    it('a commit Datastore aborts (ABORTED) runs the callback again: one entity with its chunks, one Cloud Task, one run', async () => {
+      const rt = await setup(ctx());
+      const faults = injectCommitFaults(ctx().datastore);
+      faults.arm({ error: errors.aborted });
+      const runs: string[] = [];
+      const ship = rt.deferred.task('ship', (orderId: string, label: Buffer) => {
+        runs.push(`${orderId}:${label.length}`);
+      });
+      const orderKey = ctx().datastore.key(['Order', 'o4']);
+      const label = randomBytes(1200 * 1024); // incompressible: spilled over two chunks
+      let calls = 0;
+      const deferrals: Deferral[] = [];
+      const result = await rt.deferred.transaction(async (tx) => {
+        calls++;
+        const [order] = await tx.get(orderKey);
+        tx.save({ key: orderKey, data: { status: 'paid', seenBefore: order !== undefined, call: calls } });
+        deferrals.push(await ship.with({ transaction: tx, delay: '1s' }).defer('o4', label));
+        return calls;
+      });
+      expect(faults.injected).toBe(1);
+      expect(calls).toBe(2);
+      expect(result).toBe(2);
+      const deferral = deferrals[1]!;
+      expect(deferral.status).toBe('enqueued');
+      expect(await rt.listTasks()).toEqual([deferral.cloudTaskName]);
+
+      // Nothing of the aborted attempt: the caller's entity as the second call wrote it, one task entity, its chunks.
+      const [order] = await ctx().datastore.get(orderKey);
+      expect(order).toMatchObject({ status: 'paid', seenBefore: false, call: 2 });
+      const entities = await taskEntities(ctx());
+      expect(entities).toHaveLength(1);
+      const entity = entities[0]!;
+      expect((entity[Datastore.KEY] as Key).path).toEqual(deferral.entityKey!.path);
+      expect(entity).toMatchObject({ state: 'pending', transactional: true, attempts: 0 });
+      expect(entity.cloudTaskName).toBe(deferral.cloudTaskName);
+      const [chunks] = await ctx().datastore.runQuery(ctx().datastore.createQuery(CHUNK_KIND));
+      expect(entity.chunks as number).toBeGreaterThan(1);
+      expect(chunks).toHaveLength(entity.chunks as number);
+      for (const chunk of chunks) {
+        expect((chunk[Datastore.KEY] as Key).parent?.path).toEqual(deferral.entityKey!.path);
+        expect(chunk.expireAt).toEqual(entity.expireAt);
+      }
+
+      await rt.advance(1000);
+      expect(runs).toEqual([`o4:${label.length}`]);
+      const [done] = await taskEntities(ctx());
+      expect(done).toMatchObject({ state: 'done', attempts: 1 });
+      expect(await rt.listTasks()).toEqual([]);
     });
 
     it('an explicit parent places the entity in that entity group', async () => {
