@@ -32,7 +32,7 @@ Options:
   --out <file>         also write the JSON report to this file
   --smoke              tiny counts, one run: checks that every figure works, not how fast (CI)
   --runs <n>           measured runs per figure and side (default 5; smoke: 1)
-  --memory-runs <n>    runs of sweep_memory, each seeding and sweeping 60k entities (default 1)
+  --memory-runs <n>    runs of sweep_memory, each seeding and sweeping 60k entities (default: as --runs)
   --only <a,b>         run only these figures (${FIGURES.map((f) => f.name).join(', ')})
   --backend <name>     local Datastore emulator: datastore (default) or firestore (Datastore mode)
   --fail-on-miss       exit with 1 when a target is missed (errors always exit with 1)
@@ -83,7 +83,7 @@ if (values.help) {
 const smoke = values.smoke;
 const runs = values.runs === undefined ? (smoke ? 1 : 5) : Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) fail(`--runs must be a positive integer, got ${values.runs}.`);
-const memoryRuns = values['memory-runs'] === undefined ? 1 : Number(values['memory-runs']);
+const memoryRuns = values['memory-runs'] === undefined ? runs : Number(values['memory-runs']);
 if (!Number.isInteger(memoryRuns) || memoryRuns < 1) {
   fail(`--memory-runs must be a positive integer, got ${values['memory-runs']}.`);
 }

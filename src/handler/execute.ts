@@ -86,6 +86,12 @@ export interface ExecutorDeps {
   readonly sweep: () => SweepFunction | undefined;
 }
 
+/** How a delivery ended, and the error that ended it (if any). */
+interface Ended {
+  readonly outcome: RunOutcome;
+  readonly error?: unknown;
+}
+
 const ok = (outcome: string, extra: Record<string, unknown> = {}): CoreResponse => ({
   status: 200,
   body: { outcome, ...extra },
@@ -217,8 +223,26 @@ export class TaskExecutor {
     };
   }
 
-  private exhausted(info: TaskInfo): boolean {
-    return info.maxAttempts !== null && info.attempt > info.maxAttempts;
+  /** The definition to run, or the outcome of a delivery that must not run (task not registered here, past maxAttempts). */
+  private admit(info: TaskInfo): { definition: TaskDefinition } | Ended {
+    const definition = this.deps.registry.get(info.task);
+    if (!definition) return { outcome: { kind: 'failed', error: unknownTaskMessage(info.task) } };
+    if (info.maxAttempts !== null && info.attempt > info.maxAttempts) {
+      return {
+        outcome: { kind: 'failed', error: `gave up: attempt ${info.attempt} exceeds maxAttempts ${info.maxAttempts}` },
+      };
+    }
+    return { definition };
+  }
+
+  /** Runs an admitted delivery and classifies how it ended. */
+  private async attempt(definition: TaskDefinition, info: TaskInfo, call: ParsedEnvelope): Promise<Ended> {
+    try {
+      await this.invoke(definition, info, call);
+      return { outcome: { kind: 'done' } };
+    } catch (caught) {
+      return { outcome: this.outcomeOf(caught, info), error: caught };
+    }
   }
 
   /** Runs the function in its context; on success creates the children it deferred. */
@@ -287,23 +311,9 @@ export class TaskExecutor {
   // ---- inline tasks: at-least-once, failures recorded in a `failed` entity --------------------------------------
 
   private async runInline(info: TaskInfo, parsed: ParsedEnvelope, body: Buffer): Promise<CoreResponse> {
-    const definition = this.deps.registry.get(info.task);
     const startedMs = Date.now();
-    let outcome: RunOutcome;
-    let error: unknown;
-    if (!definition) {
-      outcome = { kind: 'failed', error: unknownTaskMessage(info.task) };
-    } else if (this.exhausted(info)) {
-      outcome = { kind: 'failed', error: `gave up: attempt ${info.attempt} exceeds maxAttempts ${info.maxAttempts}` };
-    } else {
-      try {
-        await this.invoke(definition, info, parsed);
-        outcome = { kind: 'done' };
-      } catch (caught) {
-        error = caught;
-        outcome = this.outcomeOf(caught, info);
-      }
-    }
+    const admitted = this.admit(info);
+    const { outcome, error } = 'outcome' in admitted ? admitted : await this.attempt(admitted.definition, info, parsed);
     this.logRun(info, outcome, error, startedMs);
     if (outcome.kind === 'failed') await this.recordInlineFailure(info, body, outcome.error, parsed.meta.retentionMs);
     return TaskExecutor.respond(outcome);
@@ -429,36 +439,19 @@ export class TaskExecutor {
   }
 
   private async runClaimed(info: TaskInfo, task: StoredTask): Promise<CoreResponse> {
-    const { config, registry } = this.deps;
+    const { config } = this.deps;
     const startedMs = Date.now();
-    const definition = registry.get(info.task);
-    let outcome: RunOutcome;
-    let error: unknown;
-    if (!definition) {
-      outcome = { kind: 'failed', error: unknownTaskMessage(info.task) };
-    } else if (this.exhausted(info)) {
-      outcome = { kind: 'failed', error: `gave up: attempt ${info.attempt} exceeds maxAttempts ${info.maxAttempts}` };
+    const admitted = this.admit(info);
+    let ended: Ended;
+    if ('outcome' in admitted) {
+      ended = admitted;
     } else {
-      let call: ParsedEnvelope | null = null;
-      try {
-        call = parseCall(await readPayload(config.datastore, task), config.maxDepth);
-        if (call.task !== info.task) throw new Error(`stored envelope is for task ${call.task}`);
-      } catch (caught) {
-        error = caught;
-        outcome = { kind: 'failed', error: `stored payload unreadable: ${describeError(caught)}` };
-      }
-      if (call) {
-        try {
-          await this.invoke(definition, info, call);
-          outcome = { kind: 'done' };
-        } catch (caught) {
-          error = caught;
-          outcome = this.outcomeOf(caught, info);
-        }
-      }
+      const call = await this.storedCall(info, task);
+      ended = 'outcome' in call ? call : await this.attempt(admitted.definition, info, call);
     }
-    this.logRun(info, outcome!, error, startedMs);
-    const owned = await completeTask(config.datastore, task.key, task.attempts, outcome!, config.clock.now());
+    const { outcome, error } = ended;
+    this.logRun(info, outcome, error, startedMs);
+    const owned = await completeTask(config.datastore, task.key, task.attempts, outcome, config.clock.now());
     if (!owned) {
       this.logSkip(
         info,
@@ -467,7 +460,22 @@ export class TaskExecutor {
         'lost',
       );
     }
-    return TaskExecutor.respond(outcome!);
+    return TaskExecutor.respond(outcome);
+  }
+
+  /** The call stored in a task's entity, or the failed outcome when it cannot be read (retrying would not help). */
+  private async storedCall(info: TaskInfo, task: StoredTask): Promise<ParsedEnvelope | Ended> {
+    const { config } = this.deps;
+    try {
+      const call = parseCall(await readPayload(config.datastore, task), config.maxDepth);
+      if (call.task !== info.task) throw new Error(`stored envelope is for task ${call.task}`);
+      return call;
+    } catch (caught) {
+      return {
+        outcome: { kind: 'failed', error: `stored payload unreadable: ${describeError(caught)}` },
+        error: caught,
+      };
+    }
   }
 
   /** Re-schedules a task delivered at Cloud Tasks' horizon, under a deterministic next name, and answers 2xx. */
