@@ -179,7 +179,11 @@ export async function completeTask(
   );
 }
 
-/** Updates a pending task's Cloud Task name and request (a hop to a new Cloud Task), if it is still unfinished. */
+/**
+ * Updates a pending task's Cloud Task name and request (a hop to a new Cloud Task), if it is still pending. A task
+ * that a delivery claimed since the hop's early decision (a forced run) is left to that run: resetting it to pending
+ * would disown the run and let the hopped task run it again.
+ */
 export async function retargetTask(
   datastore: Datastore,
   key: Key,
@@ -190,10 +194,10 @@ export async function retargetTask(
     const [entity] = await tx.get(key);
     if (!entity) return false;
     const task = withoutKey(fromEntity(entity));
-    if (task.state === 'done' || task.state === 'failed') return false;
+    if (task.state !== 'pending') return false;
     tx.save({
       key,
-      data: taskEntityData({ ...task, state: 'pending', leaseUntil: null, cloudTaskName, cloudTaskRequest }),
+      data: taskEntityData({ ...task, cloudTaskName, cloudTaskRequest }),
     } as never);
     return true;
   });
