@@ -263,7 +263,9 @@ export interface DeferredTransaction {
 /** Options of `deferred.transaction(...)`. */
 export interface TransactionOptions {
   /**
-   * How many times to run the function again when the commit fails on contention (gRPC ABORTED).
+   * How many times to run the function again when beginning, a read or the commit fails on contention (gRPC
+   * ABORTED), after a short jittered backoff (20 ms doubling, at most 1 s). Defers held by an aborted attempt are
+   * dropped with it: use the deferrals of the attempt that committed (the ones your function returns).
    * @default 3
    */
   readonly retries?: number;

@@ -2,7 +2,7 @@
 import { Datastore, type Key, type Transaction } from '@google-cloud/datastore';
 import { currentRunContext } from '../handler/context.js';
 import { describeError, log } from '../handler/logger.js';
-import { isContention } from '../store/transaction.js';
+import { backoff, isContention } from '../store/transaction.js';
 import type {
   DeferOptions,
   Deferral,
@@ -123,14 +123,17 @@ export async function runDeferredTransaction<T>(
   for (let attempt = 0; ; attempt++) {
     if (run) run.sequence = sequenceAtStart; // a retried transaction re-derives the same child names
     const raw = datastore.transaction();
-    await raw.run();
     const tx = new TransactionImpl(raw, runtime);
     let result: T;
     try {
+      await raw.run();
       result = await fn(tx);
     } catch (error) {
       await raw.rollback().catch(() => undefined);
-      if (isContention(error) && attempt < retries) continue;
+      if (isContention(error) && attempt < retries) {
+        await backoff(attempt);
+        continue;
+      }
       throw error;
     }
     let planned: { held: (typeof tx.held)[number]; plan: ReturnType<typeof runtime.enqueuer.planEntityTask> }[];
@@ -154,7 +157,10 @@ export async function runDeferredTransaction<T>(
     try {
       await raw.commit();
     } catch (error) {
-      if (isContention(error) && attempt < retries) continue;
+      if (isContention(error) && attempt < retries) {
+        await backoff(attempt);
+        continue;
+      }
       throw error;
     }
     for (const { held, plan } of planned) {

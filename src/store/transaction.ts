@@ -87,7 +87,8 @@ export async function inTransaction<T>(
   }
 }
 
-function backoff(attempt: number): Promise<void> {
+/** Waits before retry number `attempt` (0-based): 20 ms doubling up to 1 s, with jitter so racing writers spread out. */
+export function backoff(attempt: number): Promise<void> {
   const ms = Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random());
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
