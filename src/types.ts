@@ -418,6 +418,15 @@ export interface DeferredConfig {
    * @default true on App Engine (`GAE_APPLICATION` set) with App Engine targets (no `handlerUrl`), else false
    */
   readonly trustAppEngineHeaders?: boolean;
+  /**
+   * What a delivery of a task that is not registered in this deployment does. `'fail'` records it `failed` for good
+   * (App Engine's `deferred` did the same). `'retry'` answers 500 and records nothing, so Cloud Tasks delivers it again with its backoff:
+   * use it during rolling deploys, where a new version may defer a task that instances still running the old version
+   * receive first. A retried unknown task counts against the queue's retry limit (and `maxAttempts`).
+   * @default 'fail'
+   * @example createDeferred({ ...config, unknownTasks: 'retry' })
+   */
+  readonly unknownTasks?: 'fail' | 'retry';
   /** @default JSON lines on stdout/stderr */
   readonly logger?: Logger;
   /** @default the system clock */

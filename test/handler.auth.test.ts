@@ -121,6 +121,38 @@ describe('handler', () => {
       expect(inlineRecord!.cloudTaskRequest).toBe('');
       expect(rt.logger.entries.filter((e) => e.outcome === 'failed')).toHaveLength(2);
     });
+
+    it("with unknownTasks: 'retry', an unknown task is retried (nothing recorded) and runs once its code is deployed", async () => {
+      const rt = await setup(ctx(), { unknownTasks: 'retry' });
+      const sender = await setup(ctx(), { queue: rt.queue, handlerUrl: `${rt.origin}/_deferred` });
+      const newer = sender.deferred.task('newerTask', (_n: number) => undefined);
+      await newer.defer(1);
+      await newer.with({ entityBacked: true }).defer(2);
+      await newer.with({ maxAttempts: 1 }).defer(3); // retried within maxAttempts only
+      await rt.advance();
+      expect(await rt.listTasks()).toHaveLength(2); // answered 500: Cloud Tasks keeps them for another attempt
+      const retried = rt.logger.entries.filter((e) => e.outcome === 'retry');
+      expect(retried).toHaveLength(2);
+      expect(retried[0]!.message).toMatch(/will retry: no task is registered as "newerTask"/);
+      const [before] = await ctx().datastore.runQuery(ctx().datastore.createQuery(TASK_KIND));
+      // The entity-backed one waits; the one out of attempts is recorded failed, saying why.
+      expect(before.map((e) => e.state).sort()).toEqual(['failed', 'pending']);
+      expect(before.find((e) => e.state === 'failed')!.lastError).toMatch(/gave up after 1 of 1 attempts/);
+
+      const ran: number[] = [];
+      rt.deferred.task('newerTask', (n: number) => void ran.push(n)); // the new version reaches this instance
+      await rt.advance(60_000);
+      expect(ran.sort()).toEqual([1, 2]);
+      expect(await rt.listTasks()).toEqual([]);
+      const [after] = await ctx().datastore.runQuery(ctx().datastore.createQuery(TASK_KIND));
+      expect(after.map((e) => e.state).sort()).toEqual(['done', 'failed']);
+    });
+
+    it('refuses an unknownTasks setting it does not know', async () => {
+      await expect(setup(ctx(), { unknownTasks: 'skip' as never })).rejects.toThrow(
+        /unknownTasks must be 'fail' or 'retry', got "skip"/,
+      );
+    });
   });
 });
 

@@ -47,8 +47,15 @@ export interface ResolvedConfig {
     readonly jwksUri: string;
   } | null;
   readonly trustAppEngineHeaders: boolean;
+  readonly unknownTasks: 'fail' | 'retry';
   readonly logger: Logger;
   readonly clock: TimeSource;
+}
+
+function unknownTasksOf(value: unknown): 'fail' | 'retry' {
+  if (value === undefined) return 'fail';
+  if (value === 'fail' || value === 'retry') return value;
+  throw new ConfigurationError(`unknownTasks must be 'fail' or 'retry', got ${JSON.stringify(value)}.`);
 }
 
 const systemClock: TimeSource = { now: () => Date.now() };
@@ -142,6 +149,7 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
     // HTTP targets reach App Engine from outside, where App Engine strips X-AppEngine-* headers: trust them only for
     // App Engine targets.
     trustAppEngineHeaders: config.trustAppEngineHeaders ?? (Boolean(process.env.GAE_APPLICATION) && !urlBase),
+    unknownTasks: unknownTasksOf(config.unknownTasks),
     logger: config.logger ?? jsonLogger,
     clock: config.clock ?? systemClock,
   };

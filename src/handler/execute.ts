@@ -226,7 +226,17 @@ export class TaskExecutor {
   /** The definition to run, or the outcome of a delivery that must not run (task not registered here, past maxAttempts). */
   private admit(info: TaskInfo): { definition: TaskDefinition } | Ended {
     const definition = this.deps.registry.get(info.task);
-    if (!definition) return { outcome: { kind: 'failed', error: unknownTaskMessage(info.task) } };
+    if (!definition) {
+      const error = unknownTaskMessage(info.task);
+      if (this.deps.config.unknownTasks === 'fail') return { outcome: { kind: 'failed', error } };
+      // 'retry' (rolling deploys): another delivery may reach an instance that knows the task, within maxAttempts.
+      const last = info.maxAttempts !== null && info.attempt >= info.maxAttempts;
+      return {
+        outcome: last
+          ? { kind: 'failed', error: `${error} (gave up after ${info.attempt} of ${info.maxAttempts} attempts)` }
+          : { kind: 'retry', error },
+      };
+    }
     if (info.maxAttempts !== null && info.attempt > info.maxAttempts) {
       return {
         outcome: { kind: 'failed', error: `gave up: attempt ${info.attempt} exceeds maxAttempts ${info.maxAttempts}` },
