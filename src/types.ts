@@ -332,6 +332,14 @@ export interface OidcOptions {
    * @default 'https://www.googleapis.com/oauth2/v3/certs'
    */
   readonly jwksUri?: string;
+  /**
+   * More service accounts whose tokens the sweep route (`<basePath>/sweep`) accepts, besides `serviceAccountEmail`:
+   * e.g. the one a Cloud Scheduler job signs its OIDC token as. The token's audience must still be `audience`. Task
+   * routes accept `serviceAccountEmail` only.
+   * @default []
+   * @example oidc: { serviceAccountEmail: 'tasks@p.iam.gserviceaccount.com', sweepServiceAccounts: ['scheduler@p.iam.gserviceaccount.com'] }
+   */
+  readonly sweepServiceAccounts?: readonly string[];
 }
 
 /** Configuration of a deferred runtime instance (`createDeferred(config)`). */

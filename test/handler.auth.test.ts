@@ -198,5 +198,65 @@ describe('handler with OIDC', () => {
       expect(runs).toBe(0);
       expect(rt.logger.entries.some((e) => /OIDC token rejected/.test(e.message))).toBe(true);
     });
+
+    it('accepts the tokens of oidc.sweepServiceAccounts (a Cloud Scheduler job) on the sweep route only', async () => {
+      const probe = await setup(ctx());
+      const scheduler = 'scheduler@test-project.iam.gserviceaccount.com';
+      const audience = 'https://worker.example.com';
+      const rt = await setup(ctx(), {
+        oidc: {
+          serviceAccountEmail: 'tasks@test-project.iam.gserviceaccount.com',
+          audience,
+          issuer: probe.emulator.oidc.issuer,
+          jwksUri: probe.emulator.oidc.jwksUri,
+          sweepServiceAccounts: [scheduler],
+        },
+      });
+      let sweeps = 0;
+      let runs = 0;
+      rt.deferred.onSweep(async () => ++sweeps);
+      const guarded = rt.deferred.task('guarded', () => runs++);
+      // What a Cloud Scheduler job does: an HTTP request with an OIDC token signed as its own service account.
+      const asScheduler = (path: string, oidcAudience = audience) =>
+        rt.client.createTask({
+          parent: rt.queuePath,
+          task: {
+            httpRequest: {
+              url: `${rt.origin}/_deferred/${path}`,
+              httpMethod: 'POST',
+              body: Buffer.from('{}'),
+              oidcToken: { serviceAccountEmail: scheduler, audience: oidcAudience },
+            },
+          },
+        });
+      await asScheduler('sweep');
+      await asScheduler('tasks/guarded');
+      await asScheduler('sweep', 'https://somewhere-else.example.com');
+      await rt.advance();
+      expect(sweeps).toBe(1);
+      expect(runs).toBe(0);
+      const refusals = rt.logger.entries.filter((e) => /rejected unauthenticated request/.test(e.message));
+      expect(refusals.map((e) => e.message)).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/tasks\/guarded: OIDC token is for scheduler@.*not a configured service account/),
+          expect.stringMatching(/sweep: OIDC token rejected/),
+        ]),
+      );
+      // The runtime's own tasks still run.
+      await guarded.defer();
+      await rt.advance();
+      expect(runs).toBe(1);
+    });
+
+    it('refuses an oidc.sweepServiceAccounts that is not a list of e-mails', async () => {
+      await expect(
+        setup(ctx(), {
+          oidc: {
+            serviceAccountEmail: 'tasks@test-project.iam.gserviceaccount.com',
+            sweepServiceAccounts: 'x' as never,
+          },
+        }),
+      ).rejects.toThrow(/oidc.sweepServiceAccounts must be a list of service account e-mails, got "x"/);
+    });
   });
 });

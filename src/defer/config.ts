@@ -45,11 +45,22 @@ export interface ResolvedConfig {
     readonly verify: boolean;
     readonly issuers: readonly string[];
     readonly jwksUri: string;
+    readonly sweepServiceAccounts: readonly string[];
   } | null;
   readonly trustAppEngineHeaders: boolean;
   readonly unknownTasks: 'fail' | 'retry';
   readonly logger: Logger;
   readonly clock: TimeSource;
+}
+
+function sweepAccountsOf(value: unknown): readonly string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((email) => typeof email === 'string' && email.includes('@'))) {
+    throw new ConfigurationError(
+      `oidc.sweepServiceAccounts must be a list of service account e-mails, got ${JSON.stringify(value)}.`,
+    );
+  }
+  return [...value] as string[];
 }
 
 function unknownTasksOf(value: unknown): 'fail' | 'retry' {
@@ -112,6 +123,7 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
       verify: config.oidc.verify ?? true,
       issuers: config.oidc.issuer ? [config.oidc.issuer] : [...GOOGLE_ISSUERS],
       jwksUri: config.oidc.jwksUri ?? GOOGLE_JWKS_URI,
+      sweepServiceAccounts: sweepAccountsOf(config.oidc.sweepServiceAccounts),
     };
   }
 

@@ -99,7 +99,10 @@ const ok = (outcome: string, extra: Record<string, unknown> = {}): CoreResponse 
 
 /** Runs deliveries. One per runtime instance. */
 export class TaskExecutor {
-  private readonly verifyOidc: ((authorization: string | undefined) => Promise<void>) | null;
+  private readonly verifyOidc:
+    ((authorization: string | undefined, accounts: readonly string[]) => Promise<void>) | null;
+  /** Service accounts accepted on task routes, and on the sweep route. */
+  private readonly accounts: { readonly task: readonly string[]; readonly sweep: readonly string[] };
 
   constructor(private readonly deps: ExecutorDeps) {
     const { oidc, clock } = deps.config;
@@ -107,12 +110,15 @@ export class TaskExecutor {
       oidc && oidc.verify
         ? oidcVerifier({
             audience: oidc.audience,
-            serviceAccountEmail: oidc.serviceAccountEmail,
             issuers: oidc.issuers,
             jwksUri: oidc.jwksUri,
             clock,
           })
         : null;
+    this.accounts = {
+      task: oidc ? [oidc.serviceAccountEmail] : [],
+      sweep: oidc ? [oidc.serviceAccountEmail, ...oidc.sweepServiceAccounts] : [],
+    };
   }
 
   /** Handles one request whose route is known (the adapters route first, so they only read bodies of our routes). */
@@ -148,12 +154,14 @@ export class TaskExecutor {
   }
 
   /** OIDC when configured, else App Engine's queue header when trusted; nothing otherwise (the signature still applies). */
-  private async authenticateTransport(request: CoreRequest, appEngineHeaders: readonly string[]): Promise<boolean> {
+  private async authenticateTransport(request: CoreRequest, route: 'task' | 'sweep'): Promise<boolean> {
     if (this.verifyOidc) {
-      await this.verifyOidc(request.headers['authorization']);
+      await this.verifyOidc(request.headers['authorization'], this.accounts[route]);
       return true;
     }
     if (this.deps.config.trustAppEngineHeaders) {
+      const appEngineHeaders =
+        route === 'sweep' ? ['x-appengine-cron', 'x-appengine-queuename'] : ['x-appengine-queuename'];
       if (!appEngineHeaders.some((name) => request.headers[name] !== undefined)) {
         throw new UnauthenticatedError(`missing App Engine header (${appEngineHeaders.join(' or ')})`);
       }
@@ -165,7 +173,7 @@ export class TaskExecutor {
   private async handleSweep(request: CoreRequest): Promise<CoreResponse> {
     const sweep = this.deps.sweep();
     if (!sweep) return { status: 404, body: { error: 'no sweep function registered (deferred.onSweep)' } };
-    const transport = await this.authenticateTransport(request, ['x-appengine-cron', 'x-appengine-queuename']);
+    const transport = await this.authenticateTransport(request, 'sweep');
     if (!transport && !verifyBody(request.body, request.headers['x-deferred-signature'], this.deps.config.secrets)) {
       throw new UnauthenticatedError('sweep request is neither signed nor from a trusted scheduler');
     }
@@ -181,7 +189,7 @@ export class TaskExecutor {
   private async handleTask(name: string, request: CoreRequest): Promise<CoreResponse> {
     const { config } = this.deps;
     if (this.verifyOidc || config.trustAppEngineHeaders) {
-      await this.authenticateTransport(request, ['x-appengine-queuename']);
+      await this.authenticateTransport(request, 'task');
     }
     if (!verifyBody(request.body, request.headers['x-deferred-signature'], config.secrets)) {
       throw new UnauthenticatedError('missing, bad or stale signature (x-deferred-signature)');

@@ -10,16 +10,20 @@ export const GOOGLE_JWKS_URI = 'https://www.googleapis.com/oauth2/v3/certs';
 /** What a token must say. */
 export interface OidcVerifierOptions {
   readonly audience: string;
-  readonly serviceAccountEmail: string;
   readonly issuers: readonly string[];
   readonly jwksUri: string;
   readonly clock: TimeSource;
 }
 
-/** Returns a function that checks an `Authorization` header value and throws {@link UnauthenticatedError} if it is not a valid token. */
-export function oidcVerifier(options: OidcVerifierOptions): (authorization: string | undefined) => Promise<void> {
+/**
+ * Returns a function that checks an `Authorization` header value and throws {@link UnauthenticatedError} unless it is
+ * a valid token of one of `accounts`.
+ */
+export function oidcVerifier(
+  options: OidcVerifierOptions,
+): (authorization: string | undefined, accounts: readonly string[]) => Promise<void> {
   const keys = createRemoteJWKSet(new URL(options.jwksUri));
-  return async (authorization) => {
+  return async (authorization, accounts) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match) throw new UnauthenticatedError('missing OIDC bearer token (Authorization: Bearer ...)');
     let payload: Record<string, unknown>;
@@ -34,9 +38,9 @@ export function oidcVerifier(options: OidcVerifierOptions): (authorization: stri
     } catch (error) {
       throw new UnauthenticatedError(`OIDC token rejected: ${(error as Error).message}`, { cause: error });
     }
-    if (payload.email !== options.serviceAccountEmail || payload.email_verified !== true) {
+    if (typeof payload.email !== 'string' || !accounts.includes(payload.email) || payload.email_verified !== true) {
       throw new UnauthenticatedError(
-        `OIDC token is for ${String(payload.email)}, not the configured service account ${options.serviceAccountEmail}`,
+        `OIDC token is for ${String(payload.email)}, not a configured service account (${accounts.join(', ')})`,
       );
     }
   };
