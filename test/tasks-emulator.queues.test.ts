@@ -2,30 +2,9 @@
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
-import { loadGolden, rpcError, type GoldenError } from './tasks-emulator.support.js';
+import { expectGolden, goldenErrors, rpcError } from './tasks-emulator.support.js';
 
 const LOCATION = 'projects/queues-project/locations/europe-west1';
-const golden = new Map(loadGolden<GoldenError[]>('realcloud.json').map((g) => [g.name, g]));
-const CODES: Record<string, number> = {
-  InvalidArgument: 3,
-  NotFound: 5,
-  AlreadyExists: 6,
-  PermissionDenied: 7,
-  FailedPrecondition: 9,
-};
-
-/** Checks an error against a golden case: same gRPC code, same message, same Help links. */
-async function expectGolden(call: Promise<unknown>, name: string, vars: Record<string, string> = {}) {
-  const expected = golden.get(name);
-  if (!expected) throw new Error(`no golden case ${name}`);
-  const error = await rpcError(call);
-  const message = expected.template.replace(/\{(\w+)\}/g, (_m, key: string) => vars[key] ?? `{${key}}`);
-  expect({ code: error.code, details: error.details }).toEqual({ code: CODES[expected.code], details: message });
-  for (const detail of expected.details ?? []) {
-    const [, description, url] = /description:"([^"]*)"\s+url:"([^"]*)"/.exec(detail.template)!;
-    expect(error.statusDetails).toContainEqual({ links: [{ description, url }] });
-  }
-}
 
 describe('Cloud Tasks emulator queues', () => {
   let emulator: RunningTasksEmulator;
@@ -110,7 +89,7 @@ describe('Cloud Tasks emulator queues', () => {
       client.createQueue({ parent: 'not-a-valid-parent', queue: { name: 'not-a-valid-parent/queues/q' } }),
     );
     expect(error.code).toBe(3);
-    expect(golden.get('queue/create/invalid-parent')!.code).toBe('PermissionDenied');
+    expect(goldenErrors.get('queue/create/invalid-parent')!.code).toBe('PermissionDenied');
   });
 
   it('answers the golden NOT_FOUND of every queue RPC on a missing queue', async () => {

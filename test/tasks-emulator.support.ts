@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 /** The golden captures sit beside the repository: <repo>/../shared/cloud-tasks-golden/. */
 export const GOLDEN_DIR = new URL('../../shared/cloud-tasks-golden/', import.meta.url);
@@ -120,4 +121,29 @@ export async function rpcError(call: Promise<unknown>): Promise<RpcFailure> {
     return error as RpcFailure;
   }
   throw new Error('expected the RPC to fail, it succeeded');
+}
+
+/** The real service's error answers, by case name (realcloud.json). */
+export const goldenErrors = new Map(loadGolden<GoldenError[]>('realcloud.json').map((g) => [g.name, g]));
+
+/** gRPC codes of the status names the captures use. */
+const CODES: Record<string, number> = {
+  InvalidArgument: 3,
+  NotFound: 5,
+  AlreadyExists: 6,
+  PermissionDenied: 7,
+  FailedPrecondition: 9,
+};
+
+/** Checks an error against a golden case: same gRPC code, same message (with `{vars}` filled in), same Help links. */
+export async function expectGolden(call: Promise<unknown>, name: string, vars: Record<string, string> = {}) {
+  const expected = goldenErrors.get(name);
+  if (!expected) throw new Error(`no golden case ${name}`);
+  const error = await rpcError(call);
+  const message = expected.template.replace(/\{(\w+)\}/g, (_m, key: string) => vars[key] ?? `{${key}}`);
+  expect({ code: error.code, details: error.details }).toEqual({ code: CODES[expected.code], details: message });
+  for (const detail of expected.details ?? []) {
+    const [, description, url] = /description:"([^"]*)"\s+url:"([^"]*)"/.exec(detail.template)!;
+    expect(error.statusDetails).toContainEqual({ links: [{ description, url }] });
+  }
 }

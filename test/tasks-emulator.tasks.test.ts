@@ -3,32 +3,18 @@ import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
 import {
+  expectGolden,
   loadGolden,
   rpcError,
   startReceiver,
-  type GoldenError,
   type GoldenHeaders,
   type Receiver,
 } from './tasks-emulator.support.js';
 
 const LOCATION = 'projects/tasks-project/locations/us-east1';
-const golden = new Map(loadGolden<GoldenError[]>('realcloud.json').map((g) => [g.name, g]));
-const CODES: Record<string, number> = { InvalidArgument: 3, NotFound: 5, AlreadyExists: 6, FailedPrecondition: 9 };
 const BODY = Buffer.from('{"hello":"world"}'); // 17 bytes, as in the golden capture
 const DAY = 24 * 3_600_000;
 const seconds = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
-
-async function expectGolden(call: Promise<unknown>, name: string, vars: Record<string, string> = {}) {
-  const expected = golden.get(name);
-  if (!expected) throw new Error(`no golden case ${name}`);
-  const error = await rpcError(call);
-  const message = expected.template.replace(/\{(\w+)\}/g, (_m, key: string) => vars[key] ?? `{${key}}`);
-  expect({ code: error.code, details: error.details }).toEqual({ code: CODES[expected.code], details: message });
-  for (const detail of expected.details ?? []) {
-    const [, description, url] = /description:"([^"]*)"\s+url:"([^"]*)"/.exec(detail.template)!;
-    expect(error.statusDetails).toContainEqual({ links: [{ description, url }] });
-  }
-}
 
 describe('Cloud Tasks emulator tasks', () => {
   let emulator: RunningTasksEmulator;

@@ -19,7 +19,7 @@ import { DEFAULT_DISPATCH_DEADLINE_MS } from '../defer/config.js';
 import { ageKey, shardOf, TASK_KIND } from '../store/schema.js';
 import { claimTask, completeTask, retargetTask, type RunOutcome } from '../store/state-machine.js';
 import { packPayload, readPayload, saveTask, taskKey, taskMutations, type StoredTask } from '../store/task-entity.js';
-import type { LogSeverity, SweepFunction, TaskInfo } from '../types.js';
+import type { LogEntry, LogSeverity, SweepFunction, TaskInfo } from '../types.js';
 import { runWithContext, type RunContext } from './context.js';
 import { describeError, log } from './logger.js';
 import { oidcVerifier } from './oidc.js';
@@ -297,11 +297,8 @@ export class TaskExecutor {
     log(this.deps.config.logger, {
       severity,
       message,
-      task: info.task,
-      taskName: info.cloudTaskName,
-      attempt: info.attempt,
+      ...deliveryFields(info),
       durationMs: Math.max(0, Date.now() - startedMs),
-      queue: info.queue,
       outcome: outcome.kind,
       ...(error instanceof Error && !(error instanceof SingularTaskFailure) && outcome.kind !== 'done'
         ? { stack: error.stack }
@@ -310,15 +307,7 @@ export class TaskExecutor {
   }
 
   private logSkip(info: TaskInfo, severity: LogSeverity, message: string, outcome: string): void {
-    log(this.deps.config.logger, {
-      severity,
-      message,
-      task: info.task,
-      taskName: info.cloudTaskName,
-      attempt: info.attempt,
-      queue: info.queue,
-      outcome,
-    });
+    log(this.deps.config.logger, { severity, message, ...deliveryFields(info), outcome });
   }
 
   private static respond(outcome: RunOutcome): CoreResponse {
@@ -515,6 +504,11 @@ export class TaskExecutor {
     this.logSkip(info, 'INFO', `task ${info.task} is due ${task.eta.toISOString()}: hopped to ${name}`, 'hopped');
     return ok('hopped', { next: name });
   }
+}
+
+/** The log fields that say which delivery a line is about. */
+function deliveryFields(info: TaskInfo): Pick<LogEntry, 'task' | 'taskName' | 'attempt' | 'queue'> {
+  return { task: info.task, taskName: info.cloudTaskName, attempt: info.attempt, queue: info.queue };
 }
 
 function unknownTaskMessage(name: string): string {
