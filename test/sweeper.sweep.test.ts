@@ -44,7 +44,7 @@ describeStorage('sweep: the decision table', (ctx) => {
   });
   const seed = (specs: TaskSpec[]) => seedTasks(ctx().datastore, tasks, queue(), specs, { now: NOW, shards: 4 });
 
-  it('done / failed past their retention: deleted with their chunks; within retention: kept', async () => {
+  it('done / failed past their retention: deleted with their chunks; within retention: kept, and not even read', async () => {
     const keys = await seed([
       { id: 'done-old', state: 'done', finishedAt: NOW - 5 * MIN, retentionMs: MIN, chunks: 3 },
       { id: 'failed-old', state: 'failed', attempts: 5, finishedAt: NOW - 5 * MIN, retentionMs: MIN, chunks: 2 },
@@ -54,8 +54,34 @@ describeStorage('sweep: the decision table', (ctx) => {
     const { stats } = await sweep(options());
     expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set(['done-young', 'failed-young']));
     expect(await chunkCount(ctx().datastore)).toBe(1);
-    expect(stats).toMatchObject({ scanned: 4, kept: 2, redriven: 0, errors: 0 });
+    // Finished entities are keyed by the end of their retention: the ones still retained are not read at all.
+    expect(stats).toMatchObject({ scanned: 2, kept: 0, redriven: 0, errors: 0 });
     expect(stats.deleted).toMatchObject({ done: 1, failed: 1, leaked: 0, expired: 0 });
+    // Once their retention ends, the next sweep reads and deletes them.
+    const later = await sweep({ ...options(), now: new Date(NOW + DAY) });
+    expect(later.stats).toMatchObject({ scanned: 2, kept: 0 });
+    expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set());
+    expect(await chunkCount(ctx().datastore)).toBe(0);
+  });
+
+  it('finished entities written by earlier versions (age key = creation time) are still read and decided', async () => {
+    const keys = await seed([
+      { id: 'legacy-old', state: 'done', finishedAt: NOW - 5 * MIN, retentionMs: MIN, legacyAgeKey: true },
+      { id: 'legacy-young', state: 'done', finishedAt: NOW - 5 * MIN, retentionMs: DAY, legacyAgeKey: true },
+    ]);
+    const { stats } = await sweep(options());
+    expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set(['legacy-young']));
+    expect(stats).toMatchObject({ scanned: 2, kept: 1 });
+  });
+
+  it('a sweep that overrides retention reads every finished entity, so a shorter retention takes effect', async () => {
+    const keys = await seed([
+      { id: 'done-day', state: 'done', finishedAt: NOW - 5 * MIN, retentionMs: DAY },
+      { id: 'failed-day', state: 'failed', finishedAt: NOW - 5 * MIN, retentionMs: DAY },
+    ]);
+    const { stats } = await sweep({ ...options(), retention: { doneMs: MIN } });
+    expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set(['failed-day']));
+    expect(stats).toMatchObject({ scanned: 2, kept: 1 });
   });
 
   it('pending, never attempted, transactional, past ETA + grace, Cloud Task gone: re-driven and kept', async () => {

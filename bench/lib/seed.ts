@@ -1,7 +1,7 @@
 /** Writing `_DeferredTask` entities the way the runtime leaves them (finished, past retention), fast, for the sweep figures. */
 import { randomBytes } from 'node:crypto';
 import type { Datastore } from '@google-cloud/datastore';
-import { ageKey, shardOf } from '../../src/store/schema.js';
+import { finishedAgeKey, shardOf } from '../../src/store/schema.js';
 import { packPayload, taskKey, taskMutations } from '../../src/store/task-entity.js';
 import { pool } from './stats.js';
 
@@ -76,7 +76,7 @@ export async function seedFinishedTasks(datastore: Datastore, count: number, opt
             finishedAt: new Date(created + 60_000),
             retentionMs: 7 * DAY,
             shard,
-            ageKey: ageKey(shard, created),
+            ageKey: finishedAgeKey(shard, created + 60_000 + 7 * DAY), // as completeTask writes it: due at the end of retention
             expireAt: new Date(created + 30 * DAY),
           },
           { ...empty, payloadBytes: 0 },

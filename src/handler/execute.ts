@@ -16,7 +16,7 @@ import type { TaskDefinition, TaskRegistry } from '../defer/registry.js';
 import { UnauthenticatedError } from '../errors/runtime.js';
 import { PermanentTaskFailure, SingularTaskFailure } from '../errors/task-failures.js';
 import { DEFAULT_DISPATCH_DEADLINE_MS } from '../defer/config.js';
-import { ageKey, shardOf, TASK_KIND } from '../store/schema.js';
+import { finishedAgeKey, shardOf, TASK_KIND } from '../store/schema.js';
 import { claimTask, completeTask, retargetTask, type RunOutcome } from '../store/state-machine.js';
 import { packPayload, readPayload, saveTask, taskKey, taskMutations, type StoredTask } from '../store/task-entity.js';
 import type { LogEntry, LogSeverity, SweepFunction, TaskInfo } from '../types.js';
@@ -359,7 +359,10 @@ export class TaskExecutor {
             finishedAt: new Date(nowMs),
             retentionMs: retentionMs ?? DEFAULT_RETENTION_MS,
             shard,
-            ageKey: ageKey(shard, nowMs),
+            ageKey: finishedAgeKey(
+              shard,
+              Math.min(nowMs + (retentionMs ?? DEFAULT_RETENTION_MS), nowMs + config.expireAfterMs),
+            ),
             expireAt: new Date(nowMs + config.expireAfterMs),
           },
           packPayload(body),

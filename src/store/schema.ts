@@ -92,9 +92,29 @@ export function ageKey(shard: number, createdMs: number): string {
   return `${String(shard).padStart(SHARD_DIGITS, '0')}|${String(Math.max(0, Math.floor(createdMs))).padStart(TIME_DIGITS, '0')}`;
 }
 
-/** The range of age keys of one shard older than `cutoffMs`: `lower <= ageKey < upper`. */
+/** The range of age keys of one shard's unfinished entities created before `cutoffMs`: `lower <= ageKey < upper`. */
 export function ageKeyRange(shard: number, cutoffMs: number): { lower: string; upper: string } {
   return { lower: ageKey(shard, 0), upper: ageKey(shard, cutoffMs) };
+}
+
+/**
+ * The age key of a finished (`done` or `failed`) entity: `"0007|F|001764604800000"` = shard 7, past its retention from
+ * that epoch millisecond (`finishedAt + retentionMs`). `F` sorts after every digit, so a shard's finished keys follow its
+ * unfinished ones: the sweep reads a finished entity once it may be deleted, not on every sweep of its retention.
+ */
+export function finishedAgeKey(shard: number, dueMs: number): string {
+  return `${String(shard).padStart(SHARD_DIGITS, '0')}|F|${String(Math.max(0, Math.floor(dueMs))).padStart(TIME_DIGITS, '0')}`;
+}
+
+/** The range of one shard's finished keys due before `dueBeforeMs` (null: all of them). */
+export function finishedAgeKeyRange(shard: number, dueBeforeMs: number | null): { lower: string; upper: string } {
+  return { lower: finishedAgeKey(shard, 0), upper: finishedAgeKey(shard, dueBeforeMs ?? 10 ** TIME_DIGITS - 1) };
+}
+
+/** What an age key says: its shard, whether the entity is finished, and the time (created, or due when finished). */
+export function parseAgeKey(key: string): { shard: number; finished: boolean; ms: number } | null {
+  const match = /^(\d+)\|(F\|)?(\d+)$/.exec(key);
+  return match ? { shard: Number(match[1]), finished: match[2] !== undefined, ms: Number(match[3]) } : null;
 }
 
 /** Picks a shard for a new entity from its (random) name, so writes spread evenly across shards. */

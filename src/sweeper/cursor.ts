@@ -8,8 +8,17 @@ export interface ShardPosition {
   cutoffMs: number;
   /** `expireAt` bound of the other-kinds queries (epoch ms). */
   expireBeforeMs: number;
-  /** `tasks`: the `_DeferredTask` range; `kinds`: other underscore kinds, one after the other. */
-  phase: 'tasks' | 'kinds';
+  /**
+   * Finished entities are read when their retention has passed (`finishedAt + retentionMs`) before this (epoch ms);
+   * null: all finished entities (the sweep overrides retention, so an entity's own due time does not bound it). Absent
+   * in cursors of earlier releases: the sweep's now.
+   */
+  dueBeforeMs?: number | null;
+  /**
+   * `tasks`: unfinished `_DeferredTask` entities (and finished ones written by earlier releases), by creation;
+   * `finished`: finished ones, by the end of their retention; `kinds`: other underscore kinds, one after the other.
+   */
+  phase: 'tasks' | 'finished' | 'kinds';
   /** In phase `kinds`: the kind being swept. */
   kind?: string;
   /** Datastore query cursor to start from; absent at the start of a phase or kind. */
@@ -35,7 +44,8 @@ export function decodeCursor(cursor: string): ShardPosition {
     p.v !== 1 ||
     typeof p.cutoffMs !== 'number' ||
     typeof p.expireBeforeMs !== 'number' ||
-    (p.phase !== 'tasks' && p.phase !== 'kinds') ||
+    (p.phase !== 'tasks' && p.phase !== 'finished' && p.phase !== 'kinds') ||
+    (p.dueBeforeMs !== undefined && p.dueBeforeMs !== null && typeof p.dueBeforeMs !== 'number') ||
     (p.kind !== undefined && typeof p.kind !== 'string') ||
     (p.start !== undefined && typeof p.start !== 'string')
   ) {

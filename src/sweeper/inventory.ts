@@ -1,10 +1,14 @@
 /** An inventory of the transient entities in a namespace: task entities by state and age, chunks, and other underscore kinds (what `deferred stats` prints). */
 import { Datastore, PropertyFilter, type Key } from '@google-cloud/datastore';
-import { CHUNK_KIND, TASK_KIND } from '../store/schema.js';
+import { CHUNK_KIND, TASK_KIND, parseAgeKey } from '../store/schema.js';
 import { keyId } from './keys.js';
 import { kindsToSweep } from './kinds.js';
 
-/** Age buckets of the inventory, by `created` (from the age key). */
+/**
+ * Age buckets of the inventory, from the age key: an unfinished entity's age since it was created; a finished one's
+ * since its retention ended (still retained counts as `< 1h`), so finished entities past `< 1h` mean the sweeper is
+ * behind. Finished entities written by earlier versions of cloud-deferred carry their creation time.
+ */
 export const AGE_BUCKETS = [
   { label: '< 1h', maxMs: 3_600_000 },
   { label: '1h - 1d', maxMs: 86_400_000 },
@@ -71,8 +75,8 @@ export async function inventory(
     for (const row of rows) {
       totalTasks++;
       const state = stateOf.get(keyId(row[Datastore.KEY] as Key)) ?? 'unknown';
-      const createdMs = Number(String(row.ageKey).split('|')[1]);
-      const age = nowMs - (Number.isFinite(createdMs) ? createdMs : nowMs);
+      const since = parseAgeKey(String(row.ageKey))?.ms;
+      const age = Math.max(0, nowMs - (since ?? nowMs));
       const bucket = AGE_BUCKETS.find((b) => age < b.maxMs)!.label;
       tasks[state] ??= Object.fromEntries(AGE_BUCKETS.map((b) => [b.label, 0]));
       tasks[state]![bucket]!++;

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Datastore, PropertyFilter, and, type Key } from '@google-cloud/datastore';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
-import { DEFAULT_SHARDS, TASK_KIND, ageKeyRange } from '../store/schema.js';
+import { DEFAULT_SHARDS, TASK_KIND, ageKeyRange, finishedAgeKeyRange } from '../store/schema.js';
 import { cloudTaskExists, redriveTask, type SweeperTasksClient } from './cloud-tasks.js';
 import { decodeCursor, encodeCursor, type ShardPosition } from './cursor.js';
 import {
@@ -149,9 +149,9 @@ export function resolveSweepOptions(options: SweepOptions) {
 type Pending = { key: Key; snapshot: TaskSnapshot; reason: DeleteReason };
 
 /**
- * Sweeps one shard: scans the `_DeferredTask` entities of the shard created before `now - olderThanMs` with one range
- * query on `ageKey` (paged), applies the decision table to each, then sweeps the other underscore kinds assigned to this
- * shard by `expireAt`. Stops after `budgetMs` and returns a cursor to continue. Safe to run concurrently with task
+ * Sweeps one shard: scans the unfinished `_DeferredTask` entities of the shard created before `now - olderThanMs`, then
+ * the finished ones whose retention has ended (two range queries on `ageKey`, paged), applies the decision table to
+ * each, then sweeps the other underscore kinds assigned to this shard by `expireAt`. Stops after `budgetMs` and returns a cursor to continue. Safe to run concurrently with task
  * execution and with other sweeps: every delete is guarded by a transaction that re-reads the entity.
  */
 export async function sweepShard(options: SweepShardOptions): Promise<SweepShardResult> {
@@ -170,7 +170,15 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
   const where = { shard, namespace: o.namespace || undefined, dryRun: o.dryRun || undefined };
   const position: ShardPosition = options.cursor
     ? decodeCursor(options.cursor)
-    : { v: 1, cutoffMs: o.nowMs - o.olderThanMs, expireBeforeMs: o.nowMs, phase: 'tasks' };
+    : {
+        v: 1,
+        cutoffMs: o.nowMs - o.olderThanMs,
+        // Retention overridden by this sweep: an entity's own due time does not bound what may go, so read them all.
+        dueBeforeMs:
+          options.retention?.doneMs !== undefined || options.retention?.failedMs !== undefined ? null : o.nowMs,
+        expireBeforeMs: o.nowMs,
+        phase: 'tasks',
+      };
   const progress = (done = false) => options.onProgress?.({ shard, stats: structuredClone(stats), done });
   const checkAbort = () => signal?.throwIfAborted();
 
@@ -348,14 +356,13 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
     return encodeCursor(position);
   };
 
-  // Phase 1: the task entities of this shard, one range query on the shard-prefixed age key.
-  if (position.phase === 'tasks') {
-    const { lower, upper } = ageKeyRange(shard, position.cutoffMs);
+  /** Reads one range of this shard's age keys page by page, deciding each entity; false when out of budget. */
+  const scanTasks = async (range: { lower: string; upper: string }): Promise<boolean> => {
     for (;;) {
       checkAbort();
       let query = datastore
         .createQuery(o.namespace ?? '', TASK_KIND)
-        .filter(and([new PropertyFilter('ageKey', '>=', lower), new PropertyFilter('ageKey', '<', upper)]))
+        .filter(and([new PropertyFilter('ageKey', '>=', range.lower), new PropertyFilter('ageKey', '<', range.upper)]))
         .limit(o.pageSize);
       if (position.start) query = query.start(position.start);
       // A page holds whole entities (payloads up to ~900 KB each) until it is processed: bound pages in flight.
@@ -365,18 +372,33 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
         return { entities: rows, info: meta };
       });
       const more = entities.length === o.pageSize && info.moreResults !== 'NO_MORE_RESULTS' && info.endCursor;
-      if (!more) break;
+      if (!more) return true;
       position.start = info.endCursor;
       progress();
-      if (outOfBudget()) return { stats, cursor: nextCursor() };
+      if (outOfBudget()) return false;
     }
+  };
+
+  // Phase 1: the unfinished task entities of this shard, one range query on the shard-prefixed age key.
+  if (position.phase === 'tasks') {
+    if (!(await scanTasks(ageKeyRange(shard, position.cutoffMs)))) return { stats, cursor: nextCursor() };
+    position.phase = 'finished';
+    delete position.start;
+    progress();
+    if (outOfBudget()) return { stats, cursor: nextCursor() };
+  }
+
+  // Phase 2: the finished ones whose retention has passed (their age key says when).
+  if (position.phase === 'finished') {
+    const dueBefore = position.dueBeforeMs === undefined ? position.expireBeforeMs : position.dueBeforeMs;
+    if (!(await scanTasks(finishedAgeKeyRange(shard, dueBefore)))) return { stats, cursor: nextCursor() };
     position.phase = 'kinds';
     delete position.start;
     progress();
     if (outOfBudget()) return { stats, cursor: nextCursor() };
   }
 
-  // Phase 2: other underscore kinds assigned to this shard, by expireAt.
+  // Phase 3: other underscore kinds assigned to this shard, by expireAt.
   const kinds = (
     await kindsToSweep(datastore, {
       namespace: o.namespace,

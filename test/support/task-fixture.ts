@@ -7,6 +7,7 @@ import {
   INDEXED_TASK_PROPERTIES,
   TASK_KIND,
   ageKey,
+  finishedAgeKey,
   shardOf,
   type DeferredTaskEntity,
   type TaskState,
@@ -34,6 +35,8 @@ export interface TaskSpec {
   parent?: [kind: string, name: string];
   /** `queued`: the Cloud Task exists; `absent`: never created; `deleted`: created then deleted (its name stays reserved). */
   cloudTask?: 'queued' | 'absent' | 'deleted';
+  /** A finished entity as earlier versions wrote it: its age key keeps its creation time instead of its due time. */
+  legacyAgeKey?: boolean;
 }
 
 export function queuePath(queue: string): string {
@@ -104,7 +107,10 @@ export async function seedTasks(
       finishedAt: spec.finishedAt ? new Date(spec.finishedAt) : null,
       retentionMs: spec.retentionMs ?? 0,
       shard,
-      ageKey: ageKey(shard, created),
+      ageKey:
+        (spec.state === 'done' || spec.state === 'failed') && spec.finishedAt && !spec.legacyAgeKey
+          ? finishedAgeKey(shard, Math.min(spec.finishedAt + (spec.retentionMs ?? 0), spec.expireAt ?? Infinity))
+          : ageKey(shard, created),
       expireAt: new Date(spec.expireAt ?? created + 30 * DAY),
       payload: chunks ? Buffer.alloc(0) : randomBytes(64),
       chunks,
