@@ -76,11 +76,11 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       })
       .option('retention-done', {
         type: 'string',
-        describe: "keep done entities this long (default: each entity's own)",
+        describe: "keep done entities this long (default: each entity's own; given, every finished entity is read)",
       })
       .option('retention-failed', {
         type: 'string',
-        describe: "keep failed entities this long (default: each entity's own)",
+        describe: "keep failed entities this long (default: each entity's own; given, every finished entity is read)",
       })
       .option('shards', {
         type: 'number',
