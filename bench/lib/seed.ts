@@ -1,7 +1,7 @@
 /** Writing `_DeferredTask` entities the way the runtime leaves them (finished, past retention), fast, for the sweep figures. */
 import { randomBytes } from 'node:crypto';
 import type { Datastore } from '@google-cloud/datastore';
-import { finishedAgeKey, shardOf } from '../../src/store/schema.js';
+import { finishedAgeKey, finishedDueMs, shardOf } from '../../src/store/schema.js';
 import { packPayload, taskKey, taskMutations } from '../../src/store/task-entity.js';
 import { pool } from './stats.js';
 
@@ -35,6 +35,7 @@ export async function seedFinishedTasks(datastore: Datastore, count: number, opt
   const batch = options.batch ?? 500;
   const created = options.nowMs - 8 * DAY;
   const empty = packPayload(Buffer.alloc(0));
+  const keep = { retentionMs: 7 * DAY, expireAt: new Date(created + 30 * DAY) };
   const commits = Math.ceil(count / batch);
   await pool(commits, options.concurrency ?? 4, async (c) => {
     const mutations: { key: unknown; data: unknown }[] = [];
@@ -74,10 +75,9 @@ export async function seedFinishedTasks(datastore: Datastore, count: number, opt
             leaseUntil: null,
             lastError: null,
             finishedAt: new Date(created + 60_000),
-            retentionMs: 7 * DAY,
+            ...keep,
             shard,
-            ageKey: finishedAgeKey(shard, created + 60_000 + 7 * DAY), // as completeTask writes it: due at the end of retention
-            expireAt: new Date(created + 30 * DAY),
+            ageKey: finishedAgeKey(shard, finishedDueMs(keep, created + 60_000)), // as completeTask keys it
           },
           { ...empty, payloadBytes: 0 },
         ),

@@ -16,7 +16,7 @@ import type { TaskDefinition, TaskRegistry } from '../defer/registry.js';
 import { UnauthenticatedError } from '../errors/runtime.js';
 import { PermanentTaskFailure, SingularTaskFailure } from '../errors/task-failures.js';
 import { DEFAULT_DISPATCH_DEADLINE_MS } from '../defer/config.js';
-import { finishedAgeKey, shardOf, TASK_KIND } from '../store/schema.js';
+import { finishedAgeKey, finishedDueMs, shardOf, TASK_KIND } from '../store/schema.js';
 import { claimTask, completeTask, retargetTask, type RunOutcome } from '../store/state-machine.js';
 import { packPayload, readPayload, saveTask, taskKey, taskMutations, type StoredTask } from '../store/task-entity.js';
 import type { LogEntry, LogSeverity, SweepFunction, TaskInfo } from '../types.js';
@@ -238,12 +238,7 @@ export class TaskExecutor {
       const error = unknownTaskMessage(info.task);
       if (this.deps.config.unknownTasks === 'fail') return { outcome: { kind: 'failed', error } };
       // 'retry' (rolling deploys): another delivery may reach an instance that knows the task, within maxAttempts.
-      const last = info.maxAttempts !== null && info.attempt >= info.maxAttempts;
-      return {
-        outcome: last
-          ? { kind: 'failed', error: `${error} (gave up after ${info.attempt} of ${info.maxAttempts} attempts)` }
-          : { kind: 'retry', error },
-      };
+      return { outcome: retryOrGiveUp(error, info) };
     }
     if (info.maxAttempts !== null && info.attempt > info.maxAttempts) {
       return {
@@ -279,10 +274,7 @@ export class TaskExecutor {
   private outcomeOf(error: unknown, info: TaskInfo): RunOutcome {
     const message = describeError(error);
     if (error instanceof PermanentTaskFailure) return { kind: 'failed', error: message };
-    if (info.maxAttempts !== null && info.attempt >= info.maxAttempts) {
-      return { kind: 'failed', error: `${message} (gave up after ${info.attempt} of ${info.maxAttempts} attempts)` };
-    }
-    return { kind: 'retry', error: message };
+    return retryOrGiveUp(message, info);
   }
 
   private logRun(info: TaskInfo, outcome: RunOutcome, error: unknown, startedMs: number): void {
@@ -338,6 +330,7 @@ export class TaskExecutor {
     const name = `failed.${info.queue}.${taskIdOf(info.cloudTaskName)}`;
     const shard = shardOf(name, config.shards);
     const key = taskKey(config.datastore, name);
+    const keep = { retentionMs: retentionMs ?? DEFAULT_RETENTION_MS, expireAt: new Date(nowMs + config.expireAfterMs) };
     try {
       await saveTask(
         config.datastore,
@@ -357,13 +350,9 @@ export class TaskExecutor {
             leaseUntil: null,
             lastError,
             finishedAt: new Date(nowMs),
-            retentionMs: retentionMs ?? DEFAULT_RETENTION_MS,
+            ...keep,
             shard,
-            ageKey: finishedAgeKey(
-              shard,
-              Math.min(nowMs + (retentionMs ?? DEFAULT_RETENTION_MS), nowMs + config.expireAfterMs),
-            ),
-            expireAt: new Date(nowMs + config.expireAfterMs),
+            ageKey: finishedAgeKey(shard, finishedDueMs(keep, nowMs)),
           },
           packPayload(body),
         ),
@@ -507,6 +496,14 @@ export class TaskExecutor {
     this.logSkip(info, 'INFO', `task ${info.task} is due ${task.eta.toISOString()}: hopped to ${name}`, 'hopped');
     return ok('hopped', { next: name });
   }
+}
+
+/** A failed attempt: retried, unless it was the last one maxAttempts allows. */
+function retryOrGiveUp(error: string, info: TaskInfo): RunOutcome {
+  if (info.maxAttempts !== null && info.attempt >= info.maxAttempts) {
+    return { kind: 'failed', error: `${error} (gave up after ${info.attempt} of ${info.maxAttempts} attempts)` };
+  }
+  return { kind: 'retry', error };
 }
 
 /** The log fields that say which delivery a line is about. */

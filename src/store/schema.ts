@@ -87,9 +87,14 @@ export const INDEXED_TASK_PROPERTIES = ['state', 'shard', 'ageKey', 'expireAt'] 
 const SHARD_DIGITS = 4;
 const TIME_DIGITS = 15;
 
+/** `"<shard, 4 digits>|<marker><ms, 15 digits>"`: the common form of both kinds of age key. */
+function formatAgeKey(shard: number, marker: '' | 'F|', ms: number): string {
+  return `${String(shard).padStart(SHARD_DIGITS, '0')}|${marker}${String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, '0')}`;
+}
+
 /** The shard-prefixed age key: `"0007|001764000000000"` = shard 7, created at that epoch millisecond. Sorts by shard, then age. */
 export function ageKey(shard: number, createdMs: number): string {
-  return `${String(shard).padStart(SHARD_DIGITS, '0')}|${String(Math.max(0, Math.floor(createdMs))).padStart(TIME_DIGITS, '0')}`;
+  return formatAgeKey(shard, '', createdMs);
 }
 
 /** The range of age keys of one shard's unfinished entities created before `cutoffMs`: `lower <= ageKey < upper`. */
@@ -98,12 +103,20 @@ export function ageKeyRange(shard: number, cutoffMs: number): { lower: string; u
 }
 
 /**
- * The age key of a finished (`done` or `failed`) entity: `"0007|F|001764604800000"` = shard 7, past its retention from
- * that epoch millisecond (`finishedAt + retentionMs`). `F` sorts after every digit, so a shard's finished keys follow its
+ * The age key of a finished (`done` or `failed`) entity: `"0007|F|001764604800000"` = shard 7, may be swept from that
+ * epoch millisecond ({@link finishedDueMs}). `F` sorts after every digit, so a shard's finished keys follow its
  * unfinished ones: the sweep reads a finished entity once it may be deleted, not on every sweep of its retention.
  */
 export function finishedAgeKey(shard: number, dueMs: number): string {
-  return `${String(shard).padStart(SHARD_DIGITS, '0')}|F|${String(Math.max(0, Math.floor(dueMs))).padStart(TIME_DIGITS, '0')}`;
+  return formatAgeKey(shard, 'F|', dueMs);
+}
+
+/** When an entity finished at `finishedMs` may be swept: at the end of its retention, or at its `expireAt` if sooner. */
+export function finishedDueMs(
+  entity: Pick<DeferredTaskEntity, 'retentionMs' | 'expireAt'>,
+  finishedMs: number,
+): number {
+  return Math.min(finishedMs + entity.retentionMs, entity.expireAt.getTime());
 }
 
 /** The range of one shard's finished keys due before `dueBeforeMs` (null: all of them). */

@@ -2,7 +2,7 @@
 import type { Datastore, Key } from '@google-cloud/datastore';
 import { chunkKeys, fromEntity, taskEntityData, withoutKey, type StoredTask } from './task-entity.js';
 import { inTransaction, isTransient } from './transaction.js';
-import { finishedAgeKey, type DeferredTaskEntity } from './schema.js';
+import { finishedAgeKey, finishedDueMs, type DeferredTaskEntity } from './schema.js';
 
 /** What a delivery may do with a task entity in its current state. */
 export type ClaimDecision =
@@ -60,34 +60,19 @@ export function decideCompletion(
   nowMs: number,
 ): DeferredTaskEntity | null {
   if (task.state !== 'running' || task.attempts !== claimedAttempts) return null;
+  const finished = {
+    leaseUntil: null,
+    finishedAt: new Date(nowMs),
+    ageKey: finishedAgeKey(task.shard, finishedDueMs(task, nowMs)),
+  };
   switch (outcome.kind) {
     case 'done':
-      return {
-        ...task,
-        state: 'done',
-        leaseUntil: null,
-        finishedAt: new Date(nowMs),
-        ageKey: finishedAgeKey(task.shard, finishedDueMs(task, nowMs)),
-        payload: Buffer.alloc(0),
-        chunks: 0,
-      };
+      return { ...task, ...finished, state: 'done', payload: Buffer.alloc(0), chunks: 0 };
     case 'failed':
-      return {
-        ...task,
-        state: 'failed',
-        leaseUntil: null,
-        finishedAt: new Date(nowMs),
-        ageKey: finishedAgeKey(task.shard, finishedDueMs(task, nowMs)),
-        lastError: outcome.error,
-      };
+      return { ...task, ...finished, state: 'failed', lastError: outcome.error };
     case 'retry':
       return { ...task, state: 'pending', leaseUntil: null, lastError: outcome.error };
   }
-}
-
-/** When a task finished at `nowMs` may be swept: at the end of its retention, or at its `expireAt` if sooner. */
-export function finishedDueMs(task: Pick<DeferredTaskEntity, 'retentionMs' | 'expireAt'>, nowMs: number): number {
-  return Math.min(nowMs + task.retentionMs, task.expireAt.getTime());
 }
 
 /** Result of {@link claimTask}. */

@@ -1,7 +1,7 @@
 /** Sweeping every shard in this process, in parallel, with shared limits on Cloud Tasks look-ups and commits (the CLI's `deferred sweep`). */
 import { Datastore } from '@google-cloud/datastore';
 import pLimit from 'p-limit';
-import { TASK_KIND } from '../store/schema.js';
+import { TASK_KIND, parseAgeKey } from '../store/schema.js';
 import { kindsToSweep } from './kinds.js';
 import { resolveSweepOptions, sweepShard, type SweepOptions } from './shard.js';
 import { addStats, emptyStats, type SweepStats } from './stats.js';
@@ -26,9 +26,7 @@ export async function highestShardInUse(datastore: Datastore, namespace?: string
     .limit(1);
   const [rows] = await datastore.runQuery(query);
   const ageKey = rows[0]?.ageKey;
-  if (typeof ageKey !== 'string') return -1;
-  const shard = Number(ageKey.split('|')[0]);
-  return Number.isInteger(shard) ? shard : -1;
+  return (typeof ageKey === 'string' ? parseAgeKey(ageKey)?.shard : undefined) ?? -1;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   TASK_KIND,
   ageKey,
   finishedAgeKey,
+  finishedDueMs,
   shardOf,
   type DeferredTaskEntity,
   type TaskState,
@@ -107,16 +108,16 @@ export async function seedTasks(
       finishedAt: spec.finishedAt ? new Date(spec.finishedAt) : null,
       retentionMs: spec.retentionMs ?? 0,
       shard,
-      ageKey:
-        (spec.state === 'done' || spec.state === 'failed') && spec.finishedAt && !spec.legacyAgeKey
-          ? finishedAgeKey(shard, Math.min(spec.finishedAt + (spec.retentionMs ?? 0), spec.expireAt ?? Infinity))
-          : ageKey(shard, created),
+      ageKey: ageKey(shard, created),
       expireAt: new Date(spec.expireAt ?? created + 30 * DAY),
       payload: chunks ? Buffer.alloc(0) : randomBytes(64),
       chunks,
       encoding: 'identity',
       payloadBytes: 64,
     };
+    if ((entity.state === 'done' || entity.state === 'failed') && entity.finishedAt && !spec.legacyAgeKey) {
+      entity.ageKey = finishedAgeKey(shard, finishedDueMs(entity, entity.finishedAt.getTime())); // as completeTask keys it
+    }
     if (batch.length + 1 + chunks > 500) await flush();
     batch.push({ key, data: taskEntityData(entity) });
     for (let i = 1; i <= chunks; i++) {
