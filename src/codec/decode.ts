@@ -364,7 +364,7 @@ class Decoder {
     if (codec === undefined) {
       throw new DecodeFailure(
         `it is an instance of class ${JSON.stringify(name)}, which has no class codec registered in this worker; ` +
-          'register the same ClassCodec (deferred.registerClass(...) or the `codecs` registry) where tasks run.',
+          'register the same ClassCodec where tasks run: createDeferred({ codecs: new CodecRegistry().register(codec) }).',
         false,
       );
     }

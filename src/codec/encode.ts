@@ -274,7 +274,7 @@ class Encoder {
     if (value instanceof Error) {
       return new EncodeFailure(
         `it is an Error (${className(value)}), which has no registered class codec`,
-        'Pass its message (and whatever else the task needs) as plain data, or register a ClassCodec for it with deferred.registerClass(...).',
+        'Pass its message (and whatever else the task needs) as plain data, or register a ClassCodec for it: createDeferred({ codecs: new CodecRegistry().register({ name, type, encode, decode }) }).',
       );
     }
     const name = className(value);
@@ -286,8 +286,8 @@ class Encoder {
     }
     return new EncodeFailure(
       `it is an instance of class ${name}, which has no registered class codec`,
-      `Register a ClassCodec for it with deferred.registerClass({ name: '${name}', type: ${name}, encode: (v) => data, decode: (data) => instance }) ` +
-        '(or in the `codecs` registry given to createDeferred), or pass plain data.',
+      `Register a ClassCodec for it in the registry given to createDeferred: createDeferred({ codecs: new CodecRegistry().register({ name: '${name}', type: ${name}, encode: (v) => data, decode: (data) => instance }) }), ` +
+        'or pass plain data.',
     );
   }
 

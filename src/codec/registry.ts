@@ -21,7 +21,9 @@ export class CodecRegistry {
   /** Registers a codec; registering the same codec again is a no-op, a clashing name or class is an `InvalidArgumentError`. */
   register(codec: ClassCodec): this {
     if (codec === null || typeof codec !== 'object') {
-      throw new InvalidArgumentError('registerClass() needs a ClassCodec object: { name, type, encode, decode }.');
+      throw new InvalidArgumentError(
+        'CodecRegistry.register() needs a ClassCodec object: { name, type, encode, decode }.',
+      );
     }
     const { name, type } = codec;
     if (typeof name !== 'string' || name.trim() === '' || name !== name.trim()) {
