@@ -1,7 +1,7 @@
 // The handler's front door: signatures (and rotation), OIDC tokens, body limits, routes, malformed bodies, unknown tasks.
 import { Datastore } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
-import { encodeEnvelope, sign } from '../src/codec/index.js';
+import { CodecRegistry, encodeEnvelope, sign } from '../src/codec/index.js';
 import { TASK_KIND } from '../src/store/schema.js';
 import { describeStorage } from './support/backends.js';
 import { SECRET, useRuntime } from './support/runtime.js';
@@ -120,6 +120,47 @@ describe('handler', () => {
       expect(inlineRecord).toBeDefined();
       expect(inlineRecord!.cloudTaskRequest).toBe('');
       expect(rt.logger.entries.filter((e) => e.outcome === 'failed')).toHaveLength(2);
+    });
+
+    it('records a signed payload whose arguments this deployment cannot decode as failed, answers 2xx, logs one ERROR line', async () => {
+      class Money {
+        constructor(readonly cents: number) {}
+      }
+      const codecs = new CodecRegistry().register({
+        name: 'Money',
+        type: Money,
+        encode: (m: Money) => ({ cents: m.cents }),
+        decode: (data) => new Money((data as { cents: number }).cents),
+      });
+      const rt = await setup(ctx()); // a deployment that no longer registers the Money codec
+      const sender = await setup(ctx(), { queue: rt.queue, handlerUrl: `${rt.origin}/_deferred`, codecs });
+      let runs = 0;
+      rt.deferred.task('charge', (_money: unknown) => void runs++);
+      const charge = sender.deferred.task('charge', (_money: Money) => undefined);
+      await charge.defer(new Money(5));
+      await charge.with({ entityBacked: true }).defer(new Money(6));
+      const future = Buffer.from('{"v":1,"task":"charge","args":[{"$fromTheFuture":1}]}'); // a tag it does not know
+      const direct = await rt.post('/_deferred/tasks/charge', {
+        body: future,
+        headers: { 'x-deferred-signature': sign(future, SECRET) },
+      });
+      expect(direct).toMatchObject({ status: 200, body: { outcome: 'failed' } });
+      await rt.advance();
+      expect(await rt.listTasks()).toEqual([]); // answered 2xx: Cloud Tasks does not retry them
+      expect(runs).toBe(0);
+      const errors = rt.logger.entries.filter((e) => e.severity === 'ERROR');
+      expect(errors).toHaveLength(3);
+      for (const e of errors)
+        expect(e.message).toMatch(/task charge failed permanently: its arguments cannot be decoded here/);
+      const [entities] = await ctx().datastore.runQuery(ctx().datastore.createQuery(TASK_KIND));
+      expect(entities.map((e) => e.state)).toEqual(['failed', 'failed', 'failed']);
+      const errorsRecorded = entities.map((e) => String(e.lastError)).sort();
+      expect(errorsRecorded.filter((m) => /class "Money", which has no class codec registered/.test(m))).toHaveLength(
+        2,
+      );
+      expect(errorsRecorded.filter((m) => /unknown tag "\$fromTheFuture"/.test(m))).toHaveLength(1);
+      // The entity-backed one keeps its payload for inspection; the inline ones are recorded with theirs.
+      for (const e of entities) expect((e.payload as Buffer).length).toBeGreaterThan(0);
     });
 
     it("with unknownTasks: 'retry', an unknown task is retried (nothing recorded) and runs once its code is deployed", async () => {

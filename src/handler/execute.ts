@@ -13,6 +13,7 @@ import {
 } from '../defer/envelope.js';
 import { hopTaskId, queuePath, randomId, taskIdOf } from '../defer/names.js';
 import type { TaskDefinition, TaskRegistry } from '../defer/registry.js';
+import { BadEnvelopeError } from '../errors/payload.js';
 import { UnauthenticatedError } from '../errors/runtime.js';
 import { PermanentTaskFailure, SingularTaskFailure } from '../errors/task-failures.js';
 import { DEFAULT_DISPATCH_DEADLINE_MS } from '../defer/config.js';
@@ -248,10 +249,24 @@ export class TaskExecutor {
     return { definition };
   }
 
-  /** Runs an admitted delivery and classifies how it ended. */
+  /**
+   * Decodes an admitted delivery's arguments, runs it and classifies how it ended. Arguments this deployment cannot
+   * decode (a `$class` whose codec a deploy removed, a tag it does not know) fail for good: every retry would fail the
+   * same way. An error thrown by a class codec's own `decode` (e.g. a failed look-up) is retried like a run's.
+   */
   private async attempt(definition: TaskDefinition, info: TaskInfo, call: ParsedEnvelope): Promise<Ended> {
+    let decoded: { args: unknown[]; bound: unknown };
     try {
-      await this.invoke(definition, info, call);
+      decoded = await decodeCall(call, this.deps.codec);
+    } catch (caught) {
+      if (!(caught instanceof BadEnvelopeError)) return { outcome: this.outcomeOf(caught, info), error: caught };
+      return {
+        outcome: { kind: 'failed', error: `its arguments cannot be decoded here: ${describeError(caught)}` },
+        error: caught,
+      };
+    }
+    try {
+      await this.invoke(definition, info, decoded);
       return { outcome: { kind: 'done' } };
     } catch (caught) {
       return { outcome: this.outcomeOf(caught, info), error: caught };
@@ -259,8 +274,11 @@ export class TaskExecutor {
   }
 
   /** Runs the function in its context; on success creates the children it deferred. */
-  private async invoke(definition: TaskDefinition, info: TaskInfo, call: ParsedEnvelope): Promise<void> {
-    const { args, bound } = await decodeCall(call, this.deps.codec);
+  private async invoke(
+    definition: TaskDefinition,
+    info: TaskInfo,
+    { args, bound }: { args: unknown[]; bound: unknown },
+  ): Promise<void> {
     const context: RunContext = { info, children: [], sequence: 0, closed: false };
     try {
       await runWithContext(context, async () => definition.run(args, bound));
