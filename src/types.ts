@@ -91,7 +91,8 @@ export interface TaskOptions {
   readonly dispatchDeadline?: Duration;
   /**
    * Extra HTTP headers sent with the task. `Content-Type`, `Authorization`, `Host`, `Content-Length`, `User-Agent`,
-   * `X-CloudTasks-*`, `X-AppEngine-*` and `X-Deferred-*` are reserved.
+   * `X-CloudTasks-*`, `X-AppEngine-*` and `X-Deferred-*` are reserved. Names must be HTTP tokens and values must not
+   * contain CR, LF or other control characters (`defer()` throws `InvalidArgumentError`).
    * @default {}
    */
   readonly headers?: Readonly<Record<string, string>>;

@@ -9,6 +9,7 @@ import {
   startTasksEmulator,
   type RunningTasksEmulator,
 } from '../src/tasks-emulator/index.js';
+import { HttpSender } from '../src/tasks-emulator/http-sender.js';
 import {
   loadGolden,
   rpcError,
@@ -396,6 +397,29 @@ describe('Cloud Tasks emulator dispatch (manual clock)', () => {
     expect(after).toMatchObject({ dispatchCount: 1, responseCount: 0, lastAttempt: { responseStatus: { code: 14 } } });
     await clock.advance(1000);
     expect((await rpcError(client.getTask({ name: task.name! }))).code).toBe(5);
+  });
+});
+
+describe('Cloud Tasks emulator HTTP sender', () => {
+  it('never throws, whatever a request holds: what Node refuses to send is an attempt that reached no handler', async () => {
+    const receiver = await startReceiver(() => 200);
+    const sender = new HttpSender();
+    try {
+      const send = (headers: [string, string][], method = 'POST') =>
+        sender.send({ url: `${receiver.url}/x`, method, headers, body: Buffer.from('{}'), deadlineMs: 5_000 });
+      for (const headers of [[['X-Note', 'a\r\nX-Injected: 1']], [['X-Note', 'lf\n']], [['Bad Name', 'x']]] as [
+        string,
+        string,
+      ][][]) {
+        const outcome = await send(headers);
+        expect(outcome).toMatchObject({ kind: 'unreachable', message: expect.stringMatching(/cannot be sent/) });
+      }
+      expect(await send([['X-Note', 'fine']])).toEqual({ kind: 'response', status: 200 });
+      expect(receiver.requests).toHaveLength(1); // nothing malformed went out
+    } finally {
+      sender.close();
+      await receiver.close();
+    }
   });
 });
 

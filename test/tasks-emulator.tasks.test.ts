@@ -255,6 +255,28 @@ describe('Cloud Tasks emulator tasks', () => {
     for (const task of bad) expect((await rpcError(client.createTask({ parent: queue, task }))).code).toBe(3);
   });
 
+  it('refuses a header a request cannot carry (CR or LF in a value, a bad name) with INVALID_ARGUMENT; nothing is queued', async () => {
+    const queue = await newQueue();
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ 'X-Note': 'a\r\nX-Injected: 1' }, /invalid value for header "X-Note": header values must not contain CR, LF/],
+      [{ 'X-Note': 'trailing\n' }, /invalid value for header "X-Note"/],
+      [{ 'X-Note': 'nul\u0000' }, /invalid value for header "X-Note"/],
+      [{ 'Bad Name': 'x' }, /invalid header name "Bad Name"/],
+    ];
+    for (const [headers, message] of cases) {
+      for (const task of [
+        { httpRequest: { url: receiver.url, headers } },
+        { appEngineHttpRequest: { relativeUri: '/x', headers } },
+      ]) {
+        const error = await rpcError(client.createTask({ parent: queue, task }));
+        expect(error.code).toBe(3);
+        expect(error.details).toMatch(message);
+      }
+    }
+    const [tasks] = await client.listTasks({ parent: queue });
+    expect(tasks).toEqual([]);
+  });
+
   it('keeps method, OIDC settings and App Engine routing as given', async () => {
     const queue = await newQueue();
     const [http] = await client.createTask({

@@ -11,6 +11,11 @@ export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 export const MIN_DISPATCH_DEADLINE_MS = 15_000;
 export const MAX_DISPATCH_DEADLINE_MS = 30 * 60_000;
 
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What an HTTP header value may hold (Node's own rule): tab, visible ASCII, bytes 0x80-0xff; no CR, LF or NUL. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 const RESERVED_HEADER =
   /^(content-type|content-length|authorization|host|user-agent|x-cloudtasks-.*|x-appengine-.*|x-deferred-.*)$/i;
 
@@ -89,8 +94,18 @@ export function resolveDeferOptions(
             `header ${name} is reserved (the runtime or Cloud Tasks sets it); use another header name.`,
           );
         }
+        if (!HEADER_NAME.test(name)) {
+          throw new InvalidArgumentError(
+            `header name ${JSON.stringify(name)} is not a valid HTTP header name: use letters, digits and ! # $ % & ' * + - . ^ _ \` | ~ (e.g. 'X-Request-Id').`,
+          );
+        }
         if (typeof value !== 'string') {
           throw new InvalidArgumentError(`header ${name} must be a string, got ${typeof value}.`);
+        }
+        if (!HEADER_VALUE.test(value)) {
+          throw new InvalidArgumentError(
+            `header ${name}: its value contains a line break (CR or LF) or another control character, which an HTTP header cannot carry; remove it, or pass the value in the task's arguments.`,
+          );
         }
         headers[name] = value;
       }

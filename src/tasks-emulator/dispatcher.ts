@@ -136,7 +136,16 @@ export class Dispatcher {
     task.firstAttemptDispatchMs ??= now;
     const attempt = { scheduleMs: task.scheduleMs, dispatchMs: now } as NonNullable<TaskRecord['lastAttempt']>;
     task.lastAttempt = attempt;
-    const work = this.deps.sender.send(this.request(queue, task, retryCount, now)).then((outcome) => {
+    // Whatever a task holds, a dispatch ends as an attempt's outcome: a failure to build or send it is an attempt that
+    // reached no handler, never an exception in the process that hosts the emulator.
+    const send = async (): Promise<AttemptOutcome> => {
+      try {
+        return await this.deps.sender.send(this.request(queue, task, retryCount, now));
+      } catch (error) {
+        return { kind: 'unreachable', message: `the request cannot be sent: ${(error as Error).message}` };
+      }
+    };
+    const work = send().then((outcome) => {
       queue.inFlight--;
       task.inFlight--;
       if (this.stopped || outcome.kind === 'aborted') return;

@@ -60,11 +60,18 @@ export class HttpSender {
       timer.unref();
 
       const fire = (isRetry: boolean) => {
-        const req = (isHttps ? https : http).request(url, {
-          method: request.method,
-          headers: flatHeaders,
-          agent: isHttps ? this.httpsAgent : this.httpAgent,
-        });
+        let req: http.ClientRequest;
+        try {
+          req = (isHttps ? https : http).request(url, {
+            method: request.method,
+            headers: flatHeaders,
+            agent: isHttps ? this.httpsAgent : this.httpAgent,
+          });
+        } catch (error) {
+          // Node refuses what cannot go on the wire (a CR or LF in a header, a bad method): a failed attempt, never a throw.
+          finish({ kind: 'unreachable', message: `the request cannot be sent: ${(error as Error).message}` });
+          return;
+        }
         current = req;
         this.inFlight.add(req);
         let answered = false;
@@ -84,7 +91,12 @@ export class HttpSender {
         req.on('close', () => {
           if (!answered && current === req) finish({ kind: 'unreachable', message: 'connection closed' });
         });
-        req.end(body);
+        try {
+          req.end(body);
+        } catch (error) {
+          req.destroy();
+          finish({ kind: 'unreachable', message: `the request cannot be sent: ${(error as Error).message}` });
+        }
       };
       fire(false);
     });

@@ -112,6 +112,26 @@ function isServiceHeader(name: string): boolean {
   );
 }
 
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * Refuses headers that cannot go on the wire (a CR or LF in a value would split the request): the real service
+ * answers INVALID_ARGUMENT for them too, before the task exists.
+ */
+export function checkHeaders(headers: Record<string, string>, field: string): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name)) {
+      throw invalidArgument(`${field} has an invalid header name ${JSON.stringify(name)}.`);
+    }
+    if (typeof value !== 'string' || !HEADER_VALUE.test(value)) {
+      throw invalidArgument(
+        `${field} has an invalid value for header "${name}": header values must not contain CR, LF or other control characters.`,
+      );
+    }
+  }
+}
+
 function findHeader(headers: Record<string, string>, name: string): string | undefined {
   const lower = name.toLowerCase();
   return Object.keys(headers).find((key) => key.toLowerCase() === lower);
@@ -206,6 +226,7 @@ export function newTaskRecord(input: TaskInput, ctx: NewTaskContext): TaskRecord
         scope: req.oauthToken.scope || 'https://www.googleapis.com/auth/cloud-platform',
       };
     }
+    checkHeaders(req.headers ?? {}, 'HttpRequest.headers');
     target = { kind: 'http', url, method, headers: httpTaskHeaders(req.headers ?? {}), body, oidcToken, oauthToken };
     deadlineMs = validateDeadline(deadlineIn, MAX_HTTP_DISPATCH_DEADLINE_MS, ctx.minDispatchDeadlineMs, 'HTTP');
   } else if (input.appEngineHttpRequest) {
@@ -226,6 +247,7 @@ export function newTaskRecord(input: TaskInput, ctx: NewTaskContext): TaskRecord
     if (body.length > 0 && method !== 'POST' && method !== 'PUT') {
       throw invalidArgument(`A request body is allowed only if the HTTP method is POST or PUT, not ${method}.`);
     }
+    checkHeaders(req.headers ?? {}, 'AppEngineHttpRequest.headers');
     const routingIn = ctx.queueRoutingOverride ?? req.appEngineRouting ?? {};
     const routing: AppEngineRouting = {
       service: routingIn.service ?? '',
