@@ -49,6 +49,29 @@ function send(res: ServerResponse, response: CoreResponse, close = false): void 
   res.end(body);
 }
 
+/** How long a connection whose request body was left unread stays open after its answer, so the client can read it. */
+export const LINGER_MS = 2_000;
+
+/**
+ * Answers a request whose body is left unread (too large, or refused before reading) and closes its connection
+ * without losing the answer. Nothing more of the body is read. Node destroys a `Connection: close` socket as soon as
+ * the answer is written; with unread bytes in its receive buffer the kernel then resets the connection, and the
+ * client's kernel drops the answer if the client had not read it yet. Instead the answer goes out, the server's side
+ * is half-closed after it (the client reads the answer, then the end), and the socket is destroyed `LINGER_MS` later.
+ */
+function sendAndClose(req: IncomingMessage, res: ServerResponse, response: CoreResponse): void {
+  const socket = req.socket;
+  req.pause();
+  const linger = () => {
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  };
+  (socket as { destroySoon?: () => void }).destroySoon = linger;
+  send(res, response, true);
+}
+
 /** The request's headers as single strings (node:http already lower-cases their names; repeated ones are joined). */
 function headerStrings(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -88,7 +111,7 @@ async function serve(
   try {
     body = await readNodeBody(req, maxBodyBytes);
   } catch (error) {
-    if (error instanceof TooLarge) send(res, executor.tooLarge(target.path, maxBodyBytes), true);
+    if (error instanceof TooLarge) sendAndClose(req, res, executor.tooLarge(target.path, maxBodyBytes));
     else send(res, { status: 400, body: { error: (error as Error).message } });
     return;
   }
