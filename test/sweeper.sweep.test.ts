@@ -209,6 +209,28 @@ describeStorage('sweep: the decision table', (ctx) => {
     expect(await chunkCount(ctx().datastore)).toBe(0);
   });
 
+  it('two sweeps at once: guarded deletes (failed) are counted by the sweep that removed them; done deletes by each sweep that committed one', async () => {
+    const finished = (state: 'done' | 'failed', i: number): TaskSpec => ({
+      id: `${state}-${i}`,
+      state,
+      finishedAt: NOW - 5 * MIN,
+      retentionMs: MIN,
+    });
+    const specs = Array.from({ length: 30 }, (_, i) => [finished('done', i), finished('failed', i)]).flat();
+    const keys = await seed(specs);
+    const [a, b] = await Promise.all([sweep(options()), sweep(options())]);
+    const left = await remainingIds(ctx().datastore, keys);
+    const failedLeft = [...left].filter((id) => id.startsWith('failed-')).length; // contention: left for the next sweep
+    expect(a.stats.deleted.failed + b.stats.deleted.failed + failedLeft).toBe(30);
+    // Done entities go in plain commits: each sweep counts the deletes it committed, which may overlap.
+    const done = a.stats.deleted.done + b.stats.deleted.done;
+    expect(done).toBeGreaterThanOrEqual(30);
+    expect(done).toBeLessThanOrEqual(60);
+    expect(a.stats.deleted.done).toBeLessThanOrEqual(30);
+    expect(b.stats.deleted.done).toBeLessThanOrEqual(30);
+    expect([...left].filter((id) => id.startsWith('done-'))).toEqual([]);
+  });
+
   it('sweepShard with a budget of 0 stops after each page with a cursor; following it reaches the full sweep result', async () => {
     const specs: TaskSpec[] = Array.from({ length: 40 }, (_, i) => ({
       id: `p${i}`,

@@ -7,7 +7,14 @@ export type DeleteReason = 'done' | 'failed' | 'leaked' | 'expired' | 'transient
 export interface SweepStats {
   /** Entities read (task entities in the shard's age range, plus expired entities of other underscore kinds). */
   scanned: number;
-  /** Entities deleted, by reason (`transientKind`: another underscore-prefixed kind past its `expireAt`). */
+  /**
+   * Entities deleted, by reason (`transientKind`: another underscore-prefixed kind past its `expireAt`). Every reason
+   * but `done` counts what this sweep removed: its deletes are transactions that re-read the entity, so one that
+   * another sweep deleted first is not counted. `done` counts the deletes this sweep committed: done entities go in
+   * plain batched commits without a re-read (twice the reclaim rate), and Datastore's answer to a delete does not say
+   * whether the entity was still there, so when two sweeps cover the same shard at once both may count the same
+   * entity. Summed over concurrent sweeps, `done` can exceed what was reclaimed; a single sweep's count is exact.
+   */
   deleted: Record<DeleteReason, number>;
   /** Committed transactional tasks whose Cloud Task was lost and was created again. */
   redriven: number;
