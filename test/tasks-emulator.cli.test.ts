@@ -24,10 +24,12 @@ const FLAGS = [
 
 // Each test starts a Node process compiling TypeScript on the fly: slow on a loaded machine, hence the long timeout.
 describe('deferred emulator tasks', { timeout: 120_000 }, () => {
-  it('--help documents every flag', () => {
+  it('--help documents every flag, and the transports and API versions served', () => {
     const result = spawnSync(process.execPath, [...ARGS, '--help'], { encoding: 'utf8' });
     expect(result.status).toBe(0);
     for (const flag of FLAGS) expect(result.stdout).toMatch(new RegExp(`${flag}\\s+\\S`));
+    const text = result.stdout.replace(/\s+/g, ' ');
+    expect(text).toContain('gRPC and REST (HTTP/1.1 JSON) on one port, API versions v2 and v2beta3');
   });
 
   it('refuses a bad flag value with a one-line message and the usage exit code', () => {
@@ -36,7 +38,7 @@ describe('deferred emulator tasks', { timeout: 120_000 }, () => {
     expect(result.stderr).toMatch(/--port must be a port number/);
   });
 
-  it('serves the official client, creates --queue queues, and exits cleanly on SIGTERM', async () => {
+  it('serves the official client and REST on one port, creates --queue queues, and exits cleanly on SIGTERM', async () => {
     const queue = 'projects/cli-project/locations/us-central1/queues/from-flag';
     const child = spawn(process.execPath, [...ARGS, '--port', '0', '--json', '--queue', queue], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -47,7 +49,7 @@ describe('deferred emulator tasks', { timeout: 120_000 }, () => {
     try {
       const lines = createInterface({ input: child.stdout });
       const [line] = (await once(lines, 'line')) as [string];
-      const info = JSON.parse(line) as { host: string; port: number; oidc: { jwksUri: string } };
+      const info = JSON.parse(line) as { host: string; port: number; endpoint: string; oidc: { jwksUri: string } };
       const client = new CloudTasksClient({
         apiEndpoint: info.host,
         port: info.port,
@@ -56,6 +58,8 @@ describe('deferred emulator tasks', { timeout: 120_000 }, () => {
       const [got] = await client.getQueue({ name: queue });
       expect(got.state).toBe('RUNNING');
       await client.close();
+      const viaRest = (await (await fetch(`http://${info.endpoint}/v2/${queue}`)).json()) as { state: string };
+      expect(viaRest.state).toBe('RUNNING');
       const jwks = (await (await fetch(info.oidc.jwksUri)).json()) as { keys: unknown[] };
       expect(jwks.keys).toHaveLength(1);
       child.kill('SIGTERM');

@@ -1,12 +1,12 @@
-// Queue RPCs of the Cloud Tasks emulator through the official client, with the real service's errors (golden).
+// Queue RPCs of the Cloud Tasks emulator through the official client over gRPC and REST, with the real service's errors (golden).
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
-import { expectGolden, goldenErrors, rpcError } from './tasks-emulator.support.js';
+import { TRANSPORTS, expectGolden, goldenErrors, rpcError } from './tasks-emulator.support.js';
 
 const LOCATION = 'projects/queues-project/locations/europe-west1';
 
-describe('Cloud Tasks emulator queues', () => {
+describe.each(TRANSPORTS)('Cloud Tasks emulator queues (%s)', (transport) => {
   let emulator: RunningTasksEmulator;
   let client: CloudTasksClient;
   let clock: ManualClock;
@@ -16,7 +16,7 @@ describe('Cloud Tasks emulator queues', () => {
   beforeAll(async () => {
     clock = new ManualClock();
     emulator = await startTasksEmulator({ clock, tombstoneMs: 60_000 });
-    client = emulator.createClient();
+    client = emulator.createClient({ transport });
   });
   afterAll(async () => {
     await client.close();
@@ -85,10 +85,13 @@ describe('Cloud Tasks emulator queues', () => {
   });
 
   it('answers INVALID_ARGUMENT for an invalid parent (the real service, behind IAM, says PERMISSION_DENIED)', async () => {
-    const error = await rpcError(
-      client.createQueue({ parent: 'not-a-valid-parent', queue: { name: 'not-a-valid-parent/queues/q' } }),
-    );
-    expect(error.code).toBe(3);
+    const call = client.createQueue({ parent: 'not-a-valid-parent', queue: { name: 'not-a-valid-parent/queues/q' } });
+    if (transport === 'rest') {
+      // The REST client cannot put such a parent in the path of the HTTP rule, and says so before sending anything.
+      await expect(call).rejects.toThrow(/Cannot build HTTP request/);
+    } else {
+      expect((await rpcError(call)).code).toBe(3);
+    }
     expect(goldenErrors.get('queue/create/invalid-parent')!.code).toBe('PermissionDenied');
   });
 

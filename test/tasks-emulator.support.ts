@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { grpc } from 'google-gax';
 import { expect } from 'vitest';
 
 /** The golden captures sit beside the repository: <repo>/../shared/cloud-tasks-golden/. */
@@ -106,11 +107,52 @@ export async function startReceiver(
   };
 }
 
-/** The gRPC error fields a test checks. */
+/** The transports the official client speaks, both served on the emulator's one port. */
+export const TRANSPORTS = ['grpc', 'rest'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** The error fields a test checks, whichever transport carried the error: gRPC code, message, status details. */
 export interface RpcFailure {
   code: number;
   details: string;
   statusDetails?: unknown[];
+}
+
+/** A Google JSON error body's `details` entry without its `@type`, as the clients decode `google.rpc.Help`. */
+const detailWithoutType = (detail: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(detail).filter(([key]) => key !== '@type'));
+
+/**
+ * The error of a failed call in one shape: gRPC errors carry the message in `details`; google-gax 6's REST errors in
+ * `message` (their `details` is the decoded details array); google-gax 5's REST transport lets the HTTP error through
+ * as a GaxiosError whose message is Google's JSON error body, read here as the client would have.
+ */
+function failureOf(error: unknown): RpcFailure {
+  const e = error as {
+    code?: unknown;
+    details?: unknown;
+    message?: string;
+    statusDetails?: unknown[];
+    response?: unknown;
+  };
+  if (e.response && typeof e.message === 'string' && e.message.trimStart().startsWith('{')) {
+    const body = (JSON.parse(e.message) as GoogleJsonErrorBody).error;
+    return {
+      code: grpc.status[body.status as keyof typeof grpc.status] as number,
+      details: body.message,
+      statusDetails: (body.details ?? []).map(detailWithoutType),
+    };
+  }
+  return {
+    code: e.code as number,
+    details: typeof e.details === 'string' ? e.details : (e.message ?? ''),
+    ...(e.statusDetails ? { statusDetails: e.statusDetails } : {}),
+  };
+}
+
+/** Google's JSON error body, as the REST API answers errors. */
+export interface GoogleJsonErrorBody {
+  error: { code: number; message: string; status: string; details?: Array<Record<string, unknown>> };
 }
 
 /** Runs an RPC that must fail and returns its error. */
@@ -118,7 +160,7 @@ export async function rpcError(call: Promise<unknown>): Promise<RpcFailure> {
   try {
     await call;
   } catch (error) {
-    return error as RpcFailure;
+    return failureOf(error);
   }
   throw new Error('expected the RPC to fail, it succeeded');
 }
@@ -135,15 +177,51 @@ const CODES: Record<string, number> = {
   FailedPrecondition: 9,
 };
 
-/** Checks an error against a golden case: same gRPC code, same message (with `{vars}` filled in), same Help links. */
-export async function expectGolden(call: Promise<unknown>, name: string, vars: Record<string, string> = {}) {
+/** HTTP statuses and Google JSON status names of the captures' codes, as Google's REST front end answers them. */
+const HTTP: Record<string, { status: number; name: string }> = {
+  InvalidArgument: { status: 400, name: 'INVALID_ARGUMENT' },
+  NotFound: { status: 404, name: 'NOT_FOUND' },
+  AlreadyExists: { status: 409, name: 'ALREADY_EXISTS' },
+  PermissionDenied: { status: 403, name: 'PERMISSION_DENIED' },
+  FailedPrecondition: { status: 400, name: 'FAILED_PRECONDITION' },
+};
+
+function goldenCase(name: string, vars: Record<string, string>) {
   const expected = goldenErrors.get(name);
   if (!expected) throw new Error(`no golden case ${name}`);
-  const error = await rpcError(call);
   const message = expected.template.replace(/\{(\w+)\}/g, (_m, key: string) => vars[key] ?? `{${key}}`);
-  expect({ code: error.code, details: error.details }).toEqual({ code: CODES[expected.code], details: message });
-  for (const detail of expected.details ?? []) {
+  const links = (expected.details ?? []).map((detail) => {
     const [, description, url] = /description:"([^"]*)"\s+url:"([^"]*)"/.exec(detail.template)!;
-    expect(error.statusDetails).toContainEqual({ links: [{ description, url }] });
+    return { links: [{ description, url }] };
+  });
+  return { expected, message, links };
+}
+
+/**
+ * Checks an error against a golden case: same gRPC code, same message (with `{vars}` filled in), same Help links;
+ * through any transport of the official client.
+ */
+export async function expectGolden(call: Promise<unknown>, name: string, vars: Record<string, string> = {}) {
+  const { expected, message, links } = goldenCase(name, vars);
+  const error = await rpcError(call);
+  expect({ code: error.code, details: error.details }).toEqual({ code: CODES[expected.code], details: message });
+  for (const link of links) expect(error.statusDetails).toContainEqual(link);
+}
+
+/**
+ * Checks a raw HTTP answer (curl's view) against a golden case: the HTTP status and Google JSON error body Google's
+ * REST front end sends for that gRPC status, the same message, the Help links as `google.rpc.Help` details.
+ */
+export async function expectGoldenHttp(response: Response, name: string, vars: Record<string, string> = {}) {
+  const { expected, message, links } = goldenCase(name, vars);
+  const http = HTTP[expected.code]!;
+  expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+  const body = (await response.json()) as GoogleJsonErrorBody;
+  expect({ status: response.status, error: { ...body.error, details: undefined } }).toEqual({
+    status: http.status,
+    error: { code: http.status, message, status: http.name, details: undefined },
+  });
+  for (const link of links) {
+    expect(body.error.details).toContainEqual({ '@type': 'type.googleapis.com/google.rpc.Help', ...link });
   }
 }

@@ -1,8 +1,9 @@
-// Task RPCs of the Cloud Tasks emulator through the official client: names, views, paging, validation, tombstones (golden).
+// Task RPCs of the Cloud Tasks emulator through the official client over gRPC and REST: names, views, paging, validation, tombstones (golden).
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
 import {
+  TRANSPORTS,
   expectGolden,
   loadGolden,
   rpcError,
@@ -16,7 +17,7 @@ const BODY = Buffer.from('{"hello":"world"}'); // 17 bytes, as in the golden cap
 const DAY = 24 * 3_600_000;
 const seconds = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
 
-describe('Cloud Tasks emulator tasks', () => {
+describe.each(TRANSPORTS)('Cloud Tasks emulator tasks (%s)', (transport) => {
   let emulator: RunningTasksEmulator;
   let client: CloudTasksClient;
   let clock: ManualClock;
@@ -34,7 +35,7 @@ describe('Cloud Tasks emulator tasks', () => {
     clock = new ManualClock();
     receiver = await startReceiver(() => 200);
     emulator = await startTasksEmulator({ clock, tombstoneMs: 3_600_000, appEngineBaseUrl: receiver.url });
-    client = emulator.createClient();
+    client = emulator.createClient({ transport });
   });
   afterAll(async () => {
     await client.close();

@@ -1,7 +1,7 @@
 /** The semantics of every Cloud Tasks RPC over the emulator's in-memory queues and tasks (transport-independent). */
 import type { Clock } from './clock.js';
 import type { Dispatcher } from './dispatcher.js';
-import { generateTaskId, parseLocation, parseQueueName, parseTaskName } from './names.js';
+import { generateTaskId, parseLocation, parseProject, parseQueueName, parseTaskName } from './names.js';
 import { applyQueueUpdate, queueConfigFrom, type QueueInput } from './queue-config.js';
 import { isReserved, newQueueRecord, queueToMessage, reserve, type QueueRecord } from './queue-record.js';
 import { MESSAGES, alreadyExists, failedPrecondition, invalidArgument, notFound } from './rpc-errors.js';
@@ -41,6 +41,12 @@ function pageSizeOf(value: unknown, max: number): number {
   const size = Number(value ?? 0);
   if (!Number.isInteger(size) || size < 0) throw invalidArgument(`page_size must be >= 0, got ${String(value)}.`);
   return size === 0 ? max : Math.min(size, max);
+}
+
+/** A google.cloud.location.Location message for `projects/P/locations/L`. */
+function locationMessage(name: string) {
+  const locationId = name.slice(name.lastIndexOf('/') + 1);
+  return { name, locationId, displayName: locationId, labels: { 'cloud.googleapis.com/region': locationId } };
 }
 
 /** The emulator's state and RPC semantics. Every method answers like the real RPC or throws an RpcError. */
@@ -277,6 +283,29 @@ export class TasksEngine {
     queue.tasks.delete(task.name);
     const now = this.now();
     reserve(queue.tombstones, task.name, now + this.options.tombstoneMs, now);
+  }
+
+  // ---- locations ------------------------------------------------------------------------------------------------
+
+  /** GetLocation: every well-formed location exists in the emulator. */
+  getLocation(req: { name?: string }) {
+    return locationMessage(parseLocation(req.name ?? ''));
+  }
+
+  /** ListLocations: the locations where the project has queues (the emulator has no fixed list of regions). */
+  listLocations(req: { name?: string; pageSize?: number; pageToken?: string }) {
+    const project = parseProject(req.name ?? '');
+    const size = pageSizeOf(req.pageSize, MAX_QUEUES_PAGE);
+    const scope = `locations:${project}`;
+    const after = decodePageToken(req.pageToken ?? '', scope);
+    const names = [...new Set([...this.queues.values()].map((q) => q.parent))]
+      .filter((parent) => parent.startsWith(`${project}/locations/`) && (after === undefined || parent > after))
+      .sort();
+    const page = names.slice(0, size);
+    return {
+      locations: page.map(locationMessage),
+      nextPageToken: names.length > size ? encodePageToken(scope, page[page.length - 1]!) : '',
+    };
   }
 
   /** Cancels every queue's timer (used by stop()). */

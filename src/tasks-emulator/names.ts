@@ -20,6 +20,14 @@ export interface QueueName {
   readonly id: string;
 }
 
+const PROJECT_RE = new RegExp(`^projects/(${PROJECT})$`);
+
+/** Validates `projects/P`; answers INVALID_ARGUMENT otherwise. */
+export function parseProject(name: string): string {
+  if (!PROJECT_RE.test(name)) throw invalidArgument('Project must be formatted: "projects/<PROJECT_ID>".');
+  return name;
+}
+
 /** Validates `projects/P/locations/L`; answers INVALID_ARGUMENT otherwise. */
 export function parseLocation(name: string): string {
   if (!LOCATION_RE.test(name)) throw invalidArgument(MESSAGES.invalidParent);

@@ -1,43 +1,62 @@
-/** Loads the Cloud Tasks v2 service definition from the protos shipped inside @google-cloud/tasks and google-gax. */
+/** Loads the protos the emulator serves (Cloud Tasks v2 and v2beta3, Locations, Operations) from @google-cloud/tasks and google-gax. */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { GrpcClient, grpc, protobuf } from 'google-gax';
+import { protobuf } from './gax.js';
 
 const require = createRequire(import.meta.url);
 
-/** The folder holding `google/cloud/tasks/v2/*.proto` inside the installed @google-cloud/tasks. */
-function tasksProtosDir(): string {
-  return path.dirname(require.resolve('@google-cloud/tasks/build/protos'));
+/** The API versions of Cloud Tasks the emulator serves, by the package name of their protos. */
+export const API_VERSIONS = ['v2', 'v2beta3'] as const;
+export type ApiVersion = (typeof API_VERSIONS)[number];
+
+/** The proto files loaded, relative to the folders below. */
+const FILES = [
+  ...API_VERSIONS.map((version) => `google/cloud/tasks/${version}/cloudtasks.proto`),
+  'google/cloud/location/locations.proto',
+  'google/longrunning/operations.proto',
+  'google/rpc/status.proto',
+  'google/rpc/error_details.proto',
+];
+
+/** Where imports are looked up: the installed @google-cloud/tasks protos first, then google-gax's common protos. */
+function protoDirs(): string[] {
+  const tasksDir = path.dirname(require.resolve('@google-cloud/tasks/build/protos'));
+  const gaxDir = path.join(path.dirname(require.resolve('google-gax')), '..', 'protos');
+  return [tasksDir, gaxDir];
 }
 
-/** The folder holding google-gax's common protos (`google/rpc`, `google/api`, ...). */
-function gaxProtosDir(): string {
-  return path.join(path.dirname(require.resolve('google-gax')), '..', 'protos');
-}
+let cachedRoot: protobuf.Root | undefined;
 
-let cachedService: grpc.ServiceDefinition | undefined;
-
-/** The `google.cloud.tasks.v2.CloudTasks` service definition, as @grpc/proto-loader builds it (camelCase fields, enums as strings). */
-export function cloudTasksService(): grpc.ServiceDefinition {
-  if (!cachedService) {
-    const root = new GrpcClient({ grpc }).loadProto(tasksProtosDir(), 'google/cloud/tasks/v2/cloudtasks.proto');
-    const v2 = (root.google as grpc.GrpcObject).cloud as grpc.GrpcObject;
-    const ctor = ((v2.tasks as grpc.GrpcObject).v2 as grpc.GrpcObject).CloudTasks as grpc.ServiceClientConstructor;
-    cachedService = ctor.service;
-  }
-  return cachedService;
-}
-
-let cachedRpcRoot: protobuf.Root | undefined;
-
-/** A protobufjs root with `google.rpc.Status` and the error detail messages, to encode `grpc-status-details-bin`. */
-export function rpcProtos(): protobuf.Root {
-  if (!cachedRpcRoot) {
+/**
+ * One protobufjs root with every message and service the emulator serves, field names in lowerCamelCase (as the
+ * official clients see them), the `google.api.http` annotations kept as method options. Loaded once per process.
+ */
+export function protoRoot(): protobuf.Root {
+  if (!cachedRoot) {
+    const dirs = protoDirs();
     const root = new protobuf.Root();
-    const dir = gaxProtosDir();
-    root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(dir, target));
-    root.loadSync(['google/rpc/status.proto', 'google/rpc/error_details.proto']);
-    cachedRpcRoot = root;
+    root.resolvePath = (_origin, target) => {
+      if (path.isAbsolute(target)) return target;
+      for (const dir of dirs) {
+        const candidate = path.join(dir, target);
+        if (existsSync(candidate)) return candidate;
+      }
+      return target; // protobufjs then uses its bundled copy (google/protobuf/*.proto) or fails naming the file
+    };
+    root.loadSync(FILES, { keepCase: false, alternateCommentMode: false });
+    root.resolveAll();
+    cachedRoot = root;
   }
-  return cachedRpcRoot;
+  return cachedRoot;
+}
+
+/** The CloudTasks service of one API version. */
+export function cloudTasksService(version: ApiVersion): protobuf.Service {
+  return protoRoot().lookupService(`google.cloud.tasks.${version}.CloudTasks`);
+}
+
+/** Whether the installed protos of `version` define `rpc` (BatchCreateTasks, CMEK...: the protos grow between releases). */
+export function hasRpc(version: ApiVersion, rpc: string): boolean {
+  return Boolean(cloudTasksService(version).methods[rpc]);
 }

@@ -1,6 +1,6 @@
-/** gRPC errors of the emulator, with the status codes and messages the real Cloud Tasks service answers. */
-import { grpc } from 'google-gax';
-import { rpcProtos } from './proto.js';
+/** Errors of the emulator, with the codes and messages the real Cloud Tasks service answers, as gRPC statuses and Google JSON errors. */
+import { grpc } from './gax.js';
+import { protoRoot } from './proto.js';
 
 const { status } = grpc;
 
@@ -50,7 +50,7 @@ export class RpcError extends Error {
   toServiceError(): Partial<grpc.StatusObject> {
     const metadata = new grpc.Metadata();
     if (this.help.length > 0) {
-      const root = rpcProtos();
+      const root = protoRoot();
       const Help = root.lookupType('google.rpc.Help');
       const Status = root.lookupType('google.rpc.Status');
       const help = Help.encode(Help.fromObject({ links: this.help })).finish();
@@ -65,7 +65,56 @@ export class RpcError extends Error {
     }
     return { code: this.code, details: this.message, metadata };
   }
+
+  /** The HTTP status Google's REST front end answers for this error's code. */
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code] ?? 500;
+  }
+
+  /** The error as Google's REST front end sends it: `{"error": {"code", "message", "status", "details"}}`. */
+  toJsonError(): GoogleJsonError {
+    return {
+      error: {
+        code: this.httpStatus,
+        message: this.message,
+        status: grpc.status[this.code] ?? 'UNKNOWN',
+        ...(this.help.length > 0
+          ? {
+              details: [
+                { '@type': 'type.googleapis.com/google.rpc.Help', links: this.help.map((link) => ({ ...link })) },
+              ],
+            }
+          : {}),
+      },
+    };
+  }
 }
+
+/** Google's JSON error body (https://cloud.google.com/apis/design/errors#http_mapping). */
+export interface GoogleJsonError {
+  error: { code: number; message: string; status: string; details?: unknown[] };
+}
+
+/** HTTP statuses of the gRPC codes, as Google maps them. */
+const HTTP_STATUS: Partial<Record<grpc.status, number>> = {
+  [status.OK]: 200,
+  [status.CANCELLED]: 499,
+  [status.UNKNOWN]: 500,
+  [status.INVALID_ARGUMENT]: 400,
+  [status.DEADLINE_EXCEEDED]: 504,
+  [status.NOT_FOUND]: 404,
+  [status.ALREADY_EXISTS]: 409,
+  [status.PERMISSION_DENIED]: 403,
+  [status.RESOURCE_EXHAUSTED]: 429,
+  [status.FAILED_PRECONDITION]: 400,
+  [status.ABORTED]: 409,
+  [status.OUT_OF_RANGE]: 400,
+  [status.UNIMPLEMENTED]: 501,
+  [status.INTERNAL]: 500,
+  [status.UNAVAILABLE]: 503,
+  [status.DATA_LOSS]: 500,
+  [status.UNAUTHENTICATED]: 401,
+};
 
 export const invalidArgument = (message: string, help: RpcError['help'] = []) =>
   new RpcError(status.INVALID_ARGUMENT, message, help);
@@ -73,3 +122,13 @@ export const notFound = (message: string) => new RpcError(status.NOT_FOUND, mess
 export const alreadyExists = (message: string) => new RpcError(status.ALREADY_EXISTS, message);
 export const failedPrecondition = (message: string) => new RpcError(status.FAILED_PRECONDITION, message);
 export const unimplemented = (message: string) => new RpcError(status.UNIMPLEMENTED, message);
+export const resourceExhausted = (message: string) => new RpcError(status.RESOURCE_EXHAUSTED, message);
+export const internal = (message: string) => new RpcError(status.INTERNAL, message);
+
+/** Any error thrown while answering an RPC, as an RpcError (anything but an RpcError is an emulator bug: INTERNAL). */
+export function asRpcError(error: unknown): RpcError {
+  if (error instanceof RpcError) return error;
+  return internal(
+    `Cloud Tasks emulator bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
+}

@@ -1,23 +1,30 @@
-/** Starts the Cloud Tasks emulator: the gRPC server the official client talks to, the OIDC key server and the dispatcher. */
-import { CloudTasksClient } from '@google-cloud/tasks';
-import { grpc } from 'google-gax';
+/**
+ * Starts the Cloud Tasks emulator: one port serving gRPC and REST (v2 and v2beta3) to the official clients, gcloud and
+ * curl, the OIDC key server and the dispatcher.
+ */
+import http from 'node:http';
+import { CloudTasksClient, v2beta3 } from '@google-cloud/tasks';
+import { buildRpcs } from './api.js';
 import { systemClock, type Clock } from './clock.js';
 import { Dispatcher } from './dispatcher.js';
 import { TasksEngine } from './engine.js';
+import { googleAuthLibrary, grpc } from './gax.js';
 import { HttpSender } from './http-sender.js';
 import { OidcProvider } from './oidc.js';
-import { cloudTasksService } from './proto.js';
-import { cloudTasksImplementation } from './service.js';
+import { listenPortMux } from './port-mux.js';
+import type { ApiVersion } from './proto.js';
+import { RestGateway } from './rest/gateway.js';
+import { addGrpcServices } from './service.js';
 
 /** Options of {@link startTasksEmulator}. */
 export interface TasksEmulatorOptions {
   /**
-   * Interface the gRPC and OIDC servers listen on.
+   * Interface the API port (gRPC and REST) and the OIDC server listen on.
    * @default '127.0.0.1'
    */
   host?: string;
   /**
-   * gRPC port; 0 picks a free port.
+   * The API port, serving gRPC (HTTP/2) and REST (HTTP/1.1) alike; 0 picks a free port.
    * @default 0
    */
   port?: number;
@@ -63,27 +70,45 @@ export interface TasksEmulatorOptions {
   minDispatchDeadlineMs?: number;
 }
 
+/** Which client {@link RunningTasksEmulator.createClient} makes. */
+export interface EmulatorClientOptions {
+  /**
+   * gRPC (the client's default) or REST (`fallback: 'rest'`, HTTP/1.1 JSON).
+   * @default 'grpc'
+   */
+  transport?: 'grpc' | 'rest';
+}
+
+/** Options for `new CloudTasksClient(...)` (or `v2beta3.CloudTasksClient`) that point it at the emulator over REST. */
+export type RestClientOptions = {
+  fallback: 'rest';
+  apiEndpoint: string;
+  port: number;
+  protocol: 'http';
+  /** No credentials: the emulator checks none (google-auth-library's PassThroughClient). */
+  authClient: InstanceType<typeof googleAuthLibrary.PassThroughClient>;
+};
+
 /** A started emulator. */
 export interface RunningTasksEmulator {
   readonly host: string;
+  /** The API port: gRPC and REST, v2 and v2beta3. */
   readonly port: number;
-  /** Options for `new CloudTasksClient(...)` that point it at this emulator. */
+  /** `host:port` of the API port, for `CLOUD_TASKS_EMULATOR_HOST` (firebase-admin) and gcloud's endpoint override. */
+  readonly endpoint: string;
+  /** Options for `new CloudTasksClient(...)` that point it at this emulator over gRPC (insecure channel). */
   readonly clientOptions: { apiEndpoint: string; port: number; sslCreds: grpc.ChannelCredentials };
-  /** A new official client connected to this emulator (insecure channel, no Google credentials). */
-  createClient(): CloudTasksClient;
+  /** Options for `new CloudTasksClient(...)` that point it at this emulator over REST. */
+  readonly restClientOptions: RestClientOptions;
+  /** A new official v2 client connected to this emulator (no Google credentials), over gRPC unless told otherwise. */
+  createClient(options?: EmulatorClientOptions): CloudTasksClient;
+  /** A new official v2beta3 client connected to this emulator, over gRPC unless told otherwise. */
+  createClient(options: EmulatorClientOptions & { version: 'v2beta3' }): v2beta3.CloudTasksClient;
   /** Where verifiers find the key that signs the tasks' OIDC tokens. */
   readonly oidc: { issuer: string; jwksUri: string; pemCertsUri: string };
   readonly clock: Clock;
-  /** Closes the gRPC and HTTP servers, cancels timers and aborts dispatches in flight. */
+  /** Closes the API port and the OIDC server, cancels timers and aborts dispatches in flight. */
   stop(): Promise<void>;
-}
-
-function bindAsync(server: grpc.Server, address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
-      error ? reject(error) : resolve(port),
-    );
-  });
 }
 
 /** Starts a Cloud Tasks emulator in this process. */
@@ -111,22 +136,54 @@ export async function startTasksEmulator(options: TasksEmulatorOptions = {}): Pr
   });
   engine.attach(dispatcher);
 
-  const server = new grpc.Server();
-  server.addService(cloudTasksService(), cloudTasksImplementation(engine));
+  const rpcs = buildRpcs(engine);
+  const grpcServer = new grpc.Server();
+  addGrpcServices(grpcServer, rpcs);
+  const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const restServer = http.createServer({ keepAliveTimeout: 65_000 }, new RestGateway(rpcs).handle);
   let port: number;
+  let mux: Awaited<ReturnType<typeof listenPortMux>>;
   try {
-    port = await bindAsync(server, `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`);
+    mux = await listenPortMux(host, options.port ?? 0, {
+      http2: (socket) => injector.injectConnection(socket),
+      http1: (socket) => restServer.emit('connection', socket),
+    });
+    port = mux.port;
   } catch (error) {
     await oidc.close();
+    grpcServer.forceShutdown();
     throw error;
   }
-  const clientOptions = { apiEndpoint: host, port, sslCreds: grpc.credentials.createInsecure() };
+  const apiEndpoint = host;
+  const clientOptions = { apiEndpoint, port, sslCreds: grpc.credentials.createInsecure() };
+  const restClientOptions = (): RestClientOptions => ({
+    fallback: 'rest',
+    apiEndpoint,
+    port,
+    protocol: 'http',
+    authClient: new googleAuthLibrary.PassThroughClient(),
+  });
+  function createClient(options?: EmulatorClientOptions): CloudTasksClient;
+  function createClient(options: EmulatorClientOptions & { version: 'v2beta3' }): v2beta3.CloudTasksClient;
+  function createClient(
+    options: EmulatorClientOptions & { version?: ApiVersion } = {},
+  ): CloudTasksClient | v2beta3.CloudTasksClient {
+    const settings =
+      options.transport === 'rest'
+        ? restClientOptions()
+        : { ...clientOptions, sslCreds: grpc.credentials.createInsecure() };
+    return options.version === 'v2beta3' ? new v2beta3.CloudTasksClient(settings) : new CloudTasksClient(settings);
+  }
   let stopped: Promise<void> | undefined;
   return {
     host,
     port,
+    endpoint: `${host.includes(':') ? `[${host}]` : host}:${port}`,
     clientOptions,
-    createClient: () => new CloudTasksClient({ ...clientOptions, sslCreds: grpc.credentials.createInsecure() }),
+    get restClientOptions() {
+      return restClientOptions();
+    },
+    createClient,
     oidc: endpoints,
     clock,
     stop() {
@@ -134,7 +191,10 @@ export async function startTasksEmulator(options: TasksEmulatorOptions = {}): Pr
         dispatcher.stop();
         engine.sleepAll();
         sender.close();
-        server.forceShutdown();
+        injector.destroy();
+        grpcServer.forceShutdown();
+        restServer.closeAllConnections();
+        await mux.close();
         await oidc.close();
       })();
       return stopped;

@@ -1,46 +1,52 @@
-/** Binds the engine to gRPC: one unary handler per CloudTasks RPC, RpcErrors turned into gRPC statuses. */
-import { grpc } from 'google-gax';
-import type { TasksEngine } from './engine.js';
-import { RpcError, unimplemented } from './rpc-errors.js';
+/** Binds the RPC table to gRPC: one grpc-js service definition per proto service, errors sent as gRPC statuses. */
+import { rpcPath, type Rpc } from './api.js';
+import { grpc, type protobuf } from './gax.js';
+import { codecOf, type PlainMessage } from './messages.js';
+import { asRpcError } from './rpc-errors.js';
 
-type Handler = (request: never) => unknown;
+/** A grpc-js service definition of a proto service, with the same conversions as the REST gateway. */
+function serviceDefinition(service: protobuf.Service): grpc.ServiceDefinition {
+  const definition: Record<string, grpc.MethodDefinition<PlainMessage, PlainMessage>> = {};
+  for (const method of service.methodsArray) {
+    const request = codecOf(method.resolvedRequestType!);
+    const response = codecOf(method.resolvedResponseType!);
+    definition[method.name] = {
+      path: rpcPath(service, method),
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (value) => Buffer.from(request.encode(value)),
+      requestDeserialize: (bytes) => request.decode(bytes),
+      responseSerialize: (value) => Buffer.from(response.encode(value)),
+      responseDeserialize: (bytes) => response.decode(bytes),
+      originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
+    };
+  }
+  return definition;
+}
 
-function unary(fn: Handler): grpc.handleUnaryCall<unknown, unknown> {
+function unary(rpc: Rpc): grpc.handleUnaryCall<PlainMessage, PlainMessage> {
   return (call, callback) => {
+    let answer: PlainMessage | Promise<PlainMessage>;
     try {
-      callback(null, fn(call.request as never));
+      answer = rpc.handle(call.request);
     } catch (error) {
-      if (error instanceof RpcError) {
-        callback(error.toServiceError());
-      } else {
-        callback({ code: grpc.status.INTERNAL, details: `Cloud Tasks emulator bug: ${String(error)}` });
-      }
+      callback(asRpcError(error).toServiceError());
+      return;
     }
+    Promise.resolve(answer).then(
+      (value) => callback(null, value),
+      (error: unknown) => callback(asRpcError(error).toServiceError()),
+    );
   };
 }
 
-/** The implementation of `google.cloud.tasks.v2.CloudTasks` for grpc-js `Server.addService`. */
-export function cloudTasksImplementation(engine: TasksEngine): grpc.UntypedServiceImplementation {
-  const notImplemented = (rpc: string) =>
-    unary(() => {
-      throw unimplemented(`${rpc} is not implemented by the cloud-deferred Cloud Tasks emulator (it has no IAM).`);
-    });
-  return {
-    CreateQueue: unary((r) => engine.createQueue(r)),
-    GetQueue: unary((r) => engine.getQueue(r)),
-    ListQueues: unary((r) => engine.listQueues(r)),
-    UpdateQueue: unary((r) => engine.updateQueue(r)),
-    DeleteQueue: unary((r) => engine.deleteQueue(r)),
-    PurgeQueue: unary((r) => engine.purgeQueue(r)),
-    PauseQueue: unary((r) => engine.pauseQueue(r)),
-    ResumeQueue: unary((r) => engine.resumeQueue(r)),
-    CreateTask: unary((r) => engine.createTask(r)),
-    GetTask: unary((r) => engine.getTask(r)),
-    ListTasks: unary((r) => engine.listTasks(r)),
-    DeleteTask: unary((r) => engine.deleteTask(r)),
-    RunTask: unary((r) => engine.runTask(r)),
-    GetIamPolicy: notImplemented('GetIamPolicy'),
-    SetIamPolicy: notImplemented('SetIamPolicy'),
-    TestIamPermissions: notImplemented('TestIamPermissions'),
-  };
+/** Adds every service of the RPC table to a grpc-js server. */
+export function addGrpcServices(server: grpc.Server, rpcs: ReadonlyMap<string, Rpc>): void {
+  const byService = new Map<protobuf.Service, grpc.UntypedServiceImplementation>();
+  for (const rpc of rpcs.values()) {
+    let implementation = byService.get(rpc.service);
+    if (!implementation) byService.set(rpc.service, (implementation = {}));
+    implementation[rpc.method.name] = unary(rpc);
+  }
+  for (const [service, implementation] of byService) server.addService(serviceDefinition(service), implementation);
 }

@@ -18,11 +18,21 @@ interface TasksArgs {
 
 const tasksCommand: CommandModule<object, TasksArgs> = {
   command: 'tasks',
-  describe: 'Run the Cloud Tasks emulator (gRPC, for the official @google-cloud/tasks client) until Ctrl-C',
+  describe:
+    'Run the Cloud Tasks emulator until Ctrl-C: gRPC and REST (HTTP/1.1 JSON) on one port, API versions v2 and v2beta3, ' +
+    'for @google-cloud/tasks (gRPC or fallback: "rest"), firebase-admin (CLOUD_TASKS_EMULATOR_HOST), gcloud and curl',
   builder: (yargs: Argv) =>
     yargs
-      .option('port', { type: 'number', default: 8123, describe: 'gRPC port to listen on (0 = a free port)' })
-      .option('host', { type: 'string', default: '127.0.0.1', describe: 'interface for the gRPC and OIDC servers' })
+      .option('port', {
+        type: 'number',
+        default: 8123,
+        describe: 'the API port, serving gRPC (HTTP/2) and REST (HTTP/1.1) alike (0 = a free port)',
+      })
+      .option('host', {
+        type: 'string',
+        default: '127.0.0.1',
+        describe: 'interface for the API port and the OIDC server',
+      })
       .option('auto-create-queues', {
         type: 'boolean',
         default: false,
@@ -104,7 +114,7 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
       }
       await client.close();
     }
-    const endpoint = `${emulator.host.includes(':') ? `[${emulator.host}]` : emulator.host}:${emulator.port}`;
+    const { endpoint } = emulator;
     if (argv.json) {
       process.stdout.write(
         JSON.stringify({ host: emulator.host, port: emulator.port, endpoint, oidc: emulator.oidc }) + '\n',
@@ -112,9 +122,12 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
     } else {
       process.stdout.write(
         [
-          `Cloud Tasks emulator listening on ${endpoint} (gRPC, insecure).`,
+          `Cloud Tasks emulator listening on ${endpoint}: gRPC and REST (http://${endpoint}/v2/..., /v2beta3/...), no TLS, no credentials.`,
           `OIDC issuer ${emulator.oidc.issuer}, JWKS ${emulator.oidc.jwksUri}`,
-          `Connect: new CloudTasksClient({ apiEndpoint: '${emulator.host}', port: ${emulator.port}, sslCreds: grpc.credentials.createInsecure() })`,
+          `gRPC:  new CloudTasksClient({ apiEndpoint: '${emulator.host}', port: ${emulator.port}, sslCreds: grpc.credentials.createInsecure() })`,
+          `REST:  new CloudTasksClient({ fallback: 'rest', apiEndpoint: '${emulator.host}', port: ${emulator.port}, protocol: 'http', authClient: new PassThroughClient() })`,
+          `firebase-admin:  CLOUD_TASKS_EMULATOR_HOST=${endpoint}`,
+          `gcloud:  gcloud config set api_endpoint_overrides/cloudtasks http://${endpoint}/ && gcloud config set auth/disable_credentials true`,
           'Press Ctrl-C to stop.',
           '',
         ].join('\n'),

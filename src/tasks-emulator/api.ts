@@ -1,0 +1,97 @@
+/**
+ * Every RPC the emulator answers, transport-independent: the services of the installed protos (Cloud Tasks v2 and
+ * v2beta3, Locations), each method bound to the engine. gRPC and REST both serve this one table.
+ */
+import type { TasksEngine } from './engine.js';
+import type { protobuf } from './gax.js';
+import type { PlainMessage } from './messages.js';
+import { API_VERSIONS, cloudTasksService, protoRoot, type ApiVersion } from './proto.js';
+import { unimplemented } from './rpc-errors.js';
+import { queueIn, queueMaskIn, queueOut } from './versions.js';
+
+/** Answers one request object (as messages.ts decodes it) with a response object, or throws an RpcError. */
+export type RpcHandler = (request: PlainMessage) => PlainMessage | Promise<PlainMessage>;
+
+/** One RPC: its proto method (request and response types, HTTP annotations) and its implementation. */
+export interface Rpc {
+  readonly service: protobuf.Service;
+  readonly method: protobuf.Method;
+  readonly handle: RpcHandler;
+}
+
+type Handlers = Record<string, RpcHandler>;
+// The engine's methods take the request shapes they read; the handlers pass the decoded request on as it is.
+type Loose = never;
+
+function cloudTasksHandlers(engine: TasksEngine, version: ApiVersion): Handlers {
+  const out = (queue: PlainMessage) => queueOut(version, queue);
+  const noIam = (rpc: string) => () => {
+    throw unimplemented(`${rpc} is not implemented by the cloud-deferred Cloud Tasks emulator (it has no IAM).`);
+  };
+  return {
+    ListQueues: (r) => {
+      const page = engine.listQueues(r as Loose);
+      return { ...page, queues: page.queues.map(out) };
+    },
+    GetQueue: (r) => out(engine.getQueue(r as Loose)),
+    CreateQueue: (r) => out(engine.createQueue({ ...r, queue: queueIn(version, r.queue as PlainMessage) } as Loose)),
+    UpdateQueue: (r) => {
+      const paths = (r.updateMask as { paths?: string[] } | null)?.paths ?? [];
+      return out(
+        engine.updateQueue({
+          queue: queueIn(version, r.queue as PlainMessage),
+          updateMask: { paths: queueMaskIn(version, paths) },
+        } as Loose),
+      );
+    },
+    DeleteQueue: (r) => engine.deleteQueue(r as Loose),
+    PurgeQueue: (r) => out(engine.purgeQueue(r as Loose)),
+    PauseQueue: (r) => out(engine.pauseQueue(r as Loose)),
+    ResumeQueue: (r) => out(engine.resumeQueue(r as Loose)),
+    CreateTask: (r) => engine.createTask(r as Loose),
+    GetTask: (r) => engine.getTask(r as Loose),
+    ListTasks: (r) => engine.listTasks(r as Loose),
+    DeleteTask: (r) => engine.deleteTask(r as Loose),
+    RunTask: (r) => engine.runTask(r as Loose),
+    GetIamPolicy: noIam('GetIamPolicy'),
+    SetIamPolicy: noIam('SetIamPolicy'),
+    TestIamPermissions: noIam('TestIamPermissions'),
+  };
+}
+
+function locationsHandlers(engine: TasksEngine): Handlers {
+  return {
+    GetLocation: (r) => engine.getLocation(r as Loose),
+    ListLocations: (r) => engine.listLocations(r as Loose),
+  };
+}
+
+/** The RPC table: every method of every served service, by gRPC path (`/package.Service/Method`). */
+export function buildRpcs(engine: TasksEngine): Map<string, Rpc> {
+  const services: Array<[protobuf.Service, Handlers]> = [
+    ...API_VERSIONS.map((version): [protobuf.Service, Handlers] => [
+      cloudTasksService(version),
+      cloudTasksHandlers(engine, version),
+    ]),
+    [protoRoot().lookupService('google.cloud.location.Locations'), locationsHandlers(engine)],
+  ];
+  const rpcs = new Map<string, Rpc>();
+  for (const [service, handlers] of services) {
+    for (const method of service.methodsArray) {
+      const handle =
+        handlers[method.name] ??
+        (() => {
+          throw unimplemented(
+            `${method.name} is not implemented by the cloud-deferred Cloud Tasks emulator (${service.fullName.slice(1)}).`,
+          );
+        });
+      rpcs.set(rpcPath(service, method), { service, method, handle });
+    }
+  }
+  return rpcs;
+}
+
+/** The gRPC path of a method: `/google.cloud.tasks.v2.CloudTasks/CreateQueue`. */
+export function rpcPath(service: protobuf.Service, method: protobuf.Method): string {
+  return `/${service.fullName.replace(/^\./, '')}/${method.name}`;
+}

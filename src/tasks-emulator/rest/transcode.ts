@@ -1,0 +1,221 @@
+/**
+ * gRPC transcoding of an HTTP/JSON request into a request message: the body (all of it, or one field), the path
+ * variables and the query parameters, with the field names and errors Google's front end uses.
+ */
+import type { protobuf } from '../gax.js';
+import { invalidArgument } from '../rpc-errors.js';
+import { fieldPathToCamel } from './routes.js';
+
+type Json = Record<string, unknown>;
+
+/** System parameters every Google API accepts in the query string; none of them is a request field. */
+const SYSTEM_PARAMETERS = new Set([
+  '$alt',
+  'alt',
+  '$prettyPrint',
+  'prettyPrint',
+  '$fields',
+  'fields',
+  'key',
+  'access_token',
+  'oauth_token',
+  'quotaUser',
+  '$.xgafv',
+  '$xgafv',
+  'callback',
+  'upload_protocol',
+  'uploadType',
+  'trace',
+  '$trace',
+]);
+
+/** Message types whose JSON form is a string, a number or free-form JSON: their contents are not fields to check. */
+const OPAQUE_TYPES = new Set([
+  '.google.protobuf.Any',
+  '.google.protobuf.Duration',
+  '.google.protobuf.Timestamp',
+  '.google.protobuf.FieldMask',
+  '.google.protobuf.Struct',
+  '.google.protobuf.Value',
+  '.google.protobuf.ListValue',
+  '.google.protobuf.DoubleValue',
+  '.google.protobuf.FloatValue',
+  '.google.protobuf.Int64Value',
+  '.google.protobuf.UInt64Value',
+  '.google.protobuf.Int32Value',
+  '.google.protobuf.UInt32Value',
+  '.google.protobuf.BoolValue',
+  '.google.protobuf.StringValue',
+  '.google.protobuf.BytesValue',
+]);
+
+const toCamel = (name: string) => name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+
+function isMessageType(type: unknown): type is protobuf.Type {
+  return Boolean(type && typeof type === 'object' && 'fields' in type);
+}
+
+/** The field of `type` named `name` in JSON (lowerCamelCase) or proto (snake_case) form. */
+function fieldOf(type: protobuf.Type, name: string): protobuf.Field | undefined {
+  return type.fields[name] ?? type.fields[toCamel(name)];
+}
+
+/** Where a value sits, in Google's error style: `queue.rate_limits`. */
+const where = (path: string[]) => path.map((p) => p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)).join('.');
+
+/**
+ * Checks a JSON object against a message type and renames snake_case keys to lowerCamelCase, recursively; an unknown
+ * field is INVALID_ARGUMENT, as in the real API.
+ */
+export function normalizeJson(type: protobuf.Type, json: unknown, path: string[] = []): unknown {
+  if (json === null || OPAQUE_TYPES.has(type.fullName)) return json;
+  if (typeof json !== 'object' || Array.isArray(json)) {
+    throw invalidArgument(
+      `Invalid JSON payload received. Expected an object for '${where(path) || type.name}', got ${JSON.stringify(json)}.`,
+    );
+  }
+  const out: Json = {};
+  for (const [key, value] of Object.entries(json as Json)) {
+    const field = fieldOf(type, key);
+    if (!field) {
+      const at = path.length > 0 ? ` at '${where(path)}'` : '';
+      throw invalidArgument(`Invalid JSON payload received. Unknown name "${key}"${at}: Cannot find field.`);
+    }
+    const resolved = field.resolve().resolvedType;
+    const here = [...path, field.name];
+    if (!isMessageType(resolved) || value === null) {
+      out[field.name] = value;
+    } else if (field.map) {
+      out[field.name] = Object.fromEntries(
+        Object.entries((value ?? {}) as Json).map(([k, v]) => [k, normalizeJson(resolved, v, [...here, k])]),
+      );
+    } else if (field.repeated) {
+      if (!Array.isArray(value)) {
+        throw invalidArgument(`Invalid JSON payload received. Expected a list for '${where(here)}'.`);
+      }
+      out[field.name] = value.map((element, i) => normalizeJson(resolved, element, [...here, String(i)]));
+    } else {
+      out[field.name] = normalizeJson(resolved, value, here);
+    }
+  }
+  return out;
+}
+
+/** Sets `value` at a dotted lowerCamelCase path of `target`, creating the objects on the way. */
+function setPath(target: Json, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (next === undefined || next === null || typeof next !== 'object') node[part] = {};
+    node = node[part] as Json;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+const INT = /^-?\d+$/;
+const NUMBER_TYPES = new Set(['double', 'float']);
+const INT_TYPES = new Set([
+  'int32',
+  'uint32',
+  'sint32',
+  'fixed32',
+  'sfixed32',
+  'int64',
+  'uint64',
+  'sint64',
+  'fixed64',
+  'sfixed64',
+]);
+
+/** A query parameter's text as the JSON value its field takes. */
+function queryValue(field: protobuf.Field, text: string, name: string): unknown {
+  const resolved = field.resolve().resolvedType;
+  const invalid = () =>
+    invalidArgument(`Invalid value at '${where([name])}' (TYPE_${field.type.toUpperCase()}), "${text}"`);
+  if (resolved && 'values' in resolved) return INT.test(text) ? Number(text) : text; // enum: name or number
+  if (isMessageType(resolved)) {
+    if (OPAQUE_TYPES.has(resolved.fullName)) return text; // Duration, Timestamp, FieldMask...: their JSON is a string
+    throw invalidArgument(`Invalid JSON payload received. Cannot bind query parameter '${name}' to a message field.`);
+  }
+  if (INT_TYPES.has(field.type)) {
+    if (!INT.test(text)) throw invalid();
+    return text;
+  }
+  if (NUMBER_TYPES.has(field.type)) {
+    if (!Number.isFinite(Number(text)) || text.trim() === '') throw invalid();
+    return Number(text);
+  }
+  if (field.type === 'bool') {
+    if (text !== 'true' && text !== 'false') throw invalid();
+    return text === 'true';
+  }
+  return text;
+}
+
+/** Binds one query parameter (`pageSize`, `response_view`, `queue.rate_limits.max_burst_size`) into `request`. */
+function bindQueryParameter(type: protobuf.Type, request: Json, name: string, values: string[]): void {
+  let current = type;
+  const camelPath: string[] = [];
+  let field: protobuf.Field | undefined;
+  const parts = name.split('.');
+  for (const [i, part] of parts.entries()) {
+    field = fieldOf(current, part);
+    if (!field) {
+      throw invalidArgument(
+        `Invalid JSON payload received. Unknown name "${name}": Cannot bind query parameter. Field '${part}' could not be found in request message.`,
+      );
+    }
+    camelPath.push(field.name);
+    const resolved = field.resolve().resolvedType;
+    if (i < parts.length - 1) {
+      if (!isMessageType(resolved) || OPAQUE_TYPES.has(resolved.fullName)) {
+        throw invalidArgument(`Invalid JSON payload received. Cannot bind query parameter '${name}'.`);
+      }
+      current = resolved;
+    }
+  }
+  const converted = values.map((text) => queryValue(field!, text, name));
+  setPath(request, camelPath.join('.'), field!.repeated ? converted : converted[converted.length - 1]);
+}
+
+/** What the HTTP request carried. */
+export interface HttpInput {
+  readonly body: unknown;
+  readonly query: URLSearchParams;
+  readonly variables: ReadonlyMap<string, string>;
+}
+
+/**
+ * The request message JSON (lowerCamelCase, checked against `type`) of an HTTP request bound by a rule whose body is
+ * `bodyField` ('' = no body, '*' = the whole body, else one field).
+ */
+export function transcodeRequest(type: protobuf.Type, bodyField: string, input: HttpInput): Json {
+  let request: Json;
+  if (bodyField === '*') {
+    request = (input.body ?? {}) as Json;
+  } else {
+    request = {};
+    if (bodyField && input.body !== undefined) setPath(request, fieldPathToCamel(bodyField), input.body);
+  }
+  request = normalizeJson(type, request) as Json;
+  if (bodyField !== '*') {
+    const names = new Set<string>();
+    for (const name of input.query.keys()) if (!SYSTEM_PARAMETERS.has(name)) names.add(name);
+    for (const name of names) bindQueryParameter(type, request, name, input.query.getAll(name));
+  }
+  for (const [field, value] of input.variables) setPath(request, field, value);
+  return request;
+}
+
+/** Whether the query asks for numeric enums (`$alt=json;enum-encoding=int`, as the official REST clients send). */
+export function wantsNumericEnums(query: URLSearchParams): boolean {
+  const alt = query.get('$alt') ?? query.get('alt') ?? '';
+  return /(^|;)\s*enum-encoding=int\b/.test(alt);
+}
+
+/** Whether the answer may be compact (`$prettyPrint=0` or `prettyPrint=false`); Google pretty-prints by default. */
+export function wantsPretty(query: URLSearchParams): boolean {
+  const value = query.get('$prettyPrint') ?? query.get('prettyPrint');
+  return !(value === '0' || value === 'false');
+}
