@@ -7,7 +7,7 @@ export default defineConfig({
   resolve: { alias: { 'cloud-deferred': fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: [...configDefaults.exclude, 'test/load/**'], // `npm run test:load`
+    exclude: [...configDefaults.exclude, 'test/load/**', 'test/consumer/**'], // `npm run test:load`, `test:consumer`
     globalSetup: ['test/setup/global-emulators.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

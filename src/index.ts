@@ -74,6 +74,14 @@ export {
   type DecodeEnvelopeOptions,
 } from './codec/index.js';
 export { createDeferred } from './defer/runtime.js';
+export {
+  createTasksClient,
+  emulatorTasksClientOptions,
+  type CreateTasksClientOptions,
+  type CloudTasksClientOptions,
+  type EmulatorTasksClientOptions,
+} from './clients/tasks-client.js';
+export { createDatastore, type CreateDatastoreOptions, type DatastoreOptions } from './clients/datastore-client.js';
 export { currentTask } from './handler/context.js';
 export { MemoryLogger } from './handler/logger.js';
 export type {

@@ -12,11 +12,13 @@ import {
 } from '../src/index.js';
 
 const { Datastore, Key } = datastore;
+/** The app's client: the decoder rebuilds keys and Datastore wrappers with it (no connection is made). */
+const ds = new Datastore({ projectId: 'codec-test' });
 
 /** encode -> JSON text -> parse -> decode, as a payload travels. */
 async function roundTrip(value: unknown, registry?: CodecRegistry): Promise<unknown> {
-  const text = JSON.stringify(encodeValue(value, { registry }));
-  return decodeValue(JSON.parse(text), { registry });
+  const text = JSON.stringify(encodeValue(value, { registry, datastore: ds }));
+  return decodeValue(JSON.parse(text), { registry, datastore: ds });
 }
 
 function notSerializable(fn: () => unknown): NotSerializableError {
@@ -557,8 +559,6 @@ describe('encodeValue/decodeValue: registered classes', () => {
 });
 
 describe('encodeValue/decodeValue: Datastore keys', () => {
-  const ds = new Datastore({ projectId: 'codec-test' });
-
   it.each([
     ['a named key', ds.key(['User', 'alice'])],
     ['a numeric id', ds.key(['User', 123])],
@@ -598,8 +598,8 @@ describe('encodeValue/decodeValue: Datastore keys', () => {
     expect(back.entity![Datastore.KEY]).toBeInstanceOf(Key);
     expect((back.entity![Datastore.KEY] as InstanceType<typeof Key>).path).toEqual(['User', 'alice']);
     expect((back.bare![Datastore.KEY] as InstanceType<typeof Key>).path).toEqual(['User', 'alice']);
-    await expect(decodeValue({ $entitykey: 5 })).rejects.toThrow(/\$entitykey must hold/);
-    const error = notSerializable(() => encodeValue({ e: { [Datastore.KEY]: () => 1 } }));
+    await expect(decodeValue({ $entitykey: 5 }, { datastore: ds })).rejects.toThrow(/\$entitykey must hold/);
+    const error = notSerializable(() => encodeValue({ e: { [Datastore.KEY]: () => 1 } }, { datastore: ds }));
     expect(error.path).toBe('value.e[datastore.KEY]');
   });
 
@@ -641,6 +641,37 @@ describe('encodeValue/decodeValue: Datastore keys', () => {
     const back = await roundTrip(new Key());
     expect(back).toBeInstanceOf(datastore.Key);
     expect((back as InstanceType<typeof datastore.Key>).path).toEqual(['User', 'alice']);
+  });
+
+  it("rebuilds keys, entity keys and wrappers with the decoding app's own client, not a copy of the package", async () => {
+    class AppKey extends Key {}
+    const app = new Datastore({ projectId: 'codec-test' });
+    const makeKey = app.key.bind(app);
+    app.key = ((options: never) => Object.setPrototypeOf(makeKey(options), AppKey.prototype)) as typeof app.key;
+    const key = ds.key({ namespace: 'tenant', path: ['Org', 'acme', 'User', Datastore.int('9223372036854775807')] });
+    const encoded = JSON.parse(JSON.stringify(encodeValue({ key, entity: { [ds.KEY]: key } }, { datastore: ds })));
+    const back = (await decodeValue(encoded, { datastore: app })) as { key: unknown; entity: Record<symbol, unknown> };
+    expect(back.key).toBeInstanceOf(AppKey);
+    expect(back.entity[app.KEY]).toBeInstanceOf(AppKey);
+    expect((back.key as InstanceType<typeof Key>).namespace).toBe('tenant');
+    expect((back.key as InstanceType<typeof Key>).id).toBe('9223372036854775807');
+  });
+
+  it("refuses to decode a Datastore value without the app's client, saying to pass it", async () => {
+    for (const input of [{ $key: ['User', 'a'] }, { $dsint: '1' }, { a: { $entitykey: { $key: ['User', 'a'] } } }]) {
+      const error = await badEnvelope(decodeValue(input));
+      expect(error.message).toMatch(/needs the app's Datastore client: pass \{ datastore \} to decodeValue/);
+    }
+  });
+
+  it('recognises keys and wrappers without a client by their shape, and an entity key by its KEY symbol', () => {
+    const key = ds.key(['User', 'alice']);
+    expect(encodeValue({ key, n: Datastore.int('5'), g: Datastore.geoPoint({ latitude: 1, longitude: 2 }) })).toEqual({
+      key: { $key: ['User', 'alice'] },
+      n: { $dsint: '5' },
+      g: { $geopoint: { latitude: 1, longitude: 2 } },
+    });
+    expect(encodeValue({ [Symbol('KEY')]: key, a: 1 })).toEqual({ a: 1, $entitykey: { $key: ['User', 'alice'] } });
   });
 });
 
@@ -791,7 +822,9 @@ describe('decodeValue: malformed input', () => {
       /class instance being rebuilt/,
     ],
   ])('refuses %s with BadEnvelopeError', async (_name, input, message) => {
-    const error = await badEnvelope(decodeValue(input, { registry: registry(moneyCodec as ClassCodec) }));
+    const error = await badEnvelope(
+      decodeValue(input, { registry: registry(moneyCodec as ClassCodec), datastore: ds }),
+    );
     expect(error.code).toBe('BAD_ENVELOPE');
     expect(error.message).toMatch(message);
   });
@@ -805,7 +838,9 @@ describe('decodeValue: malformed input', () => {
     [{ $class: 'Money', data: { cents: { $nope: 1 } } }, 'value<Money>.cents'],
     [{ $$a: { $entitykey: { $nope: 1 } } }, 'value.$a[datastore.KEY]'],
   ])('names where a malformed value sits: %j at %s', async (input, path) => {
-    const error = await badEnvelope(decodeValue(input, { registry: registry(moneyCodec as ClassCodec) }));
+    const error = await badEnvelope(
+      decodeValue(input, { registry: registry(moneyCodec as ClassCodec), datastore: ds }),
+    );
     expect(error.message).toBe(
       `Malformed payload at ${path}: unknown tag "$nope" (written by a newer cloud-deferred?).`,
     );

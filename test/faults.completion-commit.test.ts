@@ -87,7 +87,7 @@ describe('faults: recording a run outcome', { timeout: 60_000 }, () => {
       expect(takeover).toBe('run');
       expect(injection.injected).toBe(1);
       const [entity] = await ctx().datastore.get(key!);
-      expect(fromEntity(entity)).toMatchObject({ state: 'running', attempts: 2, finishedAt: null });
+      expect(fromEntity(ctx().datastore, entity)).toMatchObject({ state: 'running', attempts: 2, finishedAt: null });
       expect(entity[ctx().datastore.KEY].kind).toBe(TASK_KIND);
     });
 

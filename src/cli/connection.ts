@@ -2,7 +2,8 @@
 import { connect as tcpConnect } from 'node:net';
 import { Datastore } from '@google-cloud/datastore';
 import { CloudTasksClient } from '@google-cloud/tasks';
-import { grpc } from 'google-gax';
+import { EMULATOR_AUTH_OPTIONS, googleGax } from '../clients/gax.js';
+import { emulatorTasksClientOptions, parseHostPort } from '../clients/tasks-client.js';
 import type { Argv } from 'yargs';
 import { InvalidArgumentError, PrerequisiteMissingError } from '../errors/index.js';
 import { EXIT } from './exit-codes.js';
@@ -60,12 +61,9 @@ export interface Connection {
 }
 
 function hostPort(value: string, flag: string): { host: string; port: number } {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value.trim());
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port < 1 || port > 65535) {
-    throw new InvalidArgumentError(`${flag} must be host:port, e.g. 127.0.0.1:8081; got "${value}".`);
-  }
-  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+  const parsed = parseHostPort(value);
+  if (!parsed) throw new InvalidArgumentError(`${flag} must be host:port, e.g. 127.0.0.1:8081; got "${value}".`);
+  return parsed;
 }
 
 /**
@@ -115,7 +113,8 @@ export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.e
     datastore = new Datastore({
       projectId,
       apiEndpoint: `${host}:${port}`,
-      sslCreds: grpc.credentials.createInsecure(),
+      sslCreds: googleGax('@google-cloud/datastore').grpc.credentials.createInsecure(),
+      ...EMULATOR_AUTH_OPTIONS,
       ...(namespace ? { namespace } : {}),
     });
   } else {
@@ -125,7 +124,7 @@ export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.e
   if (tasksHost) {
     const { host, port } = hostPort(tasksHost, '--tasks-emulator-host');
     exitUnlessReachable('Cloud Tasks emulator', host, port, '--tasks-emulator-host');
-    tasks = new CloudTasksClient({ apiEndpoint: host, port, sslCreds: grpc.credentials.createInsecure() });
+    tasks = new CloudTasksClient(emulatorTasksClientOptions(host, port));
   } else {
     tasks = new CloudTasksClient({ projectId });
   }

@@ -2,7 +2,15 @@
 import { Buffer } from 'node:buffer';
 import { BadEnvelopeError } from '../errors/payload.js';
 import { TYPED_ARRAYS, base64ToArrayBuffer } from './binary.js';
-import { ENTITY_KEY, decodeDouble, decodeGeoPoint, decodeInt, decodeKey, isDatastoreKey } from './datastore-key.js';
+import type { Datastore } from '@google-cloud/datastore';
+import {
+  datastoreValues,
+  decodeDouble,
+  decodeGeoPoint,
+  decodeInt,
+  decodeKey,
+  type DatastoreValues,
+} from './datastore-key.js';
 import { DEFAULT_MAX_DEPTH } from './encode.js';
 import { CodecRegistry, type ClassCodec } from './registry.js';
 
@@ -14,6 +22,13 @@ export interface DecodeOptions {
   maxDepth?: number;
   /** How the value is named in error messages, e.g. `args` gives `args[1].user`. @default 'value' */
   path?: string;
+  /**
+   * The app's Datastore client, which rebuilds `$key`, `$entitykey` and `$dsint`/`$dsdouble`/`$geopoint` values as its
+   * own keys and wrappers, so that saving one writes a key (or integer, double, geo point) value. Required by payloads
+   * that hold such values (the runtime always passes its `datastore`).
+   * @default none
+   */
+  datastore?: Datastore;
 }
 
 const EMPTY_REGISTRY = new CodecRegistry();
@@ -123,7 +138,18 @@ class Decoder {
   constructor(
     private readonly registry: CodecRegistry,
     private readonly maxDepth: number,
+    private readonly datastore: DatastoreValues | undefined,
   ) {}
+
+  /** The app's Datastore values, which a Datastore-valued tag needs. */
+  private values(tag: string): DatastoreValues {
+    if (this.datastore === undefined)
+      throw new DecodeFailure(
+        `${tag} is a Datastore value, and decoding one needs the app's Datastore client: pass { datastore } to decodeValue`,
+        false,
+      );
+    return this.datastore;
+  }
 
   decode(node: unknown, depth: number): unknown {
     switch (typeof node) {
@@ -217,10 +243,11 @@ class Decoder {
   }
 
   private decodeEntityKey(out: Node, encoded: unknown, depth: number): void {
+    const values = this.values('$entitykey');
     const key = this.decode(encoded, depth);
-    if (key === null || typeof key !== 'object' || !isDatastoreKey(key))
+    if (key === null || typeof key !== 'object' || !values.isKey(key))
       throw bad('$entitykey must hold a Datastore $key');
-    (out as { [ENTITY_KEY]?: unknown })[ENTITY_KEY] = key;
+    (out as Record<symbol, unknown>)[values.KEY] = key;
   }
 
   private identify<T>(node: Node, value: T): T {
@@ -294,22 +321,22 @@ class Decoder {
         }
       }
       case '$dsint': {
-        const value = decodeInt(data);
+        const value = decodeInt(this.values(tag), data);
         if (value === undefined) throw bad('invalid $dsint');
         return this.identify(node, value);
       }
       case '$dsdouble': {
-        const value = decodeDouble(this.decode(data, depth + 1));
+        const value = decodeDouble(this.values(tag), this.decode(data, depth + 1));
         if (value === undefined) throw bad('invalid $dsdouble');
         return this.identify(node, value);
       }
       case '$geopoint': {
-        const value = decodeGeoPoint(data);
+        const value = decodeGeoPoint(this.values(tag), data);
         if (value === undefined) throw bad('invalid $geopoint');
         return this.identify(node, value);
       }
       case '$key': {
-        const key = decodeKey(data, node.namespace);
+        const key = decodeKey(this.values(tag), data, node.namespace);
         if (key === undefined) throw bad('invalid Datastore $key');
         return this.identify(node, key);
       }
@@ -403,7 +430,11 @@ class Decoder {
  * throws `BadEnvelopeError` on malformed input; waits for async class codecs (e.g. ones that load an entity by key).
  */
 export async function decodeValue(encoded: unknown, options: DecodeOptions = {}): Promise<unknown> {
-  const decoder = new Decoder(options.registry ?? EMPTY_REGISTRY, options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const decoder = new Decoder(
+    options.registry ?? EMPTY_REGISTRY,
+    options.maxDepth ?? DEFAULT_MAX_DEPTH,
+    options.datastore === undefined ? undefined : datastoreValues(options.datastore),
+  );
   let root: unknown;
   try {
     root = decoder.decode(encoded, 1);

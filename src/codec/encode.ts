@@ -3,14 +3,8 @@ import { Buffer } from 'node:buffer';
 import { NotSerializableError } from '../errors/payload.js';
 import { viewToBase64 } from './binary.js';
 import { formatIsoDate } from './iso-date.js';
-import {
-  DatastoreDouble,
-  DatastoreGeoPoint,
-  DatastoreInt,
-  ENTITY_KEY,
-  encodeKeyPath,
-  isDatastoreKey,
-} from './datastore-key.js';
+import type { Datastore } from '@google-cloud/datastore';
+import { datastoreValues, encodeKeyPath, looksLikeKey, wrapperType, type DatastoreValues } from './datastore-key.js';
 import { CodecRegistry, type ClassCodec } from './registry.js';
 
 /** Options of `encodeValue`. */
@@ -21,6 +15,12 @@ export interface EncodeOptions {
   path?: string;
   /** Deepest allowed nesting of JSON containers in the output, the root counting as 1. @default 64 */
   maxDepth?: number;
+  /**
+   * The app's Datastore client: its `datastore.KEY` finds the key of an entity passed as a value, and its classes
+   * recognise keys and `int`/`double`/`geoPoint` wrappers. Without it they are recognised by their shape.
+   * @default none
+   */
+  datastore?: Datastore;
 }
 
 /** The default nesting limit shared by the encoder, the decoder and `parseEnvelope`. */
@@ -107,6 +107,7 @@ class Encoder {
   constructor(
     private readonly registry: CodecRegistry,
     private readonly maxDepth: number,
+    private readonly datastore: DatastoreValues | undefined,
   ) {}
 
   encode(value: unknown, depth: number): unknown {
@@ -210,7 +211,7 @@ class Encoder {
     } catch (error) {
       throw at(error, keySegment(key));
     }
-    const entityKey = (value as { [ENTITY_KEY]?: unknown })[ENTITY_KEY];
+    const entityKey = this.entityKeyOf(value);
     if (entityKey !== undefined) {
       // An entity read with @google-cloud/datastore keeps its key under a symbol; keep it, so the task can save it back.
       try {
@@ -220,6 +221,33 @@ class Encoder {
       }
     }
     return out;
+  }
+
+  /** The key an entity read with `@google-cloud/datastore` keeps under its `KEY` symbol (any copy's, without an instance). */
+  private entityKeyOf(value: object): unknown {
+    if (this.datastore !== undefined) return (value as Record<symbol, unknown>)[this.datastore.KEY];
+    const symbols = Object.getOwnPropertySymbols(value);
+    for (let i = 0; i < symbols.length; i++) {
+      const symbol = symbols[i]!;
+      if (symbol.description !== 'KEY') continue;
+      const key = (value as Record<symbol, unknown>)[symbol];
+      if (key !== null && typeof key === 'object' && looksLikeKey(key)) return key;
+    }
+    return undefined;
+  }
+
+  private isKey(value: object): boolean {
+    return this.datastore?.isKey(value) === true || looksLikeKey(value);
+  }
+
+  private wrapper(value: object): 'int' | 'double' | 'geoPoint' | undefined {
+    const values = this.datastore;
+    if (values !== undefined) {
+      if (values.isInt(value)) return 'int';
+      if (values.isDouble(value)) return 'double';
+      if (values.isGeoPoint(value)) return 'geoPoint';
+    }
+    return wrapperType(value);
   }
 
   private remember<T extends object>(value: object, node: T): T {
@@ -245,18 +273,21 @@ class Encoder {
     if (value instanceof ArrayBuffer)
       return this.remember(value, { $arraybuffer: Buffer.from(value).toString('base64') });
     if (value instanceof RegExp) return this.remember(value, { $regexp: value.source, flags: value.flags });
-    if (isDatastoreKey(value)) return this.encodeKey(value, depth);
+    if (this.isKey(value)) return this.encodeKey(value as Parameters<typeof encodeKeyPath>[0], depth);
     const proto = Object.getPrototypeOf(value) as object;
     if (Object.getPrototypeOf(proto) === null && className(value) === 'Object') {
       return this.encodePlain(value as Record<string, unknown>, depth); // a plain object from another realm (vm, iframe)
     }
-    if (value instanceof DatastoreInt) return this.remember(value, { $dsint: String(value.value) });
-    if (value instanceof DatastoreDouble)
-      return this.remember(value, { $dsdouble: this.encode(value.value, depth + 1) });
-    if (value instanceof DatastoreGeoPoint) {
-      const { latitude, longitude } = value.value as { latitude: number; longitude: number };
-      if (depth + 1 > this.maxDepth) throw this.tooDeep();
-      return this.remember(value, { $geopoint: { latitude, longitude } });
+    switch (this.wrapper(value)) {
+      case 'int':
+        return this.remember(value, { $dsint: String((value as { value: unknown }).value) });
+      case 'double':
+        return this.remember(value, { $dsdouble: this.encode((value as { value: unknown }).value, depth + 1) });
+      case 'geoPoint': {
+        const { latitude, longitude } = (value as { value: { latitude: number; longitude: number } }).value;
+        if (depth + 1 > this.maxDepth) throw this.tooDeep();
+        return this.remember(value, { $geopoint: { latitude, longitude } });
+      }
     }
     throw this.rejection(value);
   }
@@ -372,7 +403,11 @@ class Encoder {
  * and cycles preserved). Throws `NotSerializableError` naming the path of the first value that cannot travel and what to do.
  */
 export function encodeValue(value: unknown, options: EncodeOptions = {}): unknown {
-  const encoder = new Encoder(options.registry ?? EMPTY_REGISTRY, options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const encoder = new Encoder(
+    options.registry ?? EMPTY_REGISTRY,
+    options.maxDepth ?? DEFAULT_MAX_DEPTH,
+    options.datastore === undefined ? undefined : datastoreValues(options.datastore),
+  );
   try {
     return encoder.encode(value, 1);
   } catch (error) {

@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { decodeValue } from './decode.js';
 import { DEFAULT_MAX_DEPTH, encodeValue } from './encode.js';
 import { jsonNestedDeeperThan } from './json-depth.js';
+import type { Datastore } from '@google-cloud/datastore';
 import type { CodecRegistry } from './registry.js';
 
 /**
@@ -41,6 +42,8 @@ export interface EncodeEnvelopeOptions {
   registry?: CodecRegistry;
   /** Deepest nesting of the written JSON, the envelope object counting as 1. @default 64 */
   maxDepth?: number;
+  /** The app's Datastore client (see `EncodeOptions.datastore`). @default none */
+  datastore?: Datastore;
 }
 
 /** Options of `parseEnvelope`. */
@@ -55,6 +58,8 @@ export interface DecodeEnvelopeOptions {
   registry?: CodecRegistry;
   /** Deepest nesting accepted, the envelope object counting as 1. @default 64 */
   maxDepth?: number;
+  /** The app's Datastore client, which rebuilds keys as its own (see `DecodeOptions.datastore`). @default none */
+  datastore?: Datastore;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -96,10 +101,15 @@ export function encodeEnvelope(input: EnvelopeInput, options: EncodeEnvelopeOpti
   const envelope: Envelope = {
     v: 1,
     task: input.task,
-    args: encodeValue(input.args, { registry: options.registry, path: 'args', maxDepth }),
+    args: encodeValue(input.args, { registry: options.registry, path: 'args', maxDepth, datastore: options.datastore }),
   };
   if (input.bound !== undefined) {
-    envelope.bound = encodeValue(input.bound, { registry: options.registry, path: 'bound', maxDepth });
+    envelope.bound = encodeValue(input.bound, {
+      registry: options.registry,
+      path: 'bound',
+      maxDepth,
+      datastore: options.datastore,
+    });
   }
   if (input.meta !== undefined) envelope.meta = input.meta;
   if (input.ref !== undefined) envelope.ref = input.ref;
@@ -153,11 +163,12 @@ export async function decodeEnvelopeArgs(
   options: DecodeEnvelopeOptions = {},
 ): Promise<{ args: unknown[]; bound: unknown }> {
   const maxDepth = (options.maxDepth ?? DEFAULT_MAX_DEPTH) - 1;
-  const args = await decodeValue(envelope.args, { registry: options.registry, maxDepth, path: 'args' });
+  const { registry, datastore } = options;
+  const args = await decodeValue(envelope.args, { registry, maxDepth, path: 'args', datastore });
   if (!Array.isArray(args)) throw new BadEnvelopeError('Malformed payload: "args" must decode to an array.');
   const bound =
     envelope.bound === undefined
       ? undefined
-      : await decodeValue(envelope.bound, { registry: options.registry, maxDepth, path: 'bound' });
+      : await decodeValue(envelope.bound, { registry, maxDepth, path: 'bound', datastore });
   return { args, bound };
 }

@@ -1,7 +1,6 @@
 /** The zero-config default instance, configured from environment variables, for the `defer(fn, ...args)` habit. */
-import { Datastore } from '@google-cloud/datastore';
-import { CloudTasksClient } from '@google-cloud/tasks';
-import { grpc } from 'google-gax';
+import { createDatastore } from '../clients/datastore-client.js';
+import { createTasksClient } from '../clients/tasks-client.js';
 import { ConfigurationError } from '../errors/runtime.js';
 import type { Deferral, DeferredConfig, TaskHandle, TaskOptions } from '../types.js';
 import { resolveConfig } from './config.js';
@@ -41,19 +40,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Def
       `the default deferred instance is configured from the environment: set ${missing.join(', ')} (or call createDeferred(config) yourself).`,
     );
   }
-  let tasks: CloudTasksClient;
-  const emulator = env.CLOUD_TASKS_EMULATOR_HOST;
-  if (emulator) {
-    const match = /^(.*):(\d+)$/.exec(emulator);
-    if (!match) throw new ConfigurationError(`CLOUD_TASKS_EMULATOR_HOST must be host:port, got ${emulator}.`);
-    tasks = new CloudTasksClient({
-      apiEndpoint: match[1]!,
-      port: Number(match[2]),
-      sslCreds: grpc.credentials.createInsecure(),
-    });
-  } else {
-    tasks = new CloudTasksClient();
-  }
+  const tasks = createTasksClient({ env });
   return {
     projectId: projectId!,
     location: location!,
@@ -61,7 +48,10 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Def
     queue: env.DEFERRED_QUEUE || undefined,
     handlerUrl: env.DEFERRED_HANDLER_URL || undefined,
     basePath: env.DEFERRED_BASE_PATH || undefined,
-    datastore: new Datastore({ projectId, ...(env.DEFERRED_NAMESPACE ? { namespace: env.DEFERRED_NAMESPACE } : {}) }),
+    datastore: createDatastore({
+      env,
+      clientOptions: { projectId, ...(env.DEFERRED_NAMESPACE ? { namespace: env.DEFERRED_NAMESPACE } : {}) },
+    }),
     tasks,
     ...(env.DEFERRED_OIDC_SERVICE_ACCOUNT
       ? {

@@ -14,6 +14,8 @@ export interface EnvelopeMeta {
 export interface CodecSettings {
   readonly codecs?: CodecRegistry;
   readonly maxDepth: number;
+  /** The app's client: keys and Datastore wrappers are recognised and rebuilt with it. */
+  readonly datastore: Datastore;
 }
 
 /** A parsed (not yet decoded) envelope. */
@@ -42,7 +44,7 @@ export function encodeCall(
       // No meta at all when every setting is the default: fewer bytes to send, sign and parse.
       ...(Object.keys(meta).length > 0 ? { meta: { ...meta } } : {}),
     },
-    { registry: settings.codecs, maxDepth: settings.maxDepth },
+    { registry: settings.codecs, maxDepth: settings.maxDepth, datastore: settings.datastore },
   );
 }
 
@@ -87,7 +89,11 @@ export function decodeCall(
   parsed: ParsedEnvelope,
   settings: CodecSettings,
 ): Promise<{ args: unknown[]; bound: unknown }> {
-  return decodeEnvelopeArgs(parsed.raw, { registry: settings.codecs, maxDepth: settings.maxDepth });
+  return decodeEnvelopeArgs(parsed.raw, {
+    registry: settings.codecs,
+    maxDepth: settings.maxDepth,
+    datastore: settings.datastore,
+  });
 }
 
 /** The signature header value for a body. */

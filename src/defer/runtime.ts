@@ -67,7 +67,7 @@ export class DeferredRuntime implements Deferred {
   }
 
   private get codec(): CodecSettings {
-    return { maxDepth: this.config.maxDepth, codecs: this.config.codecs };
+    return { maxDepth: this.config.maxDepth, codecs: this.config.codecs, datastore: this.config.datastore };
   }
 
   /** @internal */

@@ -1,5 +1,5 @@
 /** Transactional defer: a Datastore transaction that holds defers, writes their entities in its commit and enqueues after it. */
-import { Datastore, type Key, type Transaction } from '@google-cloud/datastore';
+import type { Key, Transaction } from '@google-cloud/datastore';
 import { currentRunContext } from '../handler/context.js';
 import { describeError, log } from '../handler/logger.js';
 import { backoff, isContention } from '../store/transaction.js';
@@ -32,11 +32,11 @@ function rootOf(key: Key): Key | null {
   return root.name !== undefined || root.id !== undefined ? root : null;
 }
 
-function keysOf(entities: unknown): Key[] {
+function keysOf(entities: unknown, KEY: symbol): Key[] {
   const list = Array.isArray(entities) ? entities : [entities];
   const keys: Key[] = [];
   for (const entity of list as Record<string | symbol, unknown>[]) {
-    const key = (entity?.key ?? entity?.[Datastore.KEY]) as Key | undefined;
+    const key = (entity?.key ?? entity?.[KEY]) as Key | undefined;
     if (key) keys.push(key);
   }
   return keys;
@@ -53,7 +53,7 @@ export class TransactionImpl implements DeferredTransaction {
   ) {}
 
   private record(entities: unknown): void {
-    this.written.push(...keysOf(entities));
+    this.written.push(...keysOf(entities, this.owner.config.datastore.KEY as unknown as symbol));
   }
 
   save(entities: Parameters<Transaction['save']>[0]): void {

@@ -132,7 +132,7 @@ export async function runMapperStep(
     }
     const exhausted = entities.length < def.batchSize || info.moreResults === 'NO_MORE_RESULTS';
     const nextCursor = info.endCursor ?? cursor;
-    const chunks = encodePendingWrites(writes);
+    const chunks = encodePendingWrites(datastore, writes);
 
     let outcome: MapperStepOutcome | undefined;
     let finishedRecord: MapperJobRecord | undefined;

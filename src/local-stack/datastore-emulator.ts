@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, mkdtempSync, realpathSync, rmSync } 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { EMULATOR_AUTH_OPTIONS } from '../clients/gax.js';
 import { EmulatorStartError, PrerequisiteMissingError } from '../errors/index.js';
 import { spawnSession, type ProcessSession } from './process-group.js';
 
@@ -40,7 +41,7 @@ export interface RunningDatastoreEmulator {
   /** `host:port`, the value for `DATASTORE_EMULATOR_HOST`. */
   readonly endpoint: string;
   /** Pass to `new Datastore(...)` (add `namespace` as needed). */
-  readonly clientOptions: { readonly projectId: string; readonly apiEndpoint: string };
+  readonly clientOptions: { readonly projectId: string; readonly apiEndpoint: string; readonly universeDomain: string };
   /** Session id of the emulator: its watchdog shell, gcloud and the JVM all belong to it. */
   readonly sid: number;
   /** Stops the emulator by killing every process of its session; resolves when nothing of it is left. */
@@ -200,7 +201,7 @@ export async function startDatastoreEmulator(
     host,
     port,
     endpoint: `${host}:${port}`,
-    clientOptions: { projectId, apiEndpoint: `${host}:${port}` },
+    clientOptions: { projectId, apiEndpoint: `${host}:${port}`, ...EMULATOR_AUTH_OPTIONS },
     sid: group.pid,
     stop,
   };

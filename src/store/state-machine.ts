@@ -99,14 +99,14 @@ export async function claimTask(
   if (options.lookupFirst) {
     const [current] = await datastore.get(key);
     if (!current) return { kind: 'missing' };
-    const seen = fromEntity(current);
+    const seen = fromEntity(datastore, current);
     const first = decideClaim(seen, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(seen), scheduledMs);
     if (first.kind === 'finished' || first.kind === 'busy') return first;
   }
   return inTransaction(datastore, async (tx) => {
     const [entity] = await tx.get(key);
     if (!entity) return { kind: 'missing' } as const;
-    const task = fromEntity(entity);
+    const task = fromEntity(datastore, entity);
     const decision = decideClaim(task, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(task), scheduledMs);
     if (decision.kind === 'early') return { kind: 'early', task } as const;
     if (decision.kind !== 'run') return decision;
@@ -154,7 +154,7 @@ export async function completeTask(
     datastore,
     async (tx, attempt) => {
       const [entity] = await tx.get(key);
-      const task = entity ? fromEntity(entity) : null;
+      const task = entity ? fromEntity(datastore, entity) : null;
       if (attempt.mayHaveCommitted && wrote) {
         if (showsCompletion(task && withoutKey(task), claimedAttempts, outcome, wrote.retentionMs)) return true;
       }
@@ -191,7 +191,7 @@ export async function retargetTask(
   return inTransaction(datastore, async (tx) => {
     const [entity] = await tx.get(key);
     if (!entity) return false;
-    const task = withoutKey(fromEntity(entity));
+    const task = withoutKey(fromEntity(datastore, entity));
     if (task.state !== 'pending') return false;
     tx.save({
       key,

@@ -1,5 +1,6 @@
 /** Mapping `_DeferredTask` entities and their chunks to and from Datastore: keys, indexed properties, reads, writes. */
-import { Datastore, type Key, type Transaction } from '@google-cloud/datastore';
+import type { Datastore, Key, Transaction } from '@google-cloud/datastore';
+import { keyOf } from './datastore.js';
 import { BadStoredPayloadError } from './errors.js';
 import { packPayload, packPayloadAsync, unpackPayload, type PackedPayload } from './payload.js';
 import { CHUNK_KIND, INDEXED_TASK_PROPERTIES, TASK_KIND, type DeferredTaskEntity } from './schema.js';
@@ -118,10 +119,10 @@ function asDate(value: unknown): Date | null {
 }
 
 /** Normalises an entity read from Datastore into a {@link StoredTask}. */
-export function fromEntity(entity: Record<string | symbol, unknown>): StoredTask {
+export function fromEntity(datastore: Datastore, entity: Record<string | symbol, unknown>): StoredTask {
   const e = entity as Record<string, unknown>;
   return {
-    key: entity[Datastore.KEY] as Key,
+    key: keyOf(datastore, entity),
     state: e.state as DeferredTaskEntity['state'],
     task: String(e.task ?? ''),
     queue: String(e.queue ?? ''),
@@ -158,7 +159,7 @@ export async function readPayload(datastore: Datastore, task: StoredTask): Promi
   const [found] = await datastore.get(keys);
   const byId = new Map<string, Buffer>();
   for (const entity of found as Record<string | symbol, unknown>[]) {
-    const key = entity[Datastore.KEY] as Key;
+    const key = keyOf(datastore, entity);
     byId.set(String(key.id), entity.data as Buffer);
   }
   const chunks = keys.map((key) => {

@@ -50,7 +50,7 @@ export async function inspectTask(
 ): Promise<TaskInspection | undefined> {
   const [raw] = await datastore.get(key);
   if (!raw) return undefined;
-  const stored = fromEntity(raw);
+  const stored = fromEntity(datastore, raw);
   let payload: TaskInspection['payload'] = null;
   const dropped = stored.state === 'done' && stored.payload.length === 0 && stored.chunks === 0; // done drops the payload
   if (!dropped) {
@@ -58,7 +58,7 @@ export async function inspectTask(
       const envelope = parseEnvelope(await readPayload(datastore, stored));
       payload = { task: envelope.task, encodedArgs: envelope.args, meta: envelope.meta };
       try {
-        const decoded = await decodeEnvelopeArgs(envelope, { registry: options.codecs });
+        const decoded = await decodeEnvelopeArgs(envelope, { registry: options.codecs, datastore });
         payload.args = decoded.args;
         if (decoded.bound !== undefined) payload.bound = decoded.bound;
       } catch (error) {

@@ -1,5 +1,6 @@
 /** An inventory of the transient entities in a namespace: task entities by state and age, chunks, and other underscore kinds (what `deferred stats` prints). */
-import { Datastore, PropertyFilter, type Key } from '@google-cloud/datastore';
+import type { Datastore, Key, PropertyFilter } from '@google-cloud/datastore';
+import { keyOf, propertyFilter } from '../store/datastore.js';
 import { CHUNK_KIND, TASK_KIND, parseAgeKey } from '../store/schema.js';
 import { keyId } from './keys.js';
 import { kindsToSweep } from './kinds.js';
@@ -43,7 +44,7 @@ async function keysOf(
     if (filter) query = query.filter(filter);
     if (start) query = query.start(start);
     const [rows, info] = await datastore.runQuery(query);
-    for (const row of rows) keys.push(row[Datastore.KEY] as Key);
+    for (const row of rows) keys.push(keyOf(datastore, row));
     if (rows.length < 1000 || info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) return keys;
     start = info.endCursor;
   }
@@ -61,7 +62,7 @@ export async function inventory(
   const nowMs = options.nowMs ?? Date.now();
   const stateOf = new Map<string, string>();
   for (const state of STATES) {
-    for (const key of await keysOf(datastore, namespace, TASK_KIND, new PropertyFilter('state', '=', state))) {
+    for (const key of await keysOf(datastore, namespace, TASK_KIND, propertyFilter(datastore, 'state', '=', state))) {
       stateOf.set(keyId(key), state);
     }
   }
@@ -74,7 +75,7 @@ export async function inventory(
     const [rows, info] = await datastore.runQuery(query);
     for (const row of rows) {
       totalTasks++;
-      const state = stateOf.get(keyId(row[Datastore.KEY] as Key)) ?? 'unknown';
+      const state = stateOf.get(keyId(keyOf(datastore, row))) ?? 'unknown';
       const since = parseAgeKey(String(row.ageKey))?.ms;
       const age = Math.max(0, nowMs - (since ?? nowMs));
       const bucket = AGE_BUCKETS.find((b) => age < b.maxMs)!.label;
@@ -84,7 +85,7 @@ export async function inventory(
     if (rows.length < 1000 || info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) break;
     start = info.endCursor;
   }
-  const expiredFilter = () => new PropertyFilter('expireAt', '<=', new Date(nowMs));
+  const expiredFilter = () => propertyFilter(datastore, 'expireAt', '<=', new Date(nowMs));
   const expiredTasks = (await keysOf(datastore, namespace, TASK_KIND, expiredFilter())).length;
   const chunks = (await keysOf(datastore, namespace, CHUNK_KIND)).length;
   const kinds: Inventory['kinds'] = {};

@@ -1,5 +1,6 @@
 /** Which other underscore-prefixed kinds the sweeper reclaims by `expireAt`: found with a `__kind__` query where the store answers one, plus configured ones. */
-import { Datastore } from '@google-cloud/datastore';
+import type { Datastore } from '@google-cloud/datastore';
+import { keyOf } from '../store/datastore.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { CHUNK_KIND, SWEEP_RUN_KIND, TASK_KIND, TRANSIENT_PREFIX, shardOf } from '../store/schema.js';
 import type { SweepLogger } from './log.js';
@@ -30,7 +31,7 @@ export async function discoverKinds(datastore: Datastore, namespace?: string): P
   try {
     const query = datastore.createQuery(namespace ?? datastore.namespace ?? '', '__kind__').select('__key__');
     const [rows] = await datastore.runQuery(query);
-    return rows.map((row) => String((row[Datastore.KEY] as { name?: string }).name)).filter(isSweptByAge);
+    return rows.map((row) => String(keyOf(datastore, row).name)).filter(isSweptByAge);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 3 /* INVALID_ARGUMENT */ || code === 12 /* UNIMPLEMENTED */) return undefined;

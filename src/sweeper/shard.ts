@@ -1,6 +1,7 @@
 /** Sweeping one shard: one range query on the shard-prefixed age key, the decision table per entity, guarded batched deletes, re-drives, a cursor. */
 import { performance } from 'node:perf_hooks';
-import { Datastore, PropertyFilter, and, type Key } from '@google-cloud/datastore';
+import type { Datastore, Key } from '@google-cloud/datastore';
+import { andFilter, keyOf, propertyFilter } from '../store/datastore.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { DEFAULT_SHARDS, TASK_KIND, ageKeyRange, finishedAgeKeyRange } from '../store/schema.js';
@@ -265,7 +266,7 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
     const lookups: Pending[] = [];
     for (const entity of entities) {
       stats.scanned++;
-      const key = entity[Datastore.KEY] as Key;
+      const key = keyOf(datastore, entity);
       const snapshot = snapshotOf(entity);
       const verdict = classify(snapshot, ctx);
       if (verdict.action === 'keep') stats.kept++;
@@ -362,7 +363,12 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
       checkAbort();
       let query = datastore
         .createQuery(o.namespace ?? '', TASK_KIND)
-        .filter(and([new PropertyFilter('ageKey', '>=', range.lower), new PropertyFilter('ageKey', '<', range.upper)]))
+        .filter(
+          andFilter(datastore, [
+            propertyFilter(datastore, 'ageKey', '>=', range.lower),
+            propertyFilter(datastore, 'ageKey', '<', range.upper),
+          ]),
+        )
         .limit(o.pageSize);
       if (position.start) query = query.start(position.start);
       // A page holds whole entities (payloads up to ~900 KB each) until it is processed: bound pages in flight.
@@ -417,12 +423,12 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
       checkAbort();
       let query = datastore
         .createQuery(o.namespace ?? '', kind)
-        .filter(new PropertyFilter('expireAt', '<=', new Date(position.expireBeforeMs)))
+        .filter(propertyFilter(datastore, 'expireAt', '<=', new Date(position.expireBeforeMs)))
         .select('__key__')
         .limit(500);
       if (position.start) query = query.start(position.start);
       const [rows, info] = await datastore.runQuery(query);
-      await processKindPage(rows.map((row) => row[Datastore.KEY] as Key));
+      await processKindPage(rows.map((row) => keyOf(datastore, row)));
       const more = rows.length === 500 && info.moreResults !== 'NO_MORE_RESULTS' && info.endCursor;
       if (!more) break;
       position.start = info.endCursor;

