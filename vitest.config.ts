@@ -1,4 +1,6 @@
-// Vitest configuration: one global set-up starts both Datastore emulators once per run; tests isolate by namespace.
+// Vitest configuration: two projects. `unit` (test/unit/): pure tests, no emulator, no global set-up, seconds.
+// `integration` (every other test file): the global set-up starts both Datastore emulators once per run; tests isolate
+// by namespace. `npm test` runs both; `npm run test:unit` runs the unit project alone (no emulator lock needed).
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
@@ -6,14 +8,32 @@ export default defineConfig({
   // README examples import the package by name, as users do.
   resolve: { alias: { 'cloud-deferred': fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: [...configDefaults.exclude, 'test/load/**', 'test/consumer/**'], // `npm run test:load`, `test:consumer`
-    globalSetup: ['test/setup/global-emulators.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
     env: { METADATA_SERVER_DETECTION: 'none' },
     maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          // No emulators here: a unit test that reaches for them fails at once, saying where it belongs.
+          setupFiles: ['test/setup/unit-no-emulators.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          // `npm run test:load`, `npm run test:consumer`, and the unit project.
+          exclude: [...configDefaults.exclude, 'test/unit/**', 'test/load/**', 'test/consumer/**'],
+          globalSetup: ['test/setup/global-emulators.ts'],
+        },
+      },
+    ],
   },
 });

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
 import { describeStorage } from './support/backends.js';
 import { cliEnv, runCli } from './support/cli.js';
-import { DAY, MIN, remainingIds, seedTasks, type TaskSpec } from './support/task-fixture.js';
+import { remainingIds, seedTasks, type TaskSpec } from './support/task-fixture.js';
+import { MINUTE, DAY } from './support/time.js';
 
 let emulator: RunningTasksEmulator;
 let tasks: CloudTasksClient;
@@ -18,13 +19,13 @@ afterAll(async () => {
 });
 
 const specs = (now: number): TaskSpec[] => [
-  { id: 'done1', state: 'done', finishedAt: now - 60 * MIN, chunks: 2 },
-  { id: 'done2', state: 'done', finishedAt: now - 60 * MIN },
-  { id: 'failed1', state: 'failed', attempts: 3, finishedAt: now - 60 * MIN },
-  { id: 'leak1', state: 'running', attempts: 1, leaseUntil: now - 30 * MIN, cloudTask: 'absent' },
+  { id: 'done1', state: 'done', finishedAt: now - 60 * MINUTE, chunks: 2 },
+  { id: 'done2', state: 'done', finishedAt: now - 60 * MINUTE },
+  { id: 'failed1', state: 'failed', attempts: 3, finishedAt: now - 60 * MINUTE },
+  { id: 'leak1', state: 'running', attempts: 1, leaseUntil: now - 30 * MINUTE, cloudTask: 'absent' },
   { id: 'outbox1', transactional: true, cloudTask: 'absent' },
   { id: 'live1', cloudTask: 'queued' },
-  { id: 'young1', created: now - MIN, eta: now + DAY, cloudTask: 'queued' },
+  { id: 'young1', created: now - MINUTE, eta: now + DAY, cloudTask: 'queued' },
 ];
 
 // Each CLI run is a Node process compiling TypeScript on the fly: slow on a loaded machine, hence the long timeout.

@@ -4,8 +4,7 @@ import { TaskAlreadyExistsError } from '../src/errors/index.js';
 import { TASK_KIND } from '../src/store/schema.js';
 import { describeStorage } from './support/backends.js';
 import { useRuntime } from './support/runtime.js';
-
-const DAY = 86_400_000;
+import { DAY } from './support/time.js';
 
 describe('defer options', () => {
   const setup = useRuntime();

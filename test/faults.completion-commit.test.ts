@@ -7,8 +7,7 @@ import { describeStorage } from './support/backends.js';
 import { errors, injectCommitFaults, type CommitFault } from './support/datastore-faults.js';
 import { useRuntime } from './support/runtime.js';
 import { seedTasks } from './support/task-fixture.js';
-
-const HOUR = 3_600_000;
+import { HOUR } from './support/time.js';
 
 const cases: { name: string; faults: CommitFault[] }[] = [
   { name: 'UNAVAILABLE before the commit reached Datastore', faults: [{ error: errors.unavailable }] },

@@ -6,9 +6,8 @@ import { sweep } from '../src/sweeper/index.js';
 import { describeStorage } from './support/backends.js';
 import { Ledger, leftovers, report, tally, total, type Expected } from './support/faults.js';
 import { useRuntime } from './support/runtime.js';
+import { HOUR, DAY } from './support/time.js';
 
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
 const ENTITIES = 4;
 const COPIES = 8;
 

@@ -16,9 +16,7 @@ import {
   type Expected,
 } from './support/faults.js';
 import { useRuntime, type RuntimeFixture } from './support/runtime.js';
-
-const MINUTE = 60_000;
-const DAY = 86_400_000;
+import { MINUTE, DAY } from './support/time.js';
 
 describe('faults: killed between commit and enqueue', { timeout: 120_000 }, () => {
   const setup = useRuntime();

@@ -5,9 +5,7 @@ import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emul
 import { describeStorage } from './support/backends.js';
 import { Ledger, leftovers, report, tally, total, type Expected } from './support/faults.js';
 import { useRuntime } from './support/runtime.js';
-
-const MINUTE = 60_000;
-const DAY = 86_400_000;
+import { MINUTE, DAY } from './support/time.js';
 
 describe('faults: Cloud Tasks emulator restarted', { timeout: 60_000 }, () => {
   const setup = useRuntime();

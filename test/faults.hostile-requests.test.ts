@@ -8,9 +8,8 @@ import { sweep } from '../src/sweeper/index.js';
 import { describeStorage } from './support/backends.js';
 import { Ledger, leftovers, report, tally, total, type Expected } from './support/faults.js';
 import { SECRET, httpRequest, useRuntime, type RuntimeFixture } from './support/runtime.js';
+import { HOUR, DAY } from './support/time.js';
 
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
 const SERVICE_ACCOUNT = 'tasks@test-project.iam.gserviceaccount.com';
 const OTHER_SECRET = 'not-the-secret-0123456789abcdef';
 

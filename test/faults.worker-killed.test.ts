@@ -17,9 +17,7 @@ import {
   type Expected,
 } from './support/faults.js';
 import { useRuntime } from './support/runtime.js';
-
-const MINUTE = 60_000;
-const DAY = 86_400_000;
+import { MINUTE, DAY } from './support/time.js';
 
 describe('faults: worker killed mid-task', { timeout: 120_000 }, () => {
   const setup = useRuntime();

@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defineRecurringJob } from '../src/jobs/recurring.js';
 import { describeStorage } from './support/backends.js';
 import { useRuntime, type RuntimeFixture } from './support/runtime.js';
-
-const HOUR = 3_600_000;
+import { HOUR } from './support/time.js';
 
 /** Moves the clock forward and lets every dispatch it causes finish. */
 async function elapse(rt: RuntimeFixture, ms: number) {

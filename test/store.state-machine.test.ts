@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { claimTask, retargetTask } from '../src/store/state-machine.js';
 import { describeStorage } from './support/backends.js';
-import { DAY, seedTasks } from './support/task-fixture.js';
+import { seedTasks } from './support/task-fixture.js';
+import { DAY } from './support/time.js';
 
 const NOW = Date.UTC(2026, 0, 10, 12);
 

@@ -5,7 +5,8 @@ import { SWEEP_RUN_KIND } from '../src/store/schema.js';
 import { installSweeper, runIdFor, segmentTaskId, silentLogger, type FanOutResult } from '../src/sweeper/index.js';
 import { describeStorage } from './support/backends.js';
 import { SECRET, useRuntime, type RuntimeFixture } from './support/runtime.js';
-import { DAY, MIN, remainingIds, seedTasks, type TaskSpec } from './support/task-fixture.js';
+import { remainingIds, seedTasks, type TaskSpec } from './support/task-fixture.js';
+import { MINUTE, DAY } from './support/time.js';
 
 const setup = useRuntime();
 
@@ -42,13 +43,13 @@ function specs(): TaskSpec[] {
 describeStorage('installSweeper (distributed mode)', (ctx) => {
   it('a signed sweep request fans out one task per shard; a doubled request joins the same run; the run adds up', async () => {
     const rt = await setup(ctx());
-    const sweeper = installSweeper(rt.deferred, { shards: 4, olderThanMs: 0, graceMs: 10 * MIN, log: silentLogger });
+    const sweeper = installSweeper(rt.deferred, { shards: 4, olderThanMs: 0, graceMs: 10 * MINUTE, log: silentLogger });
     const now = rt.clock.now();
     const keys = await seedTasks(ctx().datastore, rt.client, `seed-${rt.queue}`, specs(), { now, shards: 4 });
 
     const first = await postSweep(rt);
     expect(first.status).toBe(200);
-    const runId = runIdFor(now, 15 * MIN);
+    const runId = runIdFor(now, 15 * MINUTE);
     expect(first.body.result).toEqual({ runId, shards: 4, created: 4, existing: 0 } satisfies FanOutResult);
     const queued = await rt.listTasks();
     expect(queued.map((name) => name.split('/').pop()).sort()).toEqual(
@@ -79,7 +80,7 @@ describeStorage('installSweeper (distributed mode)', (ctx) => {
     const sweeper = installSweeper(rt.deferred, {
       shards: 2,
       olderThanMs: 0,
-      graceMs: 10 * MIN,
+      graceMs: 10 * MINUTE,
       budget: 0,
       pageSize: 4,
       log: silentLogger,
@@ -117,10 +118,10 @@ describeStorage('installSweeper (distributed mode)', (ctx) => {
   it('run records expire: the sweep deletes old ones by age', async () => {
     const rt = await setup(ctx());
     const sweeper = installSweeper(rt.deferred, { shards: 1, runRetention: '1h', log: silentLogger });
-    const old = await sweeper.fanOut(rt.clock.now() - 2 * 60 * MIN);
+    const old = await sweeper.fanOut(rt.clock.now() - 2 * 60 * MINUTE);
     await drain(rt);
     expect(await sweeper.readRun(old.runId)).toBeDefined();
-    await rt.advance(2 * 60 * MIN);
+    await rt.advance(2 * 60 * MINUTE);
     const fresh = await sweeper.fanOut();
     await drain(rt);
     expect(await sweeper.readRun(old.runId)).toBeUndefined();

@@ -6,15 +6,8 @@ import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emul
 import { describeStorage } from './support/backends.js';
 import { cliEnv, spawnCli, runCli } from './support/cli.js';
 import { prng } from './support/race-workload.js';
-import {
-  DAY,
-  MIN,
-  chunkCount,
-  cloudTaskExists,
-  remainingIds,
-  seedTasks,
-  type TaskSpec,
-} from './support/task-fixture.js';
+import { chunkCount, cloudTaskExists, remainingIds, seedTasks, type TaskSpec } from './support/task-fixture.js';
+import { MINUTE, DAY } from './support/time.js';
 
 const SHARDS = 4;
 let emulator: RunningTasksEmulator;
@@ -34,14 +27,14 @@ type Fate = 'deleted' | 'kept' | 'redriven';
 function mix(seed: number, count: number, now: number): { specs: TaskSpec[]; fate: Map<string, Fate> } {
   const random = prng(seed);
   const rows: [Omit<TaskSpec, 'id'>, Fate][] = [
-    [{ state: 'done', finishedAt: now - 60 * MIN }, 'deleted'],
-    [{ state: 'failed', attempts: 3, finishedAt: now - 60 * MIN }, 'deleted'],
-    [{ state: 'done', finishedAt: now - MIN, retentionMs: DAY }, 'kept'],
-    [{ state: 'running', attempts: 1, leaseUntil: now - MIN, cloudTask: 'absent' }, 'deleted'],
+    [{ state: 'done', finishedAt: now - 60 * MINUTE }, 'deleted'],
+    [{ state: 'failed', attempts: 3, finishedAt: now - 60 * MINUTE }, 'deleted'],
+    [{ state: 'done', finishedAt: now - MINUTE, retentionMs: DAY }, 'kept'],
+    [{ state: 'running', attempts: 1, leaseUntil: now - MINUTE, cloudTask: 'absent' }, 'deleted'],
     [{ attempts: 2, cloudTask: 'absent' }, 'deleted'],
     [{ transactional: true, cloudTask: 'absent' }, 'redriven'],
     [{ attempts: 1, cloudTask: 'queued' }, 'kept'],
-    [{ expireAt: now - MIN, cloudTask: 'queued' }, 'deleted'],
+    [{ expireAt: now - MINUTE, cloudTask: 'queued' }, 'deleted'],
   ];
   const specs: TaskSpec[] = [];
   const fate = new Map<string, Fate>();
@@ -62,7 +55,7 @@ describeStorage('an interrupted sweep, run again', (ctx) => {
     tasks,
     shards: SHARDS,
     olderThanMs: 0,
-    graceMs: 10 * MIN,
+    graceMs: 10 * MINUTE,
     pageSize: 10,
     log: silentLogger,
     ...over,

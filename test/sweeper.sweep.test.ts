@@ -7,8 +7,6 @@ import { silentLogger, sweep, sweepShard, type SweepOptions } from '../src/sweep
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
 import { describeStorage } from './support/backends.js';
 import {
-  DAY,
-  MIN,
   chunkCount,
   cloudTaskExists,
   remainingIds,
@@ -16,6 +14,7 @@ import {
   taskKey,
   type TaskSpec,
 } from './support/task-fixture.js';
+import { MINUTE, DAY } from './support/time.js';
 
 const NOW = Date.UTC(2026, 0, 10, 12);
 let emulator: RunningTasksEmulator;
@@ -38,7 +37,7 @@ describeStorage('sweep: the decision table', (ctx) => {
     shards: 4,
     now: new Date(NOW),
     olderThanMs: 0,
-    graceMs: 10 * MIN,
+    graceMs: 10 * MINUTE,
     log: silentLogger,
     ...over,
   });
@@ -46,10 +45,10 @@ describeStorage('sweep: the decision table', (ctx) => {
 
   it('done / failed past their retention: deleted with their chunks; within retention: kept, and not even read', async () => {
     const keys = await seed([
-      { id: 'done-old', state: 'done', finishedAt: NOW - 5 * MIN, retentionMs: MIN, chunks: 3 },
-      { id: 'failed-old', state: 'failed', attempts: 5, finishedAt: NOW - 5 * MIN, retentionMs: MIN, chunks: 2 },
-      { id: 'done-young', state: 'done', finishedAt: NOW - 5 * MIN, retentionMs: 60 * MIN, chunks: 1 },
-      { id: 'failed-young', state: 'failed', finishedAt: NOW - 5 * MIN, retentionMs: DAY },
+      { id: 'done-old', state: 'done', finishedAt: NOW - 5 * MINUTE, retentionMs: MINUTE, chunks: 3 },
+      { id: 'failed-old', state: 'failed', attempts: 5, finishedAt: NOW - 5 * MINUTE, retentionMs: MINUTE, chunks: 2 },
+      { id: 'done-young', state: 'done', finishedAt: NOW - 5 * MINUTE, retentionMs: 60 * MINUTE, chunks: 1 },
+      { id: 'failed-young', state: 'failed', finishedAt: NOW - 5 * MINUTE, retentionMs: DAY },
     ]);
     const { stats } = await sweep(options());
     expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set(['done-young', 'failed-young']));
@@ -66,8 +65,8 @@ describeStorage('sweep: the decision table', (ctx) => {
 
   it('finished entities written by earlier versions (age key = creation time) are still read and decided', async () => {
     const keys = await seed([
-      { id: 'legacy-old', state: 'done', finishedAt: NOW - 5 * MIN, retentionMs: MIN, legacyAgeKey: true },
-      { id: 'legacy-young', state: 'done', finishedAt: NOW - 5 * MIN, retentionMs: DAY, legacyAgeKey: true },
+      { id: 'legacy-old', state: 'done', finishedAt: NOW - 5 * MINUTE, retentionMs: MINUTE, legacyAgeKey: true },
+      { id: 'legacy-young', state: 'done', finishedAt: NOW - 5 * MINUTE, retentionMs: DAY, legacyAgeKey: true },
     ]);
     const { stats } = await sweep(options());
     expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set(['legacy-young']));
@@ -76,10 +75,10 @@ describeStorage('sweep: the decision table', (ctx) => {
 
   it('a sweep that overrides retention reads every finished entity, so a shorter retention takes effect', async () => {
     const keys = await seed([
-      { id: 'done-day', state: 'done', finishedAt: NOW - 5 * MIN, retentionMs: DAY },
-      { id: 'failed-day', state: 'failed', finishedAt: NOW - 5 * MIN, retentionMs: DAY },
+      { id: 'done-day', state: 'done', finishedAt: NOW - 5 * MINUTE, retentionMs: DAY },
+      { id: 'failed-day', state: 'failed', finishedAt: NOW - 5 * MINUTE, retentionMs: DAY },
     ]);
-    const { stats } = await sweep({ ...options(), retention: { doneMs: MIN } });
+    const { stats } = await sweep({ ...options(), retention: { doneMs: MINUTE } });
     expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set(['failed-day']));
     expect(stats).toMatchObject({ scanned: 2, kept: 1 });
   });
@@ -109,9 +108,9 @@ describeStorage('sweep: the decision table', (ctx) => {
     const keys = await seed([
       { id: 'pending-gone', cloudTask: 'deleted', chunks: 2 },
       { id: 'retried-gone', transactional: true, attempts: 3, cloudTask: 'absent' },
-      { id: 'running-gone', state: 'running', attempts: 1, leaseUntil: NOW - MIN, cloudTask: 'deleted' },
+      { id: 'running-gone', state: 'running', attempts: 1, leaseUntil: NOW - MINUTE, cloudTask: 'deleted' },
       { id: 'pending-queued', attempts: 2, cloudTask: 'queued' },
-      { id: 'running-queued', state: 'running', attempts: 1, leaseUntil: NOW - MIN, cloudTask: 'queued' },
+      { id: 'running-queued', state: 'running', attempts: 1, leaseUntil: NOW - MINUTE, cloudTask: 'queued' },
     ]);
     const { stats } = await sweep(options());
     expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set(['pending-queued', 'running-queued']));
@@ -122,9 +121,9 @@ describeStorage('sweep: the decision table', (ctx) => {
 
   it('unfinished before ETA + grace, or running under a live lease: kept even with the Cloud Task gone', async () => {
     const keys = await seed([
-      { id: 'in-grace', created: NOW - 5 * MIN, cloudTask: 'absent' },
+      { id: 'in-grace', created: NOW - 5 * MINUTE, cloudTask: 'absent' },
       { id: 'future-eta', eta: NOW + DAY, cloudTask: 'absent' },
-      { id: 'leased', state: 'running', attempts: 1, leaseUntil: NOW + MIN, cloudTask: 'absent' },
+      { id: 'leased', state: 'running', attempts: 1, leaseUntil: NOW + MINUTE, cloudTask: 'absent' },
     ]);
     const { stats } = await sweep(options());
     expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set(['in-grace', 'future-eta', 'leased']));
@@ -132,13 +131,13 @@ describeStorage('sweep: the decision table', (ctx) => {
   });
 
   it('past expireAt: deleted whatever the state and the Cloud Task, except under a live lease', async () => {
-    const expired = NOW - MIN;
+    const expired = NOW - MINUTE;
     const keys = await seed([
       { id: 'exp-pending-queued', expireAt: expired, cloudTask: 'queued', chunks: 1 },
       { id: 'exp-outbox', transactional: true, expireAt: expired, cloudTask: 'absent' },
       { id: 'exp-done-young', state: 'done', finishedAt: NOW, retentionMs: DAY, expireAt: expired },
-      { id: 'exp-running-stale', state: 'running', attempts: 1, leaseUntil: NOW - MIN, expireAt: expired },
-      { id: 'exp-running-leased', state: 'running', attempts: 1, leaseUntil: NOW + MIN, expireAt: expired },
+      { id: 'exp-running-stale', state: 'running', attempts: 1, leaseUntil: NOW - MINUTE, expireAt: expired },
+      { id: 'exp-running-leased', state: 'running', attempts: 1, leaseUntil: NOW + MINUTE, expireAt: expired },
     ]);
     const { stats } = await sweep(options());
     expect(await remainingIds(ctx().datastore, keys)).toEqual(new Set(['exp-running-leased']));
@@ -150,10 +149,10 @@ describeStorage('sweep: the decision table', (ctx) => {
   it('other underscore kinds past expireAt are swept by age; Firestore needs them configured', async () => {
     const { datastore, backend } = ctx();
     const rows = [
-      { key: datastore.key(['_Status', 'old']), data: { expireAt: new Date(NOW - MIN) } },
-      { key: datastore.key(['_Status', 'new']), data: { expireAt: new Date(NOW + MIN) } },
-      { key: datastore.key([SWEEP_RUN_KIND, 'r1']), data: { expireAt: new Date(NOW - MIN) } },
-      { key: datastore.key(['Status', 'public']), data: { expireAt: new Date(NOW - MIN) } },
+      { key: datastore.key(['_Status', 'old']), data: { expireAt: new Date(NOW - MINUTE) } },
+      { key: datastore.key(['_Status', 'new']), data: { expireAt: new Date(NOW + MINUTE) } },
+      { key: datastore.key([SWEEP_RUN_KIND, 'r1']), data: { expireAt: new Date(NOW - MINUTE) } },
+      { key: datastore.key(['Status', 'public']), data: { expireAt: new Date(NOW - MINUTE) } },
     ];
     await datastore.save(rows);
     const present = async () => {
@@ -173,7 +172,7 @@ describeStorage('sweep: the decision table', (ctx) => {
   it('a dry run changes nothing and reports what the real sweep then does', async () => {
     const { datastore } = ctx();
     const specs: TaskSpec[] = [
-      { id: 'a', state: 'done', finishedAt: NOW - 5 * MIN, chunks: 2 },
+      { id: 'a', state: 'done', finishedAt: NOW - 5 * MINUTE, chunks: 2 },
       { id: 'b', transactional: true, cloudTask: 'absent' },
       { id: 'c', cloudTask: 'absent' },
       { id: 'd', cloudTask: 'queued' },
@@ -196,7 +195,7 @@ describeStorage('sweep: the decision table', (ctx) => {
     const specs: TaskSpec[] = Array.from({ length: 80 }, (_, i) => ({
       id: `g${i}`,
       state: 'done' as const,
-      finishedAt: NOW - 5 * MIN,
+      finishedAt: NOW - 5 * MINUTE,
       transactional: true,
       parent: ['Account', `acct-${i % 40}`] as [string, string],
       chunks: i % 3,
@@ -213,8 +212,8 @@ describeStorage('sweep: the decision table', (ctx) => {
     const finished = (state: 'done' | 'failed', i: number): TaskSpec => ({
       id: `${state}-${i}`,
       state,
-      finishedAt: NOW - 5 * MIN,
-      retentionMs: MIN,
+      finishedAt: NOW - 5 * MINUTE,
+      retentionMs: MINUTE,
     });
     const specs = Array.from({ length: 30 }, (_, i) => [finished('done', i), finished('failed', i)]).flat();
     const keys = await seed(specs);
@@ -235,7 +234,7 @@ describeStorage('sweep: the decision table', (ctx) => {
     const specs: TaskSpec[] = Array.from({ length: 40 }, (_, i) => ({
       id: `p${i}`,
       state: i % 2 ? ('done' as const) : ('pending' as const),
-      finishedAt: NOW - 5 * MIN,
+      finishedAt: NOW - 5 * MINUTE,
       cloudTask: i % 4 === 0 ? ('queued' as const) : ('absent' as const),
     }));
     const keys = await seed(specs);
@@ -260,8 +259,8 @@ describeStorage('sweep: the decision table', (ctx) => {
   it('the guard keeps an entity whose task ran between the look-up and the delete', async () => {
     const { datastore } = ctx();
     const keys = await seed([
-      { id: 'races', state: 'running', attempts: 1, leaseUntil: NOW - MIN, cloudTask: 'absent' },
-      { id: 'leaks', state: 'running', attempts: 1, leaseUntil: NOW - MIN, cloudTask: 'absent' },
+      { id: 'races', state: 'running', attempts: 1, leaseUntil: NOW - MINUTE, cloudTask: 'absent' },
+      { id: 'leaks', state: 'running', attempts: 1, leaseUntil: NOW - MINUTE, cloudTask: 'absent' },
     ]);
     // A client whose look-up of "races" lets a redelivery take the entity over before answering NOT_FOUND.
     const racing = {
@@ -271,7 +270,7 @@ describeStorage('sweep: the decision table', (ctx) => {
           const [entity] = await datastore.get(key);
           entity.state = 'running';
           entity.attempts = 2;
-          entity.leaseUntil = new Date(NOW + 5 * MIN);
+          entity.leaseUntil = new Date(NOW + 5 * MINUTE);
           await datastore.save({ key, data: entity, excludeFromIndexes: ['cloudTaskRequest', 'payload'] });
         }
         return tasks.getTask(request);
@@ -289,7 +288,7 @@ describeStorage('sweep: the decision table', (ctx) => {
       ctx().datastore,
       tasks,
       queue(),
-      [{ id: 'x', state: 'done', finishedAt: NOW - 5 * MIN }],
+      [{ id: 'x', state: 'done', finishedAt: NOW - 5 * MINUTE }],
       {
         now: NOW,
         shards: 64,

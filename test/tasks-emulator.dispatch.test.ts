@@ -17,7 +17,7 @@ import {
   type GoldenDispatch,
   type Receiver,
   type ReceivedRequest,
-} from './tasks-emulator.support.js';
+} from './support/tasks-emulator.js';
 
 type RetryConfig = protos.google.cloud.tasks.v2.IRetryConfig;
 type RateLimits = protos.google.cloud.tasks.v2.IRateLimits;

@@ -4,7 +4,7 @@ import type { CloudTasksClient } from '@google-cloud/tasks';
 import { googleAuthLibrary } from 'google-gax';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
-import { startReceiver, type Receiver } from './tasks-emulator.support.js';
+import { startReceiver, type Receiver } from './support/tasks-emulator.js';
 
 const LOCATION = 'projects/oidc-project/locations/us-central1';
 const QUEUE = `${LOCATION}/queues/oidc`;

@@ -5,7 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
-import { rpcError } from './tasks-emulator.support.js';
+import { rpcError } from './support/tasks-emulator.js';
 
 const LOCATION = 'projects/port-project/locations/us-central1';
 

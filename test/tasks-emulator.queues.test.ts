@@ -2,7 +2,7 @@
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
-import { TRANSPORTS, expectGolden, goldenErrors, rpcError } from './tasks-emulator.support.js';
+import { TRANSPORTS, expectGolden, goldenErrors, rpcError } from './support/tasks-emulator.js';
 
 const LOCATION = 'projects/queues-project/locations/europe-west1';
 

@@ -3,7 +3,7 @@
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
-import { expectGoldenHttp, startReceiver, type GoogleJsonErrorBody, type Receiver } from './tasks-emulator.support.js';
+import { expectGoldenHttp, startReceiver, type GoogleJsonErrorBody, type Receiver } from './support/tasks-emulator.js';
 
 const PROJECT = 'projects/rest-project';
 const LOCATION = `${PROJECT}/locations/us-west1`;

@@ -10,11 +10,11 @@ import {
   startReceiver,
   type GoldenHeaders,
   type Receiver,
-} from './tasks-emulator.support.js';
+} from './support/tasks-emulator.js';
+import { DAY } from './support/time.js';
 
 const LOCATION = 'projects/tasks-project/locations/us-east1';
 const BODY = Buffer.from('{"hello":"world"}'); // 17 bytes, as in the golden capture
-const DAY = 24 * 3_600_000;
 const seconds = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
 
 describe.each(TRANSPORTS)('Cloud Tasks emulator tasks (%s)', (transport) => {

@@ -11,6 +11,7 @@ import { startTasksEmulator } from '../../src/tasks-emulator/index.js';
 import { describeStorage } from '../support/backends.js';
 import { Ledger, leftovers, report, tally, total, type Expected } from '../support/faults.js';
 import { LOCATION, PROJECT, SECRET } from '../support/runtime.js';
+import { DAY } from '../support/time.js';
 
 /** Tasks per backend: 10,000 on the Firestore emulator (the production-like one), 2,000 on the Datastore emulator, to keep CI short; `LOAD_TASKS` sets both. */
 function tasksFor(backend: string): number {
@@ -18,7 +19,6 @@ function tasksFor(backend: string): number {
   return backend === 'firestore' ? 10_000 : 2_000;
 }
 const CONCURRENCY = 50;
-const DAY = 86_400_000;
 
 type Kind = Expected['kind'] | 'spilled';
 

@@ -1,7 +1,7 @@
 // The storage test harness: runs a suite once per Datastore emulator, with a fresh namespace per test and cleanup after.
 import { randomBytes } from 'node:crypto';
 import { Datastore } from '@google-cloud/datastore';
-import { afterEach, beforeEach, describe, inject } from 'vitest';
+import { afterEach, beforeEach, describe, inject, type ProvidedContext } from 'vitest';
 
 /** What a storage test gets: the backend it runs on, its own namespace and a client bound to that namespace. */
 export interface StorageContext {
@@ -13,9 +13,18 @@ export interface StorageContext {
   readonly clientOptions: { readonly projectId: string; readonly apiEndpoint: string };
 }
 
-/** The emulators started by the global set-up. */
-export function emulators() {
-  return inject('emulators');
+/**
+ * The emulators started by the global set-up of the integration project. Throws in the unit project (test/unit/),
+ * which has none: a unit test that needs an emulator is in the wrong place.
+ */
+export function emulators(): ProvidedContext['emulators'] {
+  const started = inject('emulators');
+  if (!Array.isArray(started) || started.length === 0) {
+    throw new Error(
+      'no emulators in this run: test/unit/ runs without them (no global set-up, no lock). A test that needs Datastore belongs in the integration project: move it out of test/unit/.',
+    );
+  }
+  return started;
 }
 
 /** Deletes every entity of a namespace (kindless keys-only query, batched deletes). */

@@ -16,8 +16,8 @@ const SHARDS = 4;
 const GRACE_MS = 3_000;
 
 /**
- * Declares the race test for `seed` on both emulators with `perSeed` entities each. One file per seed keeps each file
- * well under a minute on 2 cores.
+ * Declares the race test for `seed` on both emulators with `perSeed` entities each (test/sweeper.race.test.ts runs
+ * it once per seed).
  */
 export function describeRace(seed: number, perSeed: number): void {
   let emulator: RunningTasksEmulator;

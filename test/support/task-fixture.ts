@@ -13,11 +13,10 @@ import {
   type DeferredTaskEntity,
   type TaskState,
 } from '../../src/store/schema.js';
+import { MINUTE, DAY } from './time.js';
 
 export const PROJECT = 'demo-deferred';
 export const LOCATION = 'us-central1';
-export const MIN = 60_000;
-export const DAY = 86_400_000;
 
 /** One entity to seed. Times are epoch ms; `cloudTask` says whether its Cloud Task is queued, never created, or deleted. */
 export interface TaskSpec {
@@ -89,7 +88,7 @@ export async function seedTasks(
   for (const spec of specs) {
     const key = taskKey(datastore, spec);
     keys.set(spec.id, key);
-    const created = spec.created ?? options.now - 2 * 60 * MIN;
+    const created = spec.created ?? options.now - 2 * 60 * MINUTE;
     const shard = shardOf(spec.id, shards);
     const chunks = spec.chunks ?? 0;
     const request = createTaskRequest(queue, spec.id, farFuture);

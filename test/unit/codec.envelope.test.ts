@@ -9,7 +9,7 @@ import {
   encodeEnvelope,
   parseEnvelope,
   type ClassCodec,
-} from '../src/index.js';
+} from '../../src/index.js';
 
 function parseError(bytes: Buffer | string, maxDepth?: number): BadEnvelopeError {
   try {

@@ -7,7 +7,7 @@ import { grpc } from 'google-gax';
 import { expect } from 'vitest';
 
 /** The golden captures sit beside the repository: <repo>/../shared/cloud-tasks-golden/. */
-export const GOLDEN_DIR = new URL('../../shared/cloud-tasks-golden/', import.meta.url);
+export const GOLDEN_DIR = new URL('../../../shared/cloud-tasks-golden/', import.meta.url);
 
 /** Loads one golden JSON file; fails with the path it looked at when the shared folder is missing. */
 export function loadGolden<T>(file: 'realcloud.json' | 'dispatch.json' | 'headers.json'): T {

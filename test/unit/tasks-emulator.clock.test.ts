@@ -6,7 +6,7 @@ import {
   isGivenUp,
   retryDelayMs,
   systemClock,
-} from '../src/tasks-emulator/index.js';
+} from '../../src/tasks-emulator/index.js';
 
 describe('ManualClock', () => {
   it('fires due timers in due order (ties in the order set) and moves now to each due time', async () => {

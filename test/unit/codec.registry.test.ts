@@ -1,6 +1,6 @@
 // Unit tests of CodecRegistry: registering class codecs, lookups by name and by instance, and clear errors on clashes.
 import { describe, expect, it } from 'vitest';
-import { CodecRegistry, InvalidArgumentError, type ClassCodec } from '../src/index.js';
+import { CodecRegistry, InvalidArgumentError, type ClassCodec } from '../../src/index.js';
 
 class Animal {}
 class Dog extends Animal {}

@@ -1,7 +1,7 @@
 // Unit tests of payload signing: HMAC-SHA256 "v1=" signatures, key rotation, and verify() never throwing on garbage.
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, SIGNATURE_HEADER, encodeEnvelope, sign, verify } from '../src/index.js';
+import { InvalidArgumentError, SIGNATURE_HEADER, encodeEnvelope, sign, verify } from '../../src/index.js';
 
 const payload = encodeEnvelope({ task: 'sendReport', args: ['u1'] });
 

@@ -9,7 +9,7 @@ import {
   decodeValue,
   encodeValue,
   type ClassCodec,
-} from '../src/index.js';
+} from '../../src/index.js';
 
 const { Datastore, Key } = datastore;
 /** The app's client: the decoder rebuilds keys and Datastore wrappers with it (no connection is made). */

@@ -9,9 +9,9 @@ import {
   InvalidArgumentError,
   NotSerializableError,
   UnregisteredTaskError,
-} from '../src/errors/index.js';
-import { createDeferred } from '../src/defer/runtime.js';
-import type { DeferredConfig } from '../src/types.js';
+} from '../../src/errors/index.js';
+import { createDeferred } from '../../src/defer/runtime.js';
+import type { DeferredConfig } from '../../src/types.js';
 
 // Clients that would fail if called: these errors must happen before any RPC.
 const config: DeferredConfig = {

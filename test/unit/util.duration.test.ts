@@ -1,7 +1,7 @@
 // Unit tests of parseDuration: accepted forms and the one-line errors for bad ones.
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../src/errors/index.js';
-import { parseDuration } from '../src/util/duration.js';
+import { InvalidArgumentError } from '../../src/errors/index.js';
+import { parseDuration } from '../../src/util/duration.js';
 
 describe('parseDuration', () => {
   it.each([

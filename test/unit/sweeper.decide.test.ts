@@ -1,19 +1,19 @@
 // Unit tests of the sweep decision table (classify, afterLookup, stillDeletable) and of batch planning: pure logic, no I/O.
 import { Datastore } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
-import { afterLookup, classify, snapshotOf, stillDeletable, type TaskSnapshot } from '../src/sweeper/decide.js';
-import { planBatches, planPlainBatches, type DeleteCandidate } from '../src/sweeper/guarded-delete.js';
+import { afterLookup, classify, snapshotOf, stillDeletable, type TaskSnapshot } from '../../src/sweeper/decide.js';
+import { planBatches, planPlainBatches, type DeleteCandidate } from '../../src/sweeper/guarded-delete.js';
+import { MINUTE } from '../support/time.js';
 
 const NOW = Date.UTC(2026, 0, 10, 12);
-const MIN = 60_000;
-const ctx = { nowMs: NOW, graceMs: 10 * MIN };
+const ctx = { nowMs: NOW, graceMs: 10 * MINUTE };
 
 function snap(over: Partial<TaskSnapshot>): TaskSnapshot {
   return {
     state: 'pending',
     transactional: false,
     attempts: 0,
-    etaMs: NOW - 60 * MIN,
+    etaMs: NOW - 60 * MINUTE,
     leaseUntilMs: null,
     finishedAtMs: null,
     retentionMs: 0,
@@ -27,24 +27,30 @@ function snap(over: Partial<TaskSnapshot>): TaskSnapshot {
 
 describe('classify + afterLookup (the decision table)', () => {
   it('done / failed older than retention: delete; younger: keep', () => {
-    expect(classify(snap({ state: 'done', finishedAtMs: NOW - 2 * MIN, retentionMs: MIN }), ctx)).toEqual({
+    expect(classify(snap({ state: 'done', finishedAtMs: NOW - 2 * MINUTE, retentionMs: MINUTE }), ctx)).toEqual({
       action: 'delete',
       reason: 'done',
     });
-    expect(classify(snap({ state: 'failed', finishedAtMs: NOW - 2 * MIN, retentionMs: MIN }), ctx)).toEqual({
+    expect(classify(snap({ state: 'failed', finishedAtMs: NOW - 2 * MINUTE, retentionMs: MINUTE }), ctx)).toEqual({
       action: 'delete',
       reason: 'failed',
     });
-    expect(classify(snap({ state: 'done', finishedAtMs: NOW - 2 * MIN, retentionMs: 5 * MIN }), ctx)).toEqual({
+    expect(classify(snap({ state: 'done', finishedAtMs: NOW - 2 * MINUTE, retentionMs: 5 * MINUTE }), ctx)).toEqual({
       action: 'keep',
       reason: 'retention',
     });
   });
 
   it('retention overrides of the sweep win over the entity and per state', () => {
-    const done = snap({ state: 'done', finishedAtMs: NOW - 2 * MIN, retentionMs: 0 });
-    expect(classify(done, { ...ctx, retention: { doneMs: 5 * MIN } })).toEqual({ action: 'keep', reason: 'retention' });
-    expect(classify(done, { ...ctx, retention: { failedMs: 5 * MIN } })).toEqual({ action: 'delete', reason: 'done' });
+    const done = snap({ state: 'done', finishedAtMs: NOW - 2 * MINUTE, retentionMs: 0 });
+    expect(classify(done, { ...ctx, retention: { doneMs: 5 * MINUTE } })).toEqual({
+      action: 'keep',
+      reason: 'retention',
+    });
+    expect(classify(done, { ...ctx, retention: { failedMs: 5 * MINUTE } })).toEqual({
+      action: 'delete',
+      reason: 'done',
+    });
   });
 
   it('pending, never attempted, transactional, past ETA + grace, task gone: re-drive', () => {
@@ -58,7 +64,7 @@ describe('classify + afterLookup (the decision table)', () => {
     for (const e of [
       snap({}),
       snap({ transactional: true, attempts: 2 }),
-      snap({ state: 'running', attempts: 1, leaseUntilMs: NOW - MIN }),
+      snap({ state: 'running', attempts: 1, leaseUntilMs: NOW - MINUTE }),
       snap({ state: 'running', attempts: 1, leaseUntilMs: null }),
     ]) {
       expect(classify(e, ctx)).toEqual({ action: 'lookup' });
@@ -68,9 +74,9 @@ describe('classify + afterLookup (the decision table)', () => {
   });
 
   it('unfinished before ETA + grace, or running under a live lease: keep without a look-up', () => {
-    expect(classify(snap({ etaMs: NOW - 5 * MIN }), ctx)).toEqual({ action: 'keep', reason: 'not-due' });
-    expect(classify(snap({ etaMs: NOW + 60 * MIN }), ctx)).toEqual({ action: 'keep', reason: 'not-due' });
-    expect(classify(snap({ state: 'running', leaseUntilMs: NOW + MIN }), ctx)).toEqual({
+    expect(classify(snap({ etaMs: NOW - 5 * MINUTE }), ctx)).toEqual({ action: 'keep', reason: 'not-due' });
+    expect(classify(snap({ etaMs: NOW + 60 * MINUTE }), ctx)).toEqual({ action: 'keep', reason: 'not-due' });
+    expect(classify(snap({ state: 'running', leaseUntilMs: NOW + MINUTE }), ctx)).toEqual({
       action: 'keep',
       reason: 'leased',
     });
@@ -79,7 +85,7 @@ describe('classify + afterLookup (the decision table)', () => {
   it('past expireAt: delete whatever the state, except a run under a live lease', () => {
     const past = NOW - 1;
     for (const state of ['pending', 'done', 'failed'] as const) {
-      expect(classify(snap({ state, expireAtMs: past, etaMs: NOW + 60 * MIN }), ctx)).toEqual({
+      expect(classify(snap({ state, expireAtMs: past, etaMs: NOW + 60 * MINUTE }), ctx)).toEqual({
         action: 'delete',
         reason: 'expired',
       });
@@ -88,7 +94,7 @@ describe('classify + afterLookup (the decision table)', () => {
       action: 'delete',
       reason: 'expired',
     });
-    expect(classify(snap({ state: 'running', expireAtMs: past, leaseUntilMs: NOW + MIN }), ctx)).toEqual({
+    expect(classify(snap({ state: 'running', expireAtMs: past, leaseUntilMs: NOW + MINUTE }), ctx)).toEqual({
       action: 'keep',
       reason: 'leased',
     });
@@ -109,12 +115,12 @@ describe('classify + afterLookup (the decision table)', () => {
 
 describe('stillDeletable (the guard, on the re-read entity)', () => {
   it('holds only when the entity did not move and the verdict is the same', () => {
-    const leaked = snap({ state: 'running', attempts: 1, leaseUntilMs: NOW - MIN });
+    const leaked = snap({ state: 'running', attempts: 1, leaseUntilMs: NOW - MINUTE });
     expect(stillDeletable(leaked, leaked, 'leaked', ctx)).toBe(true);
     expect(stillDeletable(leaked, { ...leaked, attempts: 2 }, 'leaked', ctx)).toBe(false);
-    expect(stillDeletable(leaked, { ...leaked, leaseUntilMs: NOW + MIN }, 'leaked', ctx)).toBe(false);
+    expect(stillDeletable(leaked, { ...leaked, leaseUntilMs: NOW + MINUTE }, 'leaked', ctx)).toBe(false);
     expect(stillDeletable(leaked, { ...leaked, state: 'done', finishedAtMs: NOW }, 'leaked', ctx)).toBe(false);
-    const done = snap({ state: 'done', finishedAtMs: NOW - MIN });
+    const done = snap({ state: 'done', finishedAtMs: NOW - MINUTE });
     expect(stillDeletable(done, done, 'done', ctx)).toBe(true);
     expect(stillDeletable(done, done, 'failed', ctx)).toBe(false);
     // A redrivable entity is never deleted as leaked, even if asked to.
