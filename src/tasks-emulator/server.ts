@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import { CloudTasksClient, v2beta3 } from '@google-cloud/tasks';
+import { googleGax } from '../clients/gax.js';
 import { emulatorTasksClientOptions, type EmulatorTasksClientOptions } from '../clients/tasks-client.js';
 import { buildRpcs } from './api.js';
 import { systemClock, type Clock } from './clock.js';
@@ -165,7 +166,8 @@ export async function startTasksEmulator(options: TasksEmulatorOptions = {}): Pr
     apiEndpoint,
     port,
     protocol: 'http',
-    authClient: new googleAuthLibrary.PassThroughClient(),
+    // From the google-auth-library of the client's own google-gax, like the gRPC channel's credentials.
+    authClient: new (googleGax().googleAuthLibrary.PassThroughClient)(),
   });
   function createClient(options?: EmulatorClientOptions): CloudTasksClient;
   function createClient(options: EmulatorClientOptions & { version: 'v2beta3' }): v2beta3.CloudTasksClient;
