@@ -52,6 +52,8 @@ export {
   type Clock,
   type TasksEmulatorOptions,
   type RunningTasksEmulator,
+  type EmulatorClientOptions,
+  type RestClientOptions,
   type RetryPolicy,
 } from './tasks-emulator/index.js';
 export {

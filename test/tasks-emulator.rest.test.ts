@@ -304,6 +304,100 @@ describe('Cloud Tasks emulator REST (HTTP/1.1 JSON)', () => {
     expect(text).toBe(`${JSON.stringify(await ok('GET', `/v2/${name}`))}\n`);
   });
 
+  it('serves v2beta3 at its paths: batches as operations with typed Any fields, stats with int64 strings', async () => {
+    const queue = `${LOCATION}/queues/beta-wire`;
+    await ok('POST', `/v2beta3/${LOCATION}/queues`, { name: queue });
+    await ok('POST', `/v2beta3/${queue}:pause`, {});
+    const operation = await ok('POST', `/v2beta3/${queue}/tasks:batchCreate`, {
+      requests: [{ task: { name: `${queue}/tasks/w1`, httpRequest: { url: receiver.url } } }],
+    });
+    expect(operation).toMatchObject({
+      name: expect.stringMatching(new RegExp(`^${LOCATION}/operations/`)),
+      done: true,
+      metadata: {
+        '@type': 'type.googleapis.com/google.cloud.tasks.v2beta3.BatchCreateTasksMetadata',
+        state: 'SUCCEEDED',
+        startTime: '2030-01-02T03:04:05.678Z',
+      },
+      response: {
+        '@type': 'type.googleapis.com/google.cloud.tasks.v2beta3.BatchCreateTasksResponse',
+        tasks: [{ name: `${queue}/tasks/w1` }],
+      },
+    });
+    expect(await ok('GET', `/v2beta3/${String(operation.name)}`)).toEqual(operation);
+    const masked = await ok('GET', `/v2beta3/${queue}?readMask=name,stats`);
+    expect(masked).toEqual({
+      name: queue,
+      stats: { tasksCount: '1', oldestEstimatedArrivalTime: '2030-01-02T03:04:05.678Z' },
+    });
+    const deleted = await ok('POST', `/v2beta3/${queue}/tasks:batchDelete`, { names: [`${queue}/tasks/w1`] });
+    expect(deleted).toMatchObject({ done: true, response: { '@type': 'type.googleapis.com/google.protobuf.Empty' } });
+  });
+
+  it('BufferTask (REST only) makes an HTTP task of the request body, routed by the queue HTTP target', async () => {
+    const queue = `${LOCATION}/queues/buffered`;
+    const target = new URL(receiver.url);
+    await ok('POST', `/v2beta3/${LOCATION}/queues`, {
+      name: queue,
+      httpTarget: {
+        uriOverride: { scheme: 'HTTP', host: target.hostname, port: target.port, pathOverride: { path: '/buffered' } },
+        headerOverrides: [{ header: { key: 'X-From', value: 'queue' } }],
+      },
+    });
+    await ok('POST', `/v2beta3/${queue}:pause`, {});
+    const raw = await fetch(`http://${emulator.endpoint}/v2beta3/${queue}/tasks/raw-1:buffer`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'hello buffer',
+    });
+    expect(raw.status).toBe(200);
+    expect(await raw.json()).toEqual({
+      task: {
+        name: `${queue}/tasks/raw-1`,
+        httpRequest: {
+          url: `${receiver.url}/buffered`,
+          httpMethod: 'POST',
+          headers: { 'Content-Type': 'text/plain', 'User-Agent': 'Google-Cloud-Tasks' },
+        },
+        scheduleTime: '2030-01-02T03:04:05.678Z',
+        createTime: '2030-01-02T03:04:05.678Z',
+        dispatchDeadline: '600s',
+        view: 'BASIC',
+      },
+    });
+    // The JSON form of BufferTaskRequest, as discovery-based clients send it; a generated id; v2's path.
+    const json = await ok('POST', `/v2/${queue}/tasks:buffer`, {
+      body: { contentType: 'application/json', data: Buffer.from('{"n":2}').toString('base64') },
+    });
+    expect((json.task as { name: string }).name).toMatch(new RegExp(`^${queue}/tasks/\\d{19}$`));
+    // gcloud tasks buffer without --task-id sends an empty id: .../tasks/:buffer
+    const empty = await ok('POST', `/v2/${queue}/tasks/:buffer`);
+    expect((empty.task as { name: string }).name).toMatch(new RegExp(`^${queue}/tasks/\\d{19}$`));
+    await ok('POST', `/v2beta3/${queue}:resume`, {});
+    await clock.advance(0);
+    const delivered = receiver.requests.filter((r) => r.path === '/buffered');
+    expect(delivered.map((r) => [r.headers['content-type'], r.headers['x-from'], r.body.toString()]).sort()).toEqual([
+      [undefined, 'queue', ''],
+      ['application/json', 'queue', '{"n":2}'],
+      ['text/plain', 'queue', 'hello buffer'],
+    ]);
+    await expectGoldenHttp(
+      await call('POST', `/v2beta3/${queue}/tasks/not%20a%20valid%20id:buffer`, { body: {} }),
+      'task/create/invalid-name',
+    );
+    await expectGoldenHttp(
+      await call('POST', `/v2beta3/${LOCATION}/queues/no-queue/tasks:buffer`),
+      'task/create/queue-not-found',
+    );
+    const plain = `${LOCATION}/queues/unrouted`;
+    await ok('POST', `/v2beta3/${LOCATION}/queues`, { name: plain });
+    expect(await fails('POST', `/v2beta3/${plain}/tasks:buffer`)).toMatchObject({
+      http: 400,
+      status: 'FAILED_PRECONDITION',
+      message: expect.stringContaining('http_target'),
+    });
+  });
+
   it('answers REST requests exactly as gRPC answers them for the same state', async () => {
     const queue = fresh();
     await grpcClient.createQueue({

@@ -1,9 +1,10 @@
 /** Dispatches tasks: the per-queue scheduler (due times, rate limit, concurrency, no polling) and each HTTP attempt. */
 import type { Clock } from './clock.js';
 import type { HttpSender, AttemptOutcome } from './http-sender.js';
+import { applyHttpTarget } from './http-target.js';
 import type { OidcProvider } from './oidc.js';
 import { isGivenUp, retryDelayMs } from './retry.js';
-import type { QueueRecord } from './queue-record.js';
+import { noteResponse, type QueueRecord } from './queue-record.js';
 import { APP_ENGINE_USER_AGENT, HTTP_USER_AGENT, type TaskRecord } from './task-record.js';
 
 /** What the dispatcher needs from the emulator around it. */
@@ -93,6 +94,12 @@ export class Dispatcher {
         queue.schedule.pop();
         continue;
       }
+      if (now >= task.createMs + queue.config.taskTtlMs) {
+        // Outlived the queue's task_ttl: deleted, dispatched or not.
+        queue.schedule.pop();
+        this.deps.retire(queue, task);
+        continue;
+      }
       if (next.due > now) {
         this.wakeAt(queue, next.due);
         return;
@@ -166,6 +173,7 @@ export class Dispatcher {
     if (outcome.kind === 'response') {
       const { status } = outcome;
       task.responseCount++;
+      noteResponse(queue, now);
       const isHttp = task.target.kind === 'http';
       if (!(isHttp && status >= 500)) task.executionCount++;
       task.previousResponse = status;
@@ -185,7 +193,7 @@ export class Dispatcher {
             }
           : { code: 14, message: `The handler could not be reached: ${outcome.message}` };
     }
-    const policy = queue.config.retry;
+    const policy = task.retry ?? queue.config.retry;
     if (isGivenUp(policy, task.dispatchCount, task.firstAttemptDispatchMs ?? now, now)) {
       this.deps.retire(queue, task);
       return;
@@ -197,12 +205,23 @@ export class Dispatcher {
   /** The HTTP request of one attempt, with the headers the real service sends. */
   private request(queue: QueueRecord, task: TaskRecord, retryCount: number, nowMs: number) {
     const t = task.target;
-    const headers: Array<[string, string]> = [];
     const isHttp = t.kind === 'http';
-    for (const [name, value] of Object.entries(t.headers)) {
+    // An HTTP task goes out as its queue's HTTP target (v2beta3 queue-level routing) makes it, at each attempt.
+    const http = isHttp
+      ? applyHttpTarget(queue.config.httpTarget, {
+          url: t.url,
+          method: t.method,
+          headers: t.headers,
+          oidcToken: t.oidcToken,
+          oauthToken: t.oauthToken,
+        })
+      : undefined;
+    const method = http?.method ?? t.method;
+    const headers: Array<[string, string]> = [];
+    for (const [name, value] of Object.entries(http?.headers ?? t.headers)) {
       const lower = name.toLowerCase();
       if (lower === 'content-length' || lower === 'user-agent') continue;
-      if (lower === 'authorization' && isHttp && (t.oidcToken || t.oauthToken)) continue;
+      if (lower === 'authorization' && http && (http.oidcToken || http.oauthToken)) continue;
       headers.push([name, value]);
     }
     const prefix = isHttp ? 'X-CloudTasks-' : 'X-AppEngine-';
@@ -219,20 +238,24 @@ export class Dispatcher {
       headers.push([`${prefix}TaskRetryReason`, isHttp ? '' : 'App Error']);
     }
     let url: string;
-    if (isHttp) {
-      url = t.url;
-      if (t.oidcToken) {
+    if (t.kind === 'appEngine') {
+      url = `${(this.deps.appEngineBaseUrl ?? '').replace(/\/+$/, '')}${t.relativeUri}`;
+    } else if (http) {
+      url = http.url;
+      if (http.oidcToken) {
         const token = this.deps.oidc.sign(
-          { email: t.oidcToken.serviceAccountEmail, audience: t.oidcToken.audience || t.url },
+          { email: http.oidcToken.serviceAccountEmail, audience: http.oidcToken.audience || http.url },
           nowMs,
         );
         headers.push(['Authorization', `Bearer ${token}`]);
-      } else if (t.oauthToken) {
-        headers.push(['Authorization', `Bearer emulator-oauth-token.${t.oauthToken.serviceAccountEmail}`]);
+      } else if (http.oauthToken) {
+        headers.push(['Authorization', `Bearer emulator-oauth-token.${http.oauthToken.serviceAccountEmail}`]);
       }
     } else {
-      url = `${(this.deps.appEngineBaseUrl ?? '').replace(/\/+$/, '')}${t.relativeUri}`;
+      url = t.url;
     }
-    return { url, method: t.method, headers, body: t.body, deadlineMs: task.dispatchDeadlineMs };
+    // A queue that turns a task into a GET (or any method without a body) drops its body at execution time.
+    const body = method === 'POST' || method === 'PUT' || method === 'PATCH' ? t.body : Buffer.alloc(0);
+    return { url, method, headers, body, deadlineMs: task.dispatchDeadlineMs };
   }
 }

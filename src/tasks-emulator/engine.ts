@@ -2,7 +2,9 @@
 import type { Clock } from './clock.js';
 import type { Dispatcher } from './dispatcher.js';
 import { generateTaskId, parseLocation, parseProject, parseQueueName, parseTaskName } from './names.js';
-import { applyQueueUpdate, queueConfigFrom, type QueueInput } from './queue-config.js';
+import { targetUrl } from './http-target.js';
+import { applyQueueUpdate, queueConfigFrom, type QueueDefaults, type QueueInput } from './queue-config.js';
+import { applyReadMask, queueStats } from './queue-view.js';
 import { isReserved, newQueueRecord, queueToMessage, reserve, type QueueRecord } from './queue-record.js';
 import { MESSAGES, alreadyExists, failedPrecondition, invalidArgument, notFound } from './rpc-errors.js';
 import { newTaskRecord, taskToMessage, type TaskInput, type TaskRecord } from './task-record.js';
@@ -55,14 +57,18 @@ export class TasksEngine {
   private readonly queueTombstones = new Map<string, number>();
   private dispatcher!: Dispatcher;
 
-  constructor(private readonly options: EngineOptions) {}
+  private readonly defaults: QueueDefaults;
+
+  constructor(private readonly options: EngineOptions) {
+    this.defaults = { tombstoneMs: options.tombstoneMs };
+  }
 
   /** Connects the dispatcher (they reference each other). */
   attach(dispatcher: Dispatcher): void {
     this.dispatcher = dispatcher;
   }
 
-  private now(): number {
+  now(): number {
     return this.options.clock.now();
   }
 
@@ -76,12 +82,12 @@ export class TasksEngine {
   }
 
   /** The queue of a task RPC, created on the fly when autoCreateQueues is on (unless its name is reserved). */
-  private queueForTasks(path: string): QueueRecord {
+  queueForTasks(path: string): QueueRecord {
     const parsed = parseQueueName(path);
     const queue = this.queues.get(parsed.path);
     if (queue) return queue;
     if (this.options.autoCreateQueues && !isReserved(this.queueTombstones, parsed.path, this.now())) {
-      return this.insertQueue(parsed.path, parsed.parent, parsed.id, queueConfigFrom({}));
+      return this.insertQueue(parsed.path, parsed.parent, parsed.id, queueConfigFrom({}, this.defaults));
     }
     throw notFound(MESSAGES.queueNotFound);
   }
@@ -106,15 +112,29 @@ export class TasksEngine {
     if (isReserved(this.queueTombstones, parsed.path, this.now())) {
       throw failedPrecondition(MESSAGES.queueRecentlyDeleted);
     }
-    const queue = this.insertQueue(parsed.path, parsed.parent, parsed.id, queueConfigFrom(input));
+    const queue = this.insertQueue(parsed.path, parsed.parent, parsed.id, queueConfigFrom(input, this.defaults));
     return queueToMessage(queue);
   }
 
-  getQueue(req: { name?: string }) {
-    return queueToMessage(this.lookupQueue(req.name ?? ''));
+  /** A queue as GetQueue and ListQueues answer it: every field but `stats`, or the fields of the read mask (v2beta3). */
+  private queueView(queue: QueueRecord, readMask: { paths?: string[] } | null | undefined) {
+    const paths = readMask?.paths ?? [];
+    if (paths.length === 0) return queueToMessage(queue);
+    this.expireTasks(queue);
+    return applyReadMask({ ...queueToMessage(queue), stats: queueStats(queue, this.now()) }, paths);
   }
 
-  listQueues(req: { parent?: string; filter?: string; pageSize?: number; pageToken?: string }) {
+  getQueue(req: { name?: string; readMask?: { paths?: string[] } | null }) {
+    return this.queueView(this.lookupQueue(req.name ?? ''), req.readMask);
+  }
+
+  listQueues(req: {
+    parent?: string;
+    filter?: string;
+    pageSize?: number;
+    pageToken?: string;
+    readMask?: { paths?: string[] } | null;
+  }) {
     const parent = parseLocation(req.parent ?? '');
     let state: string | undefined;
     const filter = (req.filter ?? '').trim();
@@ -132,7 +152,7 @@ export class TasksEngine {
     const page = matching.slice(0, size);
     const more = matching.length > size;
     return {
-      queues: page.map(queueToMessage),
+      queues: page.map((queue) => this.queueView(queue, req.readMask)),
       nextPageToken: more ? encodePageToken(`queues:${parent}:${filter}`, page[page.length - 1]!.path) : '',
     };
   }
@@ -147,10 +167,10 @@ export class TasksEngine {
       if (isReserved(this.queueTombstones, parsed.path, this.now())) {
         throw failedPrecondition(MESSAGES.queueRecentlyDeleted);
       }
-      const config = applyQueueUpdate(queueConfigFrom({}), input, paths);
+      const config = applyQueueUpdate(queueConfigFrom({}, this.defaults), input, paths, this.defaults);
       return queueToMessage(this.insertQueue(parsed.path, parsed.parent, parsed.id, config));
     }
-    existing.config = applyQueueUpdate(existing.config, input, paths);
+    existing.config = applyQueueUpdate(existing.config, input, paths, this.defaults);
     existing.tokens = Math.min(existing.tokens, existing.config.rate.maxBurstSize);
     this.dispatcher.pump(existing);
     return queueToMessage(existing);
@@ -175,7 +195,7 @@ export class TasksEngine {
     const now = this.now();
     for (const task of queue.tasks.values()) {
       task.alive = false;
-      reserve(queue.tombstones, task.name, now + this.options.tombstoneMs, now);
+      reserve(queue.tombstones, task.name, now + queue.config.tombstoneTtlMs, now);
     }
     queue.tasks.clear();
     queue.schedule.clear();
@@ -204,6 +224,9 @@ export class TasksEngine {
     const queue = this.queueForTasks(req.parent ?? '');
     const input = req.task;
     if (!input) throw invalidArgument('CreateTaskRequest.task is required.');
+    if (queue.config.type === 'PULL') {
+      throw failedPrecondition('Tasks cannot be created in a PULL queue through the Cloud Tasks API.');
+    }
     const now = this.now();
     let name: string;
     let id: string;
@@ -229,6 +252,7 @@ export class TasksEngine {
       minDispatchDeadlineMs: this.options.minDispatchDeadlineMs,
       queueRoutingOverride: queue.config.appEngineRoutingOverride,
       appEngineBaseUrl: this.options.appEngineBaseUrl,
+      queueTargetUrl: targetUrl(queue.config.httpTarget),
     });
     queue.tasks.set(name, task);
     const message = taskToMessage(task, viewOf(req.responseView));
@@ -241,7 +265,8 @@ export class TasksEngine {
     const parsed = parseTaskName(name);
     const queue = this.queues.get(parsed.queuePath);
     const task = queue?.tasks.get(name);
-    if (queue && task) return { queue, task };
+    if (queue && task && this.isExpired(queue, task)) this.retire(queue, task);
+    else if (queue && task) return { queue, task };
     if (recentlyDeletedMessage && queue && isReserved(queue.tombstones, name, this.now())) {
       throw notFound(MESSAGES.taskRecentlyDeleted);
     }
@@ -254,6 +279,7 @@ export class TasksEngine {
 
   listTasks(req: { parent?: string; responseView?: string; pageSize?: number; pageToken?: string }) {
     const queue = this.queueForTasks(req.parent ?? '');
+    this.expireTasks(queue);
     const size = pageSizeOf(req.pageSize, MAX_TASKS_PAGE);
     const after = decodePageToken(req.pageToken ?? '', `tasks:${queue.path}`);
     const names = [...queue.tasks.keys()].filter((n) => after === undefined || n > after).sort();
@@ -282,7 +308,17 @@ export class TasksEngine {
     task.alive = false;
     queue.tasks.delete(task.name);
     const now = this.now();
-    reserve(queue.tombstones, task.name, now + this.options.tombstoneMs, now);
+    reserve(queue.tombstones, task.name, now + queue.config.tombstoneTtlMs, now);
+  }
+
+  /** Whether a task has outlived its queue's task_ttl: it is gone, dispatched or not. */
+  isExpired(queue: QueueRecord, task: TaskRecord): boolean {
+    return this.now() >= task.createMs + queue.config.taskTtlMs;
+  }
+
+  /** Removes the queue's tasks that outlived its task_ttl (done when tasks are looked at, and before dispatch). */
+  private expireTasks(queue: QueueRecord): void {
+    for (const task of queue.tasks.values()) if (this.isExpired(queue, task)) this.retire(queue, task);
   }
 
   // ---- locations ------------------------------------------------------------------------------------------------

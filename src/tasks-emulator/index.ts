@@ -1,4 +1,10 @@
 /** The Cloud Tasks emulator's public surface: start it, inject a clock, compute the retry schedule. */
 export { systemClock, ManualClock, type Clock } from './clock.js';
-export { startTasksEmulator, type TasksEmulatorOptions, type RunningTasksEmulator } from './server.js';
+export {
+  startTasksEmulator,
+  type TasksEmulatorOptions,
+  type RunningTasksEmulator,
+  type EmulatorClientOptions,
+  type RestClientOptions,
+} from './server.js';
 export { retryDelayMs, isGivenUp, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';

@@ -34,6 +34,25 @@ export interface QueueRecord {
   timer: { readonly due: number; readonly cancel: () => void } | undefined;
   /** Set once the queue is deleted: nothing more is dispatched from it. */
   deleted: boolean;
+  /** When attempts got a response, over the last minute (for QueueStats.executed_last_minute_count), oldest first. */
+  readonly recentResponses: number[];
+}
+
+const MINUTE_MS = 60_000;
+
+/** Records that an attempt got a response at `nowMs`, forgetting those older than a minute. */
+export function noteResponse(queue: QueueRecord, nowMs: number): void {
+  queue.recentResponses.push(nowMs);
+  pruneResponses(queue, nowMs);
+}
+
+/** Drops the responses older than a minute; returns how many are left. */
+export function pruneResponses(queue: QueueRecord, nowMs: number): number {
+  const list = queue.recentResponses;
+  let drop = 0;
+  while (drop < list.length && list[drop]! <= nowMs - MINUTE_MS) drop++;
+  if (drop > 0) list.splice(0, drop);
+  return list.length;
 }
 
 export function newQueueRecord(
@@ -58,6 +77,7 @@ export function newQueueRecord(
     tokensAtMs: nowMs,
     timer: undefined,
     deleted: false,
+    recentResponses: [],
   };
 }
 

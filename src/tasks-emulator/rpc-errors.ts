@@ -24,6 +24,10 @@ export const MESSAGES = {
     `The queue name from request ('${requestQueue}') must be the same as the queue name in the named task ('${taskQueue}').`,
 } as const;
 
+/** Operation.error of a batch whose every request failed, as the v2beta3 protos document it. */
+export const ABORTED_MESSAGE = (metadataType: string) =>
+  `None of the requests succeeded, refer to ${metadataType}.failed_requests for individual error details`;
+
 /** The `google.rpc.Help` links the real service attaches to name errors. */
 export const HELP = {
   queueName: {

@@ -7,14 +7,17 @@ import { CloudTasksClient, v2beta3 } from '@google-cloud/tasks';
 import { googleGax } from '../clients/gax.js';
 import { emulatorTasksClientOptions, type EmulatorTasksClientOptions } from '../clients/tasks-client.js';
 import { buildRpcs } from './api.js';
+import { CmekConfigs } from './cmek-config.js';
 import { systemClock, type Clock } from './clock.js';
 import { Dispatcher } from './dispatcher.js';
 import { TasksEngine } from './engine.js';
 import { googleAuthLibrary, grpc } from './gax.js';
 import { HttpSender } from './http-sender.js';
 import { OidcProvider } from './oidc.js';
+import { OperationStore } from './operations.js';
 import { listenPortMux } from './port-mux.js';
 import type { ApiVersion } from './proto.js';
+import { bufferTaskRoutes } from './rest/buffer-task.js';
 import { RestGateway } from './rest/gateway.js';
 import { addGrpcServices } from './service.js';
 
@@ -141,11 +144,12 @@ export async function startTasksEmulator(options: TasksEmulatorOptions = {}): Pr
   });
   engine.attach(dispatcher);
 
-  const rpcs = buildRpcs(engine);
+  const rpcs = buildRpcs({ engine, operations: new OperationStore(), cmek: new CmekConfigs() });
   const grpcServer = new grpc.Server();
   addGrpcServices(grpcServer, rpcs);
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const restServer = http.createServer({ keepAliveTimeout: 65_000 }, new RestGateway(rpcs).handle);
+  const gateway = new RestGateway(rpcs, bufferTaskRoutes(engine));
+  const restServer = http.createServer({ keepAliveTimeout: 65_000 }, gateway.handle);
   let port: number;
   let mux: Awaited<ReturnType<typeof listenPortMux>>;
   try {

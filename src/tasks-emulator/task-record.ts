@@ -1,6 +1,8 @@
 /** A task as the emulator keeps it: built from CreateTask (validated, headers normalised) and rendered as a Task message. */
+import { checkHeaders } from './header-check.js';
 import { invalidArgument, failedPrecondition } from './rpc-errors.js';
-import type { AppEngineRouting } from './queue-config.js';
+import { retryPolicyFrom, retryPolicyToMessage, type AppEngineRouting, type QueueInput } from './queue-config.js';
+import type { RetryPolicy } from './retry.js';
 import { fromMs, toMs, type ProtoSecondsNanos } from './time.js';
 
 export const HTTP_USER_AGENT = 'Google-Cloud-Tasks';
@@ -70,6 +72,8 @@ export interface TaskRecord {
   inFlight: number;
   /** False once completed, given up or deleted. */
   alive: boolean;
+  /** The task's own retry settings (v2beta3 `Task.retry_config`), which override its queue's. */
+  readonly retry: RetryPolicy | undefined;
 }
 
 /** The Task message fields the emulator reads from CreateTask. */
@@ -92,6 +96,10 @@ export interface TaskInput {
   } | null;
   scheduleTime?: ProtoSecondsNanos | null;
   dispatchDeadline?: ProtoSecondsNanos | null;
+  /** v2beta3 only. */
+  pullMessage?: unknown;
+  /** v2beta3 only. */
+  retryConfig?: QueueInput['retryConfig'];
 }
 
 function methodOf(value: string | null | undefined): Method {
@@ -110,26 +118,6 @@ function isServiceHeader(name: string): boolean {
     lower.startsWith('x-appengine-') ||
     lower.startsWith('x-cloudtasks-')
   );
-}
-
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-/**
- * Refuses headers that cannot go on the wire (a CR or LF in a value would split the request): the real service
- * answers INVALID_ARGUMENT for them too, before the task exists.
- */
-export function checkHeaders(headers: Record<string, string>, field: string): void {
-  for (const [name, value] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name)) {
-      throw invalidArgument(`${field} has an invalid header name ${JSON.stringify(name)}.`);
-    }
-    if (typeof value !== 'string' || !HEADER_VALUE.test(value)) {
-      throw invalidArgument(
-        `${field} has an invalid value for header "${name}": header values must not contain CR, LF or other control characters.`,
-      );
-    }
-  }
 }
 
 function findHeader(headers: Record<string, string>, name: string): string | undefined {
@@ -183,6 +171,8 @@ export interface NewTaskContext {
   readonly queueRoutingOverride: AppEngineRouting | undefined;
   /** Base URL of the App Engine app, or undefined when none is configured. */
   readonly appEngineBaseUrl: string | undefined;
+  /** The URL the queue's HTTP target gives tasks created without a target (or an empty URL), if it names a host. */
+  readonly queueTargetUrl: string | undefined;
 }
 
 /** Validates a CreateTask task and builds its record. */
@@ -190,9 +180,17 @@ export function newTaskRecord(input: TaskInput, ctx: NewTaskContext): TaskRecord
   let target: TaskTarget;
   let deadlineMs: number;
   const deadlineIn = toMs(input.dispatchDeadline);
-  if (input.httpRequest) {
-    const req = input.httpRequest;
-    const url = req.url ?? '';
+  if (input.pullMessage) {
+    throw invalidArgument(
+      'Task.pull_message cannot be set through the Cloud Tasks API: pull tasks come from App Engine.',
+    );
+  }
+  // A queue whose HTTP target names a host takes tasks without a target of their own: they are HTTP tasks to that URL.
+  const httpRequest =
+    input.httpRequest ?? (input.appEngineHttpRequest || !ctx.queueTargetUrl ? undefined : { url: ctx.queueTargetUrl });
+  if (httpRequest) {
+    const req = httpRequest;
+    const url = req.url || ctx.queueTargetUrl || '';
     if (!/^https?:\/\//i.test(url)) {
       throw invalidArgument(`HttpRequest.url must begin with "http://" or "https://", got "${url}".`);
     }
@@ -270,7 +268,9 @@ export function newTaskRecord(input: TaskInput, ctx: NewTaskContext): TaskRecord
       'App Engine',
     );
   } else {
-    throw invalidArgument('Task must have either http_request or app_engine_http_request set.');
+    throw invalidArgument(
+      'Task must have either http_request or app_engine_http_request set (or its queue an http_target whose uri_override names a host).',
+    );
   }
 
   const size =
@@ -305,6 +305,7 @@ export function newTaskRecord(input: TaskInput, ctx: NewTaskContext): TaskRecord
     version: 0,
     inFlight: 0,
     alive: true,
+    retry: input.retryConfig ? retryPolicyFrom(input.retryConfig, 'Task.retry_config') : undefined,
   };
 }
 
@@ -351,5 +352,6 @@ export function taskToMessage(task: TaskRecord, view: 'BASIC' | 'FULL'): Record<
       ...(a.responseStatus ? { responseStatus: { ...a.responseStatus } } : {}),
     };
   }
+  if (task.retry) message.retryConfig = retryPolicyToMessage(task.retry);
   return message;
 }

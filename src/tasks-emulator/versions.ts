@@ -21,8 +21,13 @@ export function queueOut(version: ApiVersion, queue: PlainMessage): PlainMessage
   return appEngineRoutingOverride ? { ...rest, appEngineHttpQueue: { appEngineRoutingOverride } } : rest;
 }
 
-/** UpdateQueue mask paths of `version` in the engine's (v2) names. */
+/** UpdateQueue and read mask paths of `version` in the engine's (v2) names. */
 export function queueMaskIn(version: ApiVersion, paths: readonly string[]): string[] {
   if (version === 'v2') return [...paths];
-  return paths.map((path) => path.replace(/^(app_engine_http_queue|appEngineHttpQueue)\./, ''));
+  return paths.map((path) =>
+    path
+      .trim()
+      .replace(/^(app_engine_http_queue|appEngineHttpQueue)\./, '')
+      .replace(/^(app_engine_http_queue|appEngineHttpQueue)$/, 'app_engine_routing_override'),
+  );
 }

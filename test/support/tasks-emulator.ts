@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { grpc } from 'google-gax';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { expect } from 'vitest';
 
 /** The golden captures sit beside the repository: <repo>/../shared/cloud-tasks-golden/. */
@@ -224,4 +225,24 @@ export async function expectGoldenHttp(response: Response, name: string, vars: R
   for (const link of links) {
     expect(body.error.details).toContainEqual({ '@type': 'type.googleapis.com/google.rpc.Help', ...link });
   }
+}
+
+/**
+ * Verifies a task's `Authorization: Bearer <OIDC token>` against the emulator's JWKS and issuer, for `audience`, at
+ * the time `now` (the emulator's clock); returns the claims or throws.
+ */
+export async function verifyTaskToken(
+  oidc: { issuer: string; jwksUri: string },
+  authorization: string | undefined,
+  audience: string,
+  now: number,
+): Promise<JWTPayload> {
+  const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+  if (!token) throw new Error(`expected a bearer token, got ${String(authorization)}`);
+  const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(oidc.jwksUri)), {
+    issuer: oidc.issuer,
+    audience,
+    currentDate: new Date(now),
+  });
+  return payload;
 }
