@@ -6,7 +6,7 @@ import { batchCreateTasks, batchDeleteTasks } from './batch.js';
 import type { CmekConfigs } from './cmek-config.js';
 import type { TasksEngine } from './engine.js';
 import type { OperationStore } from './operations.js';
-import type { protobuf } from './gax.js';
+import type { Gax } from './gax.js';
 import type { PlainMessage } from './messages.js';
 import { API_VERSIONS, cloudTasksService, protoRoot, type ApiVersion } from './proto.js';
 import { unimplemented } from './rpc-errors.js';
@@ -17,8 +17,8 @@ export type RpcHandler = (request: PlainMessage) => PlainMessage | Promise<Plain
 
 /** One RPC: its proto method (request and response types, HTTP annotations) and its implementation. */
 export interface Rpc {
-  readonly service: protobuf.Service;
-  readonly method: protobuf.Method;
+  readonly service: Gax.protobuf.Service;
+  readonly method: Gax.protobuf.Method;
   readonly handle: RpcHandler;
 }
 
@@ -95,8 +95,8 @@ function locationsHandlers(engine: TasksEngine): Handlers {
 
 /** The RPC table: every method of every served service, by gRPC path (`/package.Service/Method`). */
 export function buildRpcs(state: EmulatorState): Map<string, Rpc> {
-  const services: Array<[protobuf.Service, Handlers]> = [
-    ...API_VERSIONS.map((version): [protobuf.Service, Handlers] => [
+  const services: Array<[Gax.protobuf.Service, Handlers]> = [
+    ...API_VERSIONS.map((version): [Gax.protobuf.Service, Handlers] => [
       cloudTasksService(version),
       cloudTasksHandlers(state, version),
     ]),
@@ -120,6 +120,6 @@ export function buildRpcs(state: EmulatorState): Map<string, Rpc> {
 }
 
 /** The gRPC path of a method: `/google.cloud.tasks.v2.CloudTasks/CreateQueue`. */
-export function rpcPath(service: protobuf.Service, method: protobuf.Method): string {
+export function rpcPath(service: Gax.protobuf.Service, method: Gax.protobuf.Method): string {
   return `/${service.fullName.replace(/^\./, '')}/${method.name}`;
 }

@@ -2,13 +2,13 @@
  * Converts messages between the wire formats (protobuf bytes for gRPC, proto3 JSON for REST) and the plain objects
  * the engine reads and writes, the same way for both transports.
  */
-import { protobuf, serializer } from './gax.js';
+import { serializer, type Gax } from './gax.js';
 
 /**
  * How a request reaches the engine: what @grpc/proto-loader (and so google-gax) gives a gRPC server: lowerCamelCase
  * fields, int64 as strings, enums as names, unset fields as their defaults (`null` for messages), the oneof field name.
  */
-const OBJECT_OPTIONS: protobuf.IConversionOptions = {
+const OBJECT_OPTIONS: Gax.protobuf.IConversionOptions = {
   longs: String,
   enums: String,
   defaults: true,
@@ -20,7 +20,7 @@ export type PlainMessage = Record<string, unknown>;
 
 /** The conversions of one message type. */
 export interface MessageCodec {
-  readonly type: protobuf.Type;
+  readonly type: Gax.protobuf.Type;
   /** Protobuf bytes to the engine's object. */
   decode(bytes: Uint8Array): PlainMessage;
   /** The engine's object (or a client's) to protobuf bytes; unknown fields are dropped. */
@@ -34,7 +34,7 @@ export interface MessageCodec {
   toJson(object: PlainMessage, options?: { numericEnums?: boolean }): unknown;
 }
 
-const codecs = new WeakMap<protobuf.Type, MessageCodec>();
+const codecs = new WeakMap<Gax.protobuf.Type, MessageCodec>();
 
 function isDefaultScalar(value: unknown): boolean {
   if (value === 0 || value === '' || value === false) return true;
@@ -50,7 +50,7 @@ function isDefaultScalar(value: unknown): boolean {
  * Drops the fields of a decoded message that hold their proto3 default (0, '', false, the enum's 0 value), as Google's
  * JSON leaves them out; fields with presence (oneof members, `optional`) stay. Recurses into sub-messages.
  */
-function dropDefaults(message: Record<string, unknown>, type: protobuf.Type): void {
+function dropDefaults(message: Record<string, unknown>, type: Gax.protobuf.Type): void {
   for (const key of Object.keys(message)) {
     const field = type.fields[key];
     if (!field) continue;
@@ -60,10 +60,10 @@ function dropDefaults(message: Record<string, unknown>, type: protobuf.Type): vo
     if (field.map || field.repeated) {
       if (isMessage) {
         const items = field.map ? Object.values(value as object) : (value as unknown[]);
-        for (const item of items) dropDefaults(item as Record<string, unknown>, resolved as protobuf.Type);
+        for (const item of items) dropDefaults(item as Record<string, unknown>, resolved as Gax.protobuf.Type);
       }
     } else if (isMessage) {
-      if (value) dropDefaults(value as Record<string, unknown>, resolved as protobuf.Type);
+      if (value) dropDefaults(value as Record<string, unknown>, resolved as Gax.protobuf.Type);
     } else if (!field.partOf && isDefaultScalar(value)) {
       delete message[key];
     }
@@ -71,7 +71,7 @@ function dropDefaults(message: Record<string, unknown>, type: protobuf.Type): vo
 }
 
 /** The codec of a message type (cached). */
-export function codecOf(type: protobuf.Type): MessageCodec {
+export function codecOf(type: Gax.protobuf.Type): MessageCodec {
   let codec = codecs.get(type);
   if (!codec) {
     const decode = (bytes: Uint8Array) => type.toObject(type.decode(bytes), OBJECT_OPTIONS);

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { protobuf } from './gax.js';
+import { protobuf, type Gax } from './gax.js';
 
 const require = createRequire(import.meta.url);
 
@@ -22,17 +22,19 @@ const FILES = [
 /** Where imports are looked up: the installed @google-cloud/tasks protos first, then google-gax's common protos. */
 function protoDirs(): string[] {
   const tasksDir = path.dirname(require.resolve('@google-cloud/tasks/build/protos'));
-  const gaxDir = path.join(path.dirname(require.resolve('google-gax')), '..', 'protos');
+  // The google-gax that @google-cloud/tasks runs on (the app's copy, a peer dependency).
+  const gaxEntry = createRequire(require.resolve('@google-cloud/tasks')).resolve('google-gax');
+  const gaxDir = path.join(path.dirname(gaxEntry), '..', 'protos');
   return [tasksDir, gaxDir];
 }
 
-let cachedRoot: protobuf.Root | undefined;
+let cachedRoot: Gax.protobuf.Root | undefined;
 
 /**
  * One protobufjs root with every message and service the emulator serves, field names in lowerCamelCase (as the
  * official clients see them), the `google.api.http` annotations kept as method options. Loaded once per process.
  */
-export function protoRoot(): protobuf.Root {
+export function protoRoot(): Gax.protobuf.Root {
   if (!cachedRoot) {
     const dirs = protoDirs();
     const root = new protobuf.Root();
@@ -52,7 +54,7 @@ export function protoRoot(): protobuf.Root {
 }
 
 /** The CloudTasks service of one API version. */
-export function cloudTasksService(version: ApiVersion): protobuf.Service {
+export function cloudTasksService(version: ApiVersion): Gax.protobuf.Service {
   return protoRoot().lookupService(`google.cloud.tasks.${version}.CloudTasks`);
 }
 

@@ -1,5 +1,5 @@
 /** Errors of the emulator, with the codes and messages the real Cloud Tasks service answers, as gRPC statuses and Google JSON errors. */
-import { grpc } from './gax.js';
+import { grpc, type Gax } from './gax.js';
 import { protoRoot } from './proto.js';
 
 const { status } = grpc;
@@ -43,7 +43,7 @@ export const HELP = {
 /** A failed RPC: a gRPC status code, a message, and optional `google.rpc.Help` links sent as status details. */
 export class RpcError extends Error {
   constructor(
-    readonly code: grpc.status,
+    readonly code: Gax.grpc.status,
     message: string,
     readonly help: ReadonlyArray<{ description: string; url: string }> = [],
   ) {
@@ -51,7 +51,7 @@ export class RpcError extends Error {
   }
 
   /** The error as grpc-js sends it, with `grpc-status-details-bin` when there are details. */
-  toServiceError(): Partial<grpc.StatusObject> {
+  toServiceError(): Partial<Gax.grpc.StatusObject> {
     const metadata = new grpc.Metadata();
     if (this.help.length > 0) {
       const root = protoRoot();
@@ -100,7 +100,7 @@ export interface GoogleJsonError {
 }
 
 /** HTTP statuses of the gRPC codes, as Google maps them. */
-const HTTP_STATUS: Partial<Record<grpc.status, number>> = {
+const HTTP_STATUS: Partial<Record<Gax.grpc.status, number>> = {
   [status.OK]: 200,
   [status.CANCELLED]: 499,
   [status.UNKNOWN]: 500,

@@ -4,14 +4,13 @@
  */
 import http from 'node:http';
 import { CloudTasksClient, v2beta3 } from '@google-cloud/tasks';
-import { googleGax } from '../clients/gax.js';
 import { emulatorTasksClientOptions, type EmulatorTasksClientOptions } from '../clients/tasks-client.js';
 import { buildRpcs } from './api.js';
 import { CmekConfigs } from './cmek-config.js';
 import { systemClock, type Clock } from './clock.js';
 import { Dispatcher } from './dispatcher.js';
 import { TasksEngine } from './engine.js';
-import { googleAuthLibrary, grpc } from './gax.js';
+import { googleAuthLibrary, grpc, type Gax } from './gax.js';
 import { HttpSender } from './http-sender.js';
 import { OidcProvider } from './oidc.js';
 import { OperationStore } from './operations.js';
@@ -91,7 +90,7 @@ export type RestClientOptions = {
   port: number;
   protocol: 'http';
   /** No credentials: the emulator checks none (google-auth-library's PassThroughClient). */
-  authClient: InstanceType<typeof googleAuthLibrary.PassThroughClient>;
+  authClient: InstanceType<typeof Gax.googleAuthLibrary.PassThroughClient>;
 };
 
 /** A started emulator. */
@@ -171,7 +170,7 @@ export async function startTasksEmulator(options: TasksEmulatorOptions = {}): Pr
     port,
     protocol: 'http',
     // From the google-auth-library of the client's own google-gax, like the gRPC channel's credentials.
-    authClient: new (googleGax().googleAuthLibrary.PassThroughClient)(),
+    authClient: new googleAuthLibrary.PassThroughClient(),
   });
   function createClient(options?: EmulatorClientOptions): CloudTasksClient;
   function createClient(options: EmulatorClientOptions & { version: 'v2beta3' }): v2beta3.CloudTasksClient;

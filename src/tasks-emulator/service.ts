@@ -1,12 +1,12 @@
 /** Binds the RPC table to gRPC: one grpc-js service definition per proto service, errors sent as gRPC statuses. */
 import { rpcPath, type Rpc } from './api.js';
-import { grpc, type protobuf } from './gax.js';
+import type { Gax } from './gax.js';
 import { codecOf, type PlainMessage } from './messages.js';
 import { asRpcError } from './rpc-errors.js';
 
 /** A grpc-js service definition of a proto service, with the same conversions as the REST gateway. */
-function serviceDefinition(service: protobuf.Service): grpc.ServiceDefinition {
-  const definition: Record<string, grpc.MethodDefinition<PlainMessage, PlainMessage>> = {};
+function serviceDefinition(service: Gax.protobuf.Service): Gax.grpc.ServiceDefinition {
+  const definition: Record<string, Gax.grpc.MethodDefinition<PlainMessage, PlainMessage>> = {};
   for (const method of service.methodsArray) {
     const request = codecOf(method.resolvedRequestType!);
     const response = codecOf(method.resolvedResponseType!);
@@ -24,7 +24,7 @@ function serviceDefinition(service: protobuf.Service): grpc.ServiceDefinition {
   return definition;
 }
 
-function unary(rpc: Rpc): grpc.handleUnaryCall<PlainMessage, PlainMessage> {
+function unary(rpc: Rpc): Gax.grpc.handleUnaryCall<PlainMessage, PlainMessage> {
   return (call, callback) => {
     let answer: PlainMessage | Promise<PlainMessage>;
     try {
@@ -41,8 +41,8 @@ function unary(rpc: Rpc): grpc.handleUnaryCall<PlainMessage, PlainMessage> {
 }
 
 /** Adds every service of the RPC table to a grpc-js server. */
-export function addGrpcServices(server: grpc.Server, rpcs: ReadonlyMap<string, Rpc>): void {
-  const byService = new Map<protobuf.Service, grpc.UntypedServiceImplementation>();
+export function addGrpcServices(server: Gax.grpc.Server, rpcs: ReadonlyMap<string, Rpc>): void {
+  const byService = new Map<Gax.protobuf.Service, Gax.grpc.UntypedServiceImplementation>();
   for (const rpc of rpcs.values()) {
     let implementation = byService.get(rpc.service);
     if (!implementation) byService.set(rpc.service, (implementation = {}));

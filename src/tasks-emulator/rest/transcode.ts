@@ -2,7 +2,7 @@
  * gRPC transcoding of an HTTP/JSON request into a request message: the body (all of it, or one field), the path
  * variables and the query parameters, with the field names and errors Google's front end uses.
  */
-import type { protobuf } from '../gax.js';
+import type { Gax } from '../gax.js';
 import { invalidArgument } from '../rpc-errors.js';
 import { fieldPathToCamel } from './routes.js';
 
@@ -51,12 +51,12 @@ const OPAQUE_TYPES = new Set([
 
 const toCamel = (name: string) => name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 
-function isMessageType(type: unknown): type is protobuf.Type {
+function isMessageType(type: unknown): type is Gax.protobuf.Type {
   return Boolean(type && typeof type === 'object' && 'fields' in type);
 }
 
 /** The field of `type` named `name` in JSON (lowerCamelCase) or proto (snake_case) form. */
-function fieldOf(type: protobuf.Type, name: string): protobuf.Field | undefined {
+function fieldOf(type: Gax.protobuf.Type, name: string): Gax.protobuf.Field | undefined {
   return type.fields[name] ?? type.fields[toCamel(name)];
 }
 
@@ -67,7 +67,7 @@ const where = (path: string[]) => path.map((p) => p.replace(/[A-Z]/g, (c) => `_$
  * Checks a JSON object against a message type and renames snake_case keys to lowerCamelCase, recursively; an unknown
  * field is INVALID_ARGUMENT, as in the real API.
  */
-export function normalizeJson(type: protobuf.Type, json: unknown, path: string[] = []): unknown {
+export function normalizeJson(type: Gax.protobuf.Type, json: unknown, path: string[] = []): unknown {
   if (json === null || OPAQUE_TYPES.has(type.fullName)) return json;
   if (typeof json !== 'object' || Array.isArray(json)) {
     throw invalidArgument(
@@ -129,7 +129,7 @@ const INT_TYPES = new Set([
 ]);
 
 /** A query parameter's text as the JSON value its field takes. */
-function queryValue(field: protobuf.Field, text: string, name: string): unknown {
+function queryValue(field: Gax.protobuf.Field, text: string, name: string): unknown {
   const resolved = field.resolve().resolvedType;
   const invalid = () =>
     invalidArgument(`Invalid value at '${where([name])}' (TYPE_${field.type.toUpperCase()}), "${text}"`);
@@ -154,10 +154,10 @@ function queryValue(field: protobuf.Field, text: string, name: string): unknown 
 }
 
 /** Binds one query parameter (`pageSize`, `response_view`, `queue.rate_limits.max_burst_size`) into `request`. */
-function bindQueryParameter(type: protobuf.Type, request: Json, name: string, values: string[]): void {
+function bindQueryParameter(type: Gax.protobuf.Type, request: Json, name: string, values: string[]): void {
   let current = type;
   const camelPath: string[] = [];
-  let field: protobuf.Field | undefined;
+  let field: Gax.protobuf.Field | undefined;
   const parts = name.split('.');
   for (const [i, part] of parts.entries()) {
     field = fieldOf(current, part);
@@ -190,7 +190,7 @@ export interface HttpInput {
  * The request message JSON (lowerCamelCase, checked against `type`) of an HTTP request bound by a rule whose body is
  * `bodyField` ('' = no body, '*' = the whole body, else one field).
  */
-export function transcodeRequest(type: protobuf.Type, bodyField: string, input: HttpInput): Json {
+export function transcodeRequest(type: Gax.protobuf.Type, bodyField: string, input: HttpInput): Json {
   let request: Json;
   if (bodyField === '*') {
     request = (input.body ?? {}) as Json;
