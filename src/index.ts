@@ -66,6 +66,8 @@ export {
   sign,
   verify,
   SIGNATURE_HEADER,
+  type SignaturePurpose,
+  type VerifyOptions,
   type ClassCodec,
   type Envelope,
   type EnvelopeInput,

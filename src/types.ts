@@ -436,6 +436,16 @@ export interface DeferredConfig {
    * @example createDeferred({ ...config, unknownTasks: 'retry' })
    */
   readonly unknownTasks?: 'fail' | 'retry';
+  /**
+   * Whether task routes still accept the `v1=` signatures of cloud-deferred 0.1, which cover the body alone and bind
+   * it to no route (this release signs `v2=`: the purpose, task or sweep, and the body). A v1-signed body never starts
+   * a sweep when it is a task envelope. This is the rotation window of the upgrade: a task deferred by 0.1 can still be
+   * delivered up to 30 days after it was deferred (Cloud Tasks' schedule horizon: later ones hop and are re-signed as
+   * v2 when they do), plus the time your queues keep retrying (`maxRetryDuration`). End it with `'refuse'` once no
+   * instance runs 0.1 and that time has passed; a v1-signed delivery is then answered 403.
+   * @default 'accept' (the next minor release makes 'refuse' the default)
+   */
+  readonly legacySignatures?: 'accept' | 'refuse';
   /** @default JSON lines on stdout/stderr */
   readonly logger?: Logger;
   /** @default the system clock */

@@ -1,9 +1,11 @@
 // Per-call and per-task options through the emulator: delay and eta (with hops past 30 days), names, deadline, headers, queue.
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { checkSignature } from '../src/codec/index.js';
 import { TaskAlreadyExistsError } from '../src/errors/index.js';
 import { TASK_KIND } from '../src/store/schema.js';
 import { describeStorage } from './support/backends.js';
-import { useRuntime } from './support/runtime.js';
+import { SECRET, useRuntime } from './support/runtime.js';
 import { DAY } from './support/time.js';
 
 describe('defer options', () => {
@@ -52,6 +54,42 @@ describe('defer options', () => {
       expect(runs[0]).toBeGreaterThanOrEqual(start + 45 * DAY);
       expect(await rt.listTasks()).toEqual([]);
       expect(rt.logger.entries.filter((e) => e.outcome === 'hopped')).toHaveLength(1);
+    });
+
+    it('a task deferred by 0.1 (a v1 signature) runs during the upgrade window, and its hop is signed v2', async () => {
+      const rt = await setup(ctx());
+      const runs: number[] = [];
+      const later = rt.deferred.task('later', () => void runs.push(rt.clock.now()));
+      const start = rt.clock.now();
+      const deferral = await later.with({ delay: '45d' }).defer();
+      // Make it what 0.1 left behind: its Cloud Task and stored request signed v1 (over the body alone).
+      const [entity] = await ctx().datastore.get(deferral.entityKey!);
+      const request = JSON.parse(entity.cloudTaskRequest as string);
+      const body = Buffer.from(request.task.httpRequest.body as string, 'base64');
+      request.task.httpRequest.headers['x-deferred-signature'] =
+        `v1=${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
+      request.task.name = `${deferral.cloudTaskName}-legacy`;
+      await rt.client.deleteTask({ name: deferral.cloudTaskName! });
+      await rt.client.createTask(request);
+      entity.cloudTaskName = request.task.name;
+      entity.cloudTaskRequest = JSON.stringify(request);
+      await ctx().datastore.save({
+        key: deferral.entityKey!,
+        data: entity,
+        excludeFromIndexes: ['payload', 'cloudTaskRequest'],
+      });
+
+      await rt.advance(30 * DAY);
+      expect(runs).toEqual([]);
+      const [hop] = await rt.client.getTask({ name: `${request.task.name}-h1`, responseView: 'FULL' });
+      const signature = hop.httpRequest!.headers!['x-deferred-signature']!;
+      expect(signature).toMatch(/^v2=/);
+      expect(checkSignature(Buffer.from(hop.httpRequest!.body as Uint8Array), signature, [SECRET], 'task')).toBe(
+        'valid',
+      );
+      await rt.advance(15 * DAY);
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toBeGreaterThanOrEqual(start + 45 * DAY);
     });
 
     it("name de-duplicates: a taken name throws TaskAlreadyExistsError, or with ifExists: 'ignore' returns 'existing'", async () => {

@@ -108,7 +108,7 @@ describe('faults: hostile requests', { timeout: 60_000 }, () => {
       const audience = `${rt.origin}/_deferred`;
       const path = '/_deferred/tasks/work';
       const envelope = encodeEnvelope({ task: 'work', args: ['hostile'] });
-      const signed = (body: Buffer | string, secret = SECRET) => sign(Buffer.from(body), secret);
+      const signed = (body: Buffer | string, secret = SECRET) => sign(Buffer.from(body), secret, 'task');
       const post = (headers: Record<string, string>, body: Buffer | string = envelope, to = path) =>
         probe(rt, () => rt.post(to, { headers, body }));
       const runsBefore = ledger.events.length;
@@ -290,7 +290,7 @@ describe('faults: hostile requests', { timeout: 60_000 }, () => {
         // The server is fine afterwards.
         const body = encodeEnvelope({ task: 'work', args: [] });
         const after = await httpRequest(`http://127.0.0.1:${port}/_deferred/tasks/work`, {
-          headers: { 'x-deferred-signature': sign(body, SECRET) },
+          headers: { 'x-deferred-signature': sign(body, SECRET, 'task') },
           body,
         });
         expect(after.status).toBe(403); // OIDC is on: no token

@@ -1,10 +1,14 @@
 // The handler's front door: signatures (and rotation), OIDC tokens, body limits, routes, malformed bodies, unknown tasks.
+import { createHmac } from 'node:crypto';
 import { Datastore } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { CodecRegistry, encodeEnvelope, sign } from '../src/codec/index.js';
 import { TASK_KIND } from '../src/store/schema.js';
 import { describeStorage } from './support/backends.js';
-import { SECRET, useRuntime } from './support/runtime.js';
+import { SECRET, useRuntime, type RuntimeFixture } from './support/runtime.js';
+
+/** A signature as cloud-deferred 0.1 wrote it: HMAC-SHA256 over the body alone, bound to no route. */
+const v1 = (body: Buffer) => `v1=${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
 
 const OTHER_SECRET = 'another-secret-abcdef0123456789';
 
@@ -21,14 +25,17 @@ describe('handler', () => {
       const body = encodeEnvelope({ task: 'pay', args: [100] });
       const path = '/_deferred/tasks/pay';
       const unsigned = await rt.post(path, { body, headers: { 'content-type': 'application/json' } });
-      const wrongKey = await rt.post(path, { body, headers: { 'x-deferred-signature': sign(body, OTHER_SECRET) } });
+      const wrongKey = await rt.post(path, {
+        body,
+        headers: { 'x-deferred-signature': sign(body, OTHER_SECRET, 'task') },
+      });
       const garbage = await rt.post(path, { body, headers: { 'x-deferred-signature': 'v1=nope' } });
       const tampered = await rt.post(path, {
         body: encodeEnvelope({ task: 'pay', args: [1_000_000] }),
-        headers: { 'x-deferred-signature': sign(body, SECRET) },
+        headers: { 'x-deferred-signature': sign(body, SECRET, 'task') },
       });
       for (const response of [unsigned, wrongKey, garbage, tampered]) expect(response.status).toBe(403);
-      const good = await rt.post(path, { body, headers: { 'x-deferred-signature': sign(body, SECRET) } });
+      const good = await rt.post(path, { body, headers: { 'x-deferred-signature': sign(body, SECRET, 'task') } });
       expect(good.status).toBe(200);
       expect(runs).toBe(1);
       expect(rt.logger.entries.filter((e) => /rejected unauthenticated/.test(e.message))).toHaveLength(4);
@@ -43,7 +50,7 @@ describe('handler', () => {
       const body = encodeEnvelope({ task: 'count', args: [1] });
       const response = await rt.post('/_deferred/tasks/count', {
         body,
-        headers: { 'x-deferred-signature': sign(body, OTHER_SECRET) },
+        headers: { 'x-deferred-signature': sign(body, OTHER_SECRET, 'task') },
       });
       expect(response.status).toBe(200);
       expect(seen).toEqual([1]);
@@ -51,7 +58,7 @@ describe('handler', () => {
       await count.with({ delay: '1h' }).defer(2);
       const [task] = await rt.client.getTask({ name: (await rt.listTasks())[0]!, responseView: 'FULL' });
       const signature = task.httpRequest!.headers!['x-deferred-signature']!;
-      expect(signature).toBe(sign(Buffer.from(task.httpRequest!.body as Uint8Array), SECRET));
+      expect(signature).toBe(sign(Buffer.from(task.httpRequest!.body as Uint8Array), SECRET, 'task'));
     });
 
     it('rejects a body over maxBodyBytes with 413 before reading it, declared or streamed', async () => {
@@ -78,6 +85,84 @@ describe('handler', () => {
       expect(chunked).toBe(413);
     });
 
+    it('signatures bind their purpose: a task body starts no sweep, a sweep signature runs no task', async () => {
+      const rt = await setup(ctx(), { record: true });
+      let sweeps = 0;
+      let runs = 0;
+      rt.deferred.onSweep(async () => ++sweeps);
+      const work = rt.deferred.task('work', () => void runs++);
+      await work.defer();
+      await rt.advance();
+      expect(runs).toBe(1);
+      const captured = rt.recorded.find((r) => r.url === '/_deferred/tasks/work')!;
+      const replayHeaders = Object.fromEntries(
+        Object.entries(captured.headers).filter(([name]) => name !== 'content-length'),
+      );
+      const before = rt.logger.entries.length;
+      const toSweep = await rt.post('/_deferred/sweep', { body: captured.body, headers: replayHeaders });
+      expect(toSweep.status).toBe(403);
+      const legacyToSweep = await rt.post('/_deferred/sweep', {
+        body: captured.body,
+        headers: { 'x-deferred-signature': v1(captured.body) },
+      });
+      expect(legacyToSweep.status).toBe(403);
+      expect(sweeps).toBe(0);
+      const refusals = rt.logger.entries.slice(before).map((e) => e.message);
+      expect(refusals).toEqual([
+        expect.stringMatching(/sweep: the body is a task's: a task's body cannot start a sweep/),
+        expect.stringMatching(/sweep: the body is a task's: a task's body cannot start a sweep/),
+      ]);
+
+      const envelope = encodeEnvelope({ task: 'work', args: [] });
+      const sweepSigned = await rt.post('/_deferred/tasks/work', {
+        body: envelope,
+        headers: { 'x-deferred-signature': sign(envelope, SECRET, 'sweep') },
+      });
+      expect(sweepSigned.status).toBe(403);
+      expect(rt.logger.entries.at(-1)!.message).toMatch(/the body is signed for the sweep route, not for a task route/);
+      const empty = Buffer.from('{}');
+      const taskSignedSweep = await rt.post('/_deferred/sweep', {
+        body: empty,
+        headers: { 'x-deferred-signature': sign(empty, SECRET, 'task') },
+      });
+      expect(taskSignedSweep.status).toBe(403);
+      expect(rt.logger.entries.at(-1)!.message).toMatch(/sign sweep requests with sign\(body, secret, 'sweep'\)/);
+      const sweep = await rt.post('/_deferred/sweep', {
+        body: empty,
+        headers: { 'x-deferred-signature': sign(empty, SECRET, 'sweep') },
+      });
+      expect(sweep).toMatchObject({ status: 200, body: { outcome: 'swept', result: 1 } });
+      expect(runs).toBe(1);
+    });
+
+    it("0.1's v1 signatures verify during the upgrade window (legacySignatures: 'accept', the default), and not after", async () => {
+      const during = await setup(ctx());
+      const after = await setup(ctx(), { legacySignatures: 'refuse' });
+      const ran: string[] = [];
+      for (const rt of [during, after]) {
+        rt.deferred.task('work', (who: string) => void ran.push(who));
+        rt.deferred.onSweep(async () => 'swept');
+      }
+      const body = (who: string) => encodeEnvelope({ task: 'work', args: [who] });
+      const legacy = (rt: RuntimeFixture, who: string) =>
+        rt.post('/_deferred/tasks/work', { body: body(who), headers: { 'x-deferred-signature': v1(body(who)) } });
+      expect((await legacy(during, 'during')).status).toBe(200);
+      expect((await legacy(after, 'after')).status).toBe(403);
+      expect(after.logger.entries.at(-1)!.message).toMatch(
+        /a v1 signature, refused since legacySignatures is 'refuse'/,
+      );
+      expect(ran).toEqual(['during']);
+      // A 0.1 sweep request (v1 over a body that is no task's) too.
+      const empty = Buffer.from('{}');
+      const legacySweep = (rt: RuntimeFixture) =>
+        rt.post('/_deferred/sweep', { body: empty, headers: { 'x-deferred-signature': v1(empty) } });
+      expect((await legacySweep(during)).status).toBe(200);
+      expect((await legacySweep(after)).status).toBe(403);
+      await expect(setup(ctx(), { legacySignatures: 'maybe' as never })).rejects.toThrow(
+        /legacySignatures must be 'accept' or 'refuse', got "maybe"/,
+      );
+    });
+
     it('answers 404 outside its routes and 405 for GET', async () => {
       const rt = await setup(ctx());
       expect((await rt.post('/elsewhere', { body: '{}' })).status).toBe(404);
@@ -94,7 +179,7 @@ describe('handler', () => {
         const body = Buffer.from(raw);
         const response = await rt.post('/_deferred/tasks/t', {
           body,
-          headers: { 'x-deferred-signature': sign(body, SECRET) },
+          headers: { 'x-deferred-signature': sign(body, SECRET, 'task') },
         });
         expect(response).toMatchObject({ status: 200, body: { outcome: 'rejected' } });
       }
@@ -142,7 +227,7 @@ describe('handler', () => {
       const future = Buffer.from('{"v":1,"task":"charge","args":[{"$fromTheFuture":1}]}'); // a tag it does not know
       const direct = await rt.post('/_deferred/tasks/charge', {
         body: future,
-        headers: { 'x-deferred-signature': sign(future, SECRET) },
+        headers: { 'x-deferred-signature': sign(future, SECRET, 'task') },
       });
       expect(direct).toMatchObject({ status: 200, body: { outcome: 'failed' } });
       await rt.advance();
@@ -211,11 +296,35 @@ describe('handler with OIDC', () => {
       await rt.advance();
       expect(runs).toBe(1);
       const body = encodeEnvelope({ task: 'guarded', args: [] });
-      const headers = { 'x-deferred-signature': sign(body, SECRET) };
+      const headers = { 'x-deferred-signature': sign(body, SECRET, 'task') };
       expect((await rt.post('/_deferred/tasks/guarded', { body, headers })).status).toBe(403);
       const bogus = { ...headers, authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.x' };
       expect((await rt.post('/_deferred/tasks/guarded', { body, headers: bogus })).status).toBe(403);
       expect(runs).toBe(1);
+    });
+
+    it('a captured delivery, token and all, posted to the sweep route starts no sweep', async () => {
+      const rt = await setup(ctx(), { record: true });
+      let sweeps = 0;
+      rt.deferred.onSweep(async () => ++sweeps);
+      const t = rt.deferred.task('guarded', () => undefined);
+      await t.defer();
+      await rt.advance();
+      const captured = rt.recorded.find((r) => r.url === '/_deferred/tasks/guarded')!;
+      expect(captured.headers['authorization']).toMatch(/^Bearer /);
+      const headers = Object.fromEntries(Object.entries(captured.headers).filter(([n]) => n !== 'content-length'));
+      const withSignature = await rt.post('/_deferred/sweep', { body: captured.body, headers });
+      const { 'x-deferred-signature': _dropped, ...unsigned } = headers;
+      const withoutSignature = await rt.post('/_deferred/sweep', { body: captured.body, headers: unsigned });
+      expect([withSignature.status, withoutSignature.status]).toEqual([403, 403]);
+      expect(sweeps).toBe(0);
+      // The scheduler's own request (a token, a body that is no task's) still sweeps.
+      const scheduled = await rt.post('/_deferred/sweep', {
+        body: '{}',
+        headers: { authorization: headers['authorization']! },
+      });
+      expect(scheduled.status).toBe(200);
+      expect(sweeps).toBe(1);
     });
 
     it('refuses a token minted for another audience', async () => {

@@ -25,7 +25,7 @@ describe('handler routes', () => {
       expect((await rt.post('/_deferred/sweep', { body })).status).toBe(403);
       const signed = await rt.post('/_deferred/sweep?shards=4', {
         body,
-        headers: { 'x-deferred-signature': sign(body, SECRET) },
+        headers: { 'x-deferred-signature': sign(body, SECRET, 'sweep') },
       });
       expect(signed).toEqual({ status: 200, body: { outcome: 'swept', result: { shards: 16 } } });
       expect(calls).toHaveLength(1);
@@ -95,7 +95,7 @@ describe('App Engine targets', () => {
         const body = Buffer.from('{"v":1,"task":"hello","args":["x"]}');
         const direct = await httpRequest(`${origin}/_deferred/tasks/hello`, {
           body,
-          headers: { 'x-deferred-signature': sign(body, SECRET) },
+          headers: { 'x-deferred-signature': sign(body, SECRET, 'task') },
         });
         expect(direct.status).toBe(403); // signed, but not through App Engine's task queue
         expect(seen).toEqual(['gae']);

@@ -25,7 +25,7 @@ async function postSweep(rt: RuntimeFixture, headers: Record<string, string> = {
     body,
     headers: {
       'content-type': 'application/json',
-      ...(signed ? { 'x-deferred-signature': sign(body, SECRET) } : {}),
+      ...(signed ? { 'x-deferred-signature': sign(body, SECRET, 'sweep') } : {}),
       ...headers,
     },
   });

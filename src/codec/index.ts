@@ -12,4 +12,12 @@ export {
   type ParseEnvelopeOptions,
   type DecodeEnvelopeOptions,
 } from './envelope.js';
-export { sign, verify, SIGNATURE_HEADER } from './sign.js';
+export {
+  sign,
+  verify,
+  checkSignature,
+  SIGNATURE_HEADER,
+  type SignaturePurpose,
+  type SignatureCheck,
+  type VerifyOptions,
+} from './sign.js';

@@ -100,3 +100,17 @@ export function retargetRequest(request: CreateTaskRequest, taskId: string, sche
     task: { ...request.task, name: `${request.parent}/tasks/${taskId}`, scheduleTime: timestamp(scheduleMs) },
   };
 }
+
+/** A copy of a request whose signature header is recomputed over its body (stored as base64 or as bytes). */
+export function resignRequest(request: CreateTaskRequest, signBody: (body: Buffer) => string): CreateTaskRequest {
+  const task = request.task;
+  const target = task?.httpRequest ? 'httpRequest' : task?.appEngineHttpRequest ? 'appEngineHttpRequest' : null;
+  if (!task || !target) return request;
+  const http = task[target]!;
+  const raw = http.body;
+  const body = typeof raw === 'string' ? Buffer.from(raw, 'base64') : Buffer.from(raw ?? []);
+  return {
+    ...request,
+    task: { ...task, [target]: { ...http, headers: { ...http.headers, [SIGNATURE_HEADER]: signBody(body) } } },
+  };
+}

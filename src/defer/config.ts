@@ -49,6 +49,7 @@ export interface ResolvedConfig {
   } | null;
   readonly trustAppEngineHeaders: boolean;
   readonly unknownTasks: 'fail' | 'retry';
+  readonly legacySignatures: 'accept' | 'refuse';
   readonly logger: Logger;
   readonly clock: TimeSource;
 }
@@ -67,6 +68,12 @@ function unknownTasksOf(value: unknown): 'fail' | 'retry' {
   if (value === undefined) return 'fail';
   if (value === 'fail' || value === 'retry') return value;
   throw new ConfigurationError(`unknownTasks must be 'fail' or 'retry', got ${JSON.stringify(value)}.`);
+}
+
+function legacySignaturesOf(value: unknown): 'accept' | 'refuse' {
+  if (value === undefined) return 'accept';
+  if (value === 'accept' || value === 'refuse') return value;
+  throw new ConfigurationError(`legacySignatures must be 'accept' or 'refuse', got ${JSON.stringify(value)}.`);
 }
 
 const systemClock: TimeSource = { now: () => Date.now() };
@@ -162,6 +169,7 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
     // App Engine targets.
     trustAppEngineHeaders: config.trustAppEngineHeaders ?? (Boolean(process.env.GAE_APPLICATION) && !urlBase),
     unknownTasks: unknownTasksOf(config.unknownTasks),
+    legacySignatures: legacySignaturesOf(config.legacySignatures),
     logger: config.logger ?? jsonLogger,
     clock: config.clock ?? systemClock,
   };

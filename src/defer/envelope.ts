@@ -1,6 +1,6 @@
 /** The runtime's use of the payload codec: encoding calls and entity references, parsing, decoding, signing. */
 import type { Datastore, Key } from '@google-cloud/datastore';
-import { decodeEnvelopeArgs, encodeEnvelope, parseEnvelope, sign, verify, type CodecRegistry } from '../codec/index.js';
+import { decodeEnvelopeArgs, encodeEnvelope, parseEnvelope, sign, type CodecRegistry } from '../codec/index.js';
 
 /** Settings that travel with a deferral (signed with it) because the handler needs them. */
 export interface EnvelopeMeta {
@@ -96,12 +96,17 @@ export function decodeCall(
   });
 }
 
-/** The signature header value for a body. */
+/** The signature header value of a task body (bound to task routes). */
 export function signBody(body: Buffer, secret: string): string {
-  return sign(body, secret);
+  return sign(body, secret, 'task');
 }
 
-/** True when `signature` is a valid signature of `body` under one of `secrets`. */
-export function verifyBody(body: Buffer, signature: string | undefined, secrets: readonly string[]): boolean {
-  return verify(body, signature, secrets);
+/** True when `body` parses as a task envelope (what a captured task delivery's body is). */
+export function isTaskEnvelope(body: Buffer, maxDepth?: number): boolean {
+  try {
+    parseEnvelope(body, { maxDepth });
+    return true;
+  } catch {
+    return false;
+  }
 }

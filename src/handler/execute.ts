@@ -1,13 +1,15 @@
 /** The transport-independent handler: routes, authenticates, and runs one delivery of a task (inline or entity-backed). */
 import type { Key } from '@google-cloud/datastore';
 import type { ResolvedConfig } from '../defer/config.js';
-import { parseStoredRequest, retargetRequest, storedRequest } from '../defer/cloud-task-request.js';
+import { checkSignature, SIGNATURE_HEADER } from '../codec/index.js';
+import { parseStoredRequest, resignRequest, retargetRequest, storedRequest } from '../defer/cloud-task-request.js';
 import { Enqueuer, SCHEDULE_HORIZON_MS, isAlreadyExists } from '../defer/enqueue.js';
 import {
   decodeCall,
+  isTaskEnvelope,
   keyOfRef,
   parseCall,
-  verifyBody,
+  signBody,
   type CodecSettings,
   type ParsedEnvelope,
 } from '../defer/envelope.js';
@@ -171,13 +173,41 @@ export class TaskExecutor {
     return false;
   }
 
+  /** Throws {@link UnauthenticatedError} unless the body is signed for `route` (or, in the upgrade window, v1-signed). */
+  private checkSigned(request: CoreRequest, route: 'task' | 'sweep'): void {
+    const { config } = this.deps;
+    const check = checkSignature(request.body, request.headers[SIGNATURE_HEADER], config.secrets, route);
+    if (check === 'valid') return;
+    const legacy = check === 'legacy' && config.legacySignatures === 'accept';
+    if (route === 'task') {
+      if (legacy) return;
+      if (check === 'other-purpose') {
+        throw new UnauthenticatedError('the body is signed for the sweep route, not for a task route');
+      }
+      if (check === 'legacy') {
+        throw new UnauthenticatedError("a v1 signature, refused since legacySignatures is 'refuse'");
+      }
+      throw new UnauthenticatedError('missing, bad or stale signature (x-deferred-signature)');
+    }
+    // A v1 signature is bound to no route; its body is not a task's (checked before), so it is a 0.1 sweep request.
+    if (legacy) return;
+    if (check === 'other-purpose' || check === 'legacy') {
+      throw new UnauthenticatedError(
+        "the body is signed for a task route: a task's body cannot start a sweep (sign sweep requests with sign(body, secret, 'sweep'))",
+      );
+    }
+    throw new UnauthenticatedError('sweep request is neither signed nor from a trusted scheduler');
+  }
+
   private async handleSweep(request: CoreRequest): Promise<CoreResponse> {
     const sweep = this.deps.sweep();
     if (!sweep) return { status: 404, body: { error: 'no sweep function registered (deferred.onSweep)' } };
     const transport = await this.authenticateTransport(request, 'sweep');
-    if (!transport && !verifyBody(request.body, request.headers['x-deferred-signature'], this.deps.config.secrets)) {
-      throw new UnauthenticatedError('sweep request is neither signed nor from a trusted scheduler');
+    // A task's body (a captured delivery, even with its OIDC token) never starts a sweep, whatever signs it.
+    if (isTaskEnvelope(request.body, this.deps.config.maxDepth)) {
+      throw new UnauthenticatedError("the body is a task's: a task's body cannot start a sweep");
     }
+    if (!transport) this.checkSigned(request, 'sweep');
     const result = await sweep({
       method: request.method,
       headers: request.headers,
@@ -192,9 +222,7 @@ export class TaskExecutor {
     if (this.verifyOidc || config.trustAppEngineHeaders) {
       await this.authenticateTransport(request, 'task');
     }
-    if (!verifyBody(request.body, request.headers['x-deferred-signature'], config.secrets)) {
-      throw new UnauthenticatedError('missing, bad or stale signature (x-deferred-signature)');
-    }
+    this.checkSigned(request, 'task');
     const delivery = readDeliveryHeaders(request.headers);
     let parsed: ParsedEnvelope;
     try {
@@ -501,7 +529,11 @@ export class TaskExecutor {
     const currentId = delivery.taskId ?? taskIdOf(task.cloudTaskName);
     const nextId = hopTaskId(currentId);
     const scheduleMs = Math.min(task.eta.getTime(), config.clock.now() + SCHEDULE_HORIZON_MS);
-    const request = retargetRequest(parseStoredRequest(task.cloudTaskRequest), nextId, scheduleMs);
+    // Signed again (as v2) on the way: a task deferred by 0.1 carries a v1 signature in its stored request.
+    const request = resignRequest(
+      retargetRequest(parseStoredRequest(task.cloudTaskRequest), nextId, scheduleMs),
+      (body) => signBody(body, config.secrets[0]!),
+    );
     const name = request.task!.name!;
     if (task.cloudTaskName !== name) {
       if (!(await retargetTask(config.datastore, task.key, name, storedRequest(request)))) return ok('duplicate');
