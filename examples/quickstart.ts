@@ -23,7 +23,11 @@ export function createWorker(clients: { datastore: Datastore; tasks: CloudTasksC
   });
 
   // The handler serves <basePath>/tasks/<task name>; it is also Express middleware: app.use(deferred.handler).
-  const server = http.createServer(deferred.handler);
+  // Timeouts: a client that sends its request slowly is dropped after 30 s, not Node's default 300 s.
+  const server = http.createServer(
+    { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 },
+    deferred.handler,
+  );
   return { deferred, sendReport, server, sent };
 }
 

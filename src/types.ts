@@ -392,6 +392,14 @@ export interface DeferredConfig {
    */
   readonly maxBodyBytes?: number;
   /**
+   * Most bytes of request bodies the handler holds at once, across concurrent requests, before their signature is
+   * checked (without OIDC the signature covers the whole body, so it is read first). A request whose body would pass
+   * it gets 503 and is not read on; Cloud Tasks retries it. With OIDC the token is checked from the headers before any
+   * body is read, so unauthenticated requests hold nothing.
+   * @default 33_554_432 (32 MiB), at least `maxBodyBytes`
+   */
+  readonly maxUnverifiedBodyBytes?: number;
+  /**
    * Class codecs: how instances of your classes travel as arguments (`registry.register({ name, type, encode, decode })`).
    * @default none (only built-in types)
    */

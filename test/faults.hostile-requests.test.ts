@@ -46,9 +46,12 @@ function streamHugeBody(
   path: string,
   offerBytes: number,
   readAfterMs = 0,
-): Promise<{ sent: number; status: string }> {
+  headers: Record<string, string> = {},
+): Promise<{ sent: number; status: string; port: number }> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
+    let localPort = 0;
+    socket.once('connect', () => (localPort = socket.localPort!));
     if (readAfterMs > 0) {
       socket.pause();
       setTimeout(() => socket.resume(), readAfterMs);
@@ -62,9 +65,10 @@ function streamHugeBody(
     socket.on('error', () => undefined); // EPIPE / ECONNRESET once the server hangs up: expected
     socket.on('close', () => {
       closed = true;
-      resolve({ sent, status: answer.split('\r\n')[0] ?? '' });
+      resolve({ sent, status: answer.split('\r\n')[0] ?? '', port: localPort });
     });
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n${extra.join('')}\r\n`);
     const pump = () => {
       while (!closed && sent < offerBytes) {
         sent += chunk.length;
@@ -259,26 +263,35 @@ describe('faults: hostile requests', { timeout: 60_000 }, () => {
     });
 
     it('a streamed body over the limit gets 413 after at most the limit was read, delivered before the connection is closed', async () => {
-      const rt = await setup(ctx());
+      const rt = await setup(ctx(), { record: true });
       let runs = 0;
-      rt.deferred.task('work', () => runs++);
+      const work = rt.deferred.task('work', () => runs++);
+      await work.defer();
+      await rt.advance();
+      const token = rt.recorded[0]!.headers['authorization']!; // a valid token: the body is read, up to the limit
+      runs = 0;
       const server = http.createServer(rt.deferred.handler);
-      const readBySocket: number[] = [];
-      server.on('connection', (socket) => socket.on('close', () => readBySocket.push(socket.bytesRead)));
+      const readBySocket = new Map<number, number>(); // client port -> bytes the server read from it
+      server.on('connection', (socket) => {
+        const client = socket.remotePort!;
+        socket.on('close', () => readBySocket.set(client, socket.bytesRead));
+      });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       try {
         const { port } = server.address() as net.AddressInfo;
         const before = rt.logger.entries.length;
         const offered = 1024 * 1024 * 1024; // 1 GiB on offer; the server must hang up long before
         // A client that reads at once, and one that looks at the answer only a little later: both get the 413.
-        for (const [i, readAfterMs] of [0, 300].entries()) {
-          const result = await streamHugeBody(port, '/_deferred/tasks/work', offered, readAfterMs);
+        for (const readAfterMs of [0, 300]) {
+          const result = await streamHugeBody(port, '/_deferred/tasks/work', offered, readAfterMs, {
+            authorization: token,
+          });
           expect({ readAfterMs, status: result.status }).toEqual({
             readAfterMs,
             status: 'HTTP/1.1 413 Payload Too Large',
           });
-          await expect.poll(() => readBySocket.length).toBe(i + 1);
-          expect(readBySocket[i]!).toBeLessThan(1_100_000 + 256 * 1024); // the limit, one chunk and the headers
+          await expect.poll(() => readBySocket.has(result.port)).toBe(true);
+          expect(readBySocket.get(result.port)!).toBeLessThan(1_100_000 + 256 * 1024); // the limit, one chunk, the headers
           expect(result.sent).toBeLessThan(64 * 1024 * 1024); // what the kernel buffers took, not the gigabyte
         }
         const logs = rt.logger.entries.slice(before);
@@ -294,6 +307,11 @@ describe('faults: hostile requests', { timeout: 60_000 }, () => {
           body,
         });
         expect(after.status).toBe(403); // OIDC is on: no token
+        // Without a token the body is not read at all: 403 from the headers, the connection closed after it.
+        const unauthenticated = await streamHugeBody(port, '/_deferred/tasks/work', offered, 300);
+        expect(unauthenticated.status).toBe('HTTP/1.1 403 Forbidden');
+        await expect.poll(() => readBySocket.has(unauthenticated.port)).toBe(true);
+        expect(readBySocket.get(unauthenticated.port)!).toBeLessThan(256 * 1024); // the headers, one read of the socket
       } finally {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,5 +1,7 @@
 // The handler's front door: signatures (and rotation), OIDC tokens, body limits, routes, malformed bodies, unknown tasks.
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
 import { Datastore } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { CodecRegistry, encodeEnvelope, sign } from '../src/codec/index.js';
@@ -160,6 +162,59 @@ describe('handler', () => {
       expect((await legacySweep(after)).status).toBe(403);
       await expect(setup(ctx(), { legacySignatures: 'maybe' as never })).rejects.toThrow(
         /legacySignatures must be 'accept' or 'refuse', got "maybe"/,
+      );
+    });
+
+    it('bounds the bytes of bodies held before their signature check across requests: one more gets 503, unread', async () => {
+      const rt = await setup(ctx(), { maxBodyBytes: 100_000, maxUnverifiedBodyBytes: 150_000 });
+      rt.deferred.task('work', () => undefined);
+      const server = http.createServer(rt.deferred.handler);
+      const readBySocket = new Map<number, net.Socket>();
+      server.on('connection', (socket) => readBySocket.set(socket.remotePort!, socket));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as net.AddressInfo;
+      /** Sends the headers of a 100,000-byte body and `bytes` of it; resolves with the status line, or '' if none came. */
+      const partial = (bytes: number) => {
+        const socket = net.connect(port, '127.0.0.1');
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+        socket.on('error', () => undefined);
+        socket.write('POST /_deferred/tasks/work HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n');
+        socket.write(Buffer.alloc(bytes, 'a'));
+        const status = async (waitMs: number) => {
+          for (const deadline = Date.now() + waitMs; answer === '' && Date.now() < deadline;) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          return answer.split('\r\n')[0]!;
+        };
+        return { socket, status, finish: () => socket.write(Buffer.alloc(100_000 - bytes, 'a')) };
+      };
+      try {
+        const first = partial(90_000);
+        await expect
+          .poll(() => readBySocket.get(first.socket.localPort!)?.bytesRead ?? 0)
+          .toBeGreaterThanOrEqual(90_000);
+        const before = rt.logger.entries.length;
+        const second = partial(90_000); // 180,000 bytes would be held: refused at once, without waiting for the rest
+        expect(await second.status(5_000)).toBe('HTTP/1.1 503 Service Unavailable');
+        expect(rt.logger.entries.slice(before).map((e) => e.message)).toEqual([
+          expect.stringMatching(
+            /bodies waiting for their signature check already hold maxUnverifiedBodyBytes \(150000 bytes\)/,
+          ),
+        ]);
+        expect(await first.status(100)).toBe(''); // still being read
+        first.finish();
+        expect(await first.status(5_000)).toBe('HTTP/1.1 403 Forbidden'); // read in full, then refused: unsigned
+        // Its share is given back: another full body is read and answered.
+        const third = partial(100_000);
+        expect(await third.status(5_000)).toBe('HTTP/1.1 403 Forbidden');
+        for (const p of [first, second, third]) p.socket.destroy();
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+      await expect(setup(ctx(), { maxBodyBytes: 100_000, maxUnverifiedBodyBytes: 50_000 })).rejects.toThrow(
+        /maxUnverifiedBodyBytes \(50000\) must be at least maxBodyBytes \(100000\)/,
       );
     });
 

@@ -15,6 +15,8 @@ import { checkQueueId } from './names.js';
 export const DEFAULT_INLINE_THRESHOLD = 100_000;
 /** Default request body limit of the handler (a Cloud Task is at most 1 MB). */
 export const DEFAULT_MAX_BODY_BYTES = 1_100_000;
+/** Default budget of request-body bytes held at once before their signature is checked (32 MiB). */
+export const DEFAULT_MAX_UNVERIFIED_BODY_BYTES = 32 * 1024 * 1024;
 /** Default nesting limit of argument values. */
 export const DEFAULT_MAX_DEPTH = 64;
 /** Cloud Tasks' default dispatch deadline for HTTP targets. */
@@ -32,6 +34,7 @@ export interface ResolvedConfig {
   readonly tasks: CloudTasksClient;
   readonly inlineThreshold: number;
   readonly maxBodyBytes: number;
+  readonly maxUnverifiedBodyBytes: number;
   readonly maxDepth: number;
   readonly codecs: CodecRegistry | undefined;
   readonly defaults: TaskOptions;
@@ -147,6 +150,18 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
     throw new ConfigurationError(`shards must be a whole number from 1 to 9999, got ${shards}.`);
   }
 
+  const maxBodyBytes = positive(config.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
+  const maxUnverifiedBodyBytes = positive(
+    config.maxUnverifiedBodyBytes,
+    Math.max(DEFAULT_MAX_UNVERIFIED_BODY_BYTES, maxBodyBytes),
+    'maxUnverifiedBodyBytes',
+  );
+  if (maxUnverifiedBodyBytes < maxBodyBytes) {
+    throw new ConfigurationError(
+      `maxUnverifiedBodyBytes (${maxUnverifiedBodyBytes}) must be at least maxBodyBytes (${maxBodyBytes}), or no request of the largest size could ever be read.`,
+    );
+  }
+
   return {
     projectId: config.projectId,
     location: config.location,
@@ -157,7 +172,8 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
     datastore: config.datastore,
     tasks: config.tasks,
     inlineThreshold: positive(config.inlineThreshold, DEFAULT_INLINE_THRESHOLD, 'inlineThreshold'),
-    maxBodyBytes: positive(config.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
+    maxBodyBytes,
+    maxUnverifiedBodyBytes,
     maxDepth: positive(config.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth'),
     codecs: config.codecs,
     defaults: config.defaults ?? {},

@@ -23,6 +23,7 @@ import { finishedAgeKey, finishedDueMs, shardOf, TASK_KIND } from '../store/sche
 import { claimTask, completeTask, retargetTask, type RunOutcome } from '../store/state-machine.js';
 import { packPayload, readPayload, saveTask, taskKey, taskMutations, type StoredTask } from '../store/task-entity.js';
 import type { LogEntry, LogSeverity, SweepFunction, TaskInfo } from '../types.js';
+import { BodyBudget } from './body-budget.js';
 import { runWithContext, type RunContext } from './context.js';
 import { describeError, log } from './logger.js';
 import { oidcVerifier } from './oidc.js';
@@ -37,7 +38,17 @@ export interface CoreRequest {
   readonly query: URLSearchParams;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer;
+  /**
+   * What {@link TaskExecutor.preflight} found for this request before its body was read: whether the transport is
+   * authenticated (an OIDC token, a trusted App Engine header). Absent: `handle` runs the preflight itself.
+   */
+  readonly transport?: boolean;
+  /** Gives back the body's share of the unverified-body budget; called once the signature has been checked. */
+  readonly release?: () => void;
 }
+
+/** What the preflight of a request decided before its body is read: answer now, or read the body. */
+export type Preflight = { readonly response: CoreResponse } | { readonly transport: boolean };
 
 /** The answer: a status and a small JSON body saying what happened. */
 export interface CoreResponse {
@@ -106,6 +117,8 @@ export class TaskExecutor {
     ((authorization: string | undefined, accounts: readonly string[]) => Promise<void>) | null;
   /** Service accounts accepted on task routes, and on the sweep route. */
   private readonly accounts: { readonly task: readonly string[]; readonly sweep: readonly string[] };
+  /** Bytes of request bodies held before their signature is checked, across every request of this runtime. */
+  readonly budget: BodyBudget;
 
   constructor(private readonly deps: ExecutorDeps) {
     const { oidc, clock } = deps.config;
@@ -118,26 +131,48 @@ export class TaskExecutor {
             clock,
           })
         : null;
+    this.budget = new BodyBudget(deps.config.maxUnverifiedBodyBytes);
     this.accounts = {
       task: oidc ? [oidc.serviceAccountEmail] : [],
       sweep: oidc ? [oidc.serviceAccountEmail, ...oidc.sweepServiceAccounts] : [],
     };
   }
 
+  /**
+   * Decides from the method, the route and the headers alone whether a request's body may be read: 405, 404 (no
+   * sweep function) and 403 (a missing or bad OIDC token, no trusted App Engine header) are answered before a byte of
+   * the body is read or held.
+   */
+  async preflight(
+    route: NonNullable<Route>,
+    method: string,
+    path: string,
+    headers: CoreRequest['headers'],
+  ): Promise<Preflight> {
+    if (method !== 'POST') return { response: { status: 405, body: { error: 'use POST' } } };
+    if (route.kind === 'sweep' && !this.deps.sweep()) {
+      return { response: { status: 404, body: { error: 'no sweep function registered (deferred.onSweep)' } } };
+    }
+    try {
+      return { transport: await this.authenticateTransport(headers, route.kind) };
+    } catch (error) {
+      return { response: this.refusal(path, error) };
+    }
+  }
+
   /** Handles one request whose route is known (the adapters route first, so they only read bodies of our routes). */
   async handle(route: NonNullable<Route>, request: CoreRequest): Promise<CoreResponse> {
-    if (request.method !== 'POST') return { status: 405, body: { error: 'use POST' } };
+    let transport = request.transport;
+    if (transport === undefined) {
+      const preflight: Preflight = await this.preflight(route, request.method, request.path, request.headers);
+      if ('response' in preflight) return preflight.response;
+      transport = preflight.transport;
+    }
     try {
-      if (route.kind === 'sweep') return await this.handleSweep(request);
-      return await this.handleTask(route.name, request);
+      if (route.kind === 'sweep') return await this.handleSweep(request, transport);
+      return await this.handleTask(route.name, request, transport);
     } catch (error) {
-      if (error instanceof UnauthenticatedError) {
-        log(this.deps.config.logger, {
-          severity: 'WARNING',
-          message: `rejected unauthenticated request to ${request.path}: ${error.message}`,
-        });
-        return { status: 403, body: { error: 'forbidden' } };
-      }
+      if (error instanceof UnauthenticatedError) return this.refusal(request.path, error);
       log(this.deps.config.logger, {
         severity: 'ERROR',
         message: `handler error on ${request.path}: ${describeError(error)}`,
@@ -145,6 +180,28 @@ export class TaskExecutor {
       });
       return { status: 500, body: { error: 'internal error' } };
     }
+  }
+
+  /** The 403 of an unauthenticated request, with its one log line (anything else is rethrown). */
+  private refusal(path: string, error: unknown): CoreResponse {
+    if (!(error instanceof UnauthenticatedError)) throw error;
+    log(this.deps.config.logger, {
+      severity: 'WARNING',
+      message: `rejected unauthenticated request to ${path}: ${error.message}`,
+    });
+    return { status: 403, body: { error: 'forbidden' } };
+  }
+
+  /**
+   * The answer to a request whose body would take the bodies waiting for their signature check past
+   * `maxUnverifiedBodyBytes` (the adapters stop reading it), with its one log line. Cloud Tasks retries a 503.
+   */
+  busy(path: string, limit: number): CoreResponse {
+    log(this.deps.config.logger, {
+      severity: 'WARNING',
+      message: `rejected a request to ${path}: the bodies waiting for their signature check already hold maxUnverifiedBodyBytes (${limit} bytes); stopped reading it, try again later`,
+    });
+    return { status: 503, body: { error: 'busy: too many unverified request bodies, try again later' } };
   }
 
   /** The answer to a request whose body is over `limit` bytes (the adapters stop reading it), with its one log line. */
@@ -157,15 +214,15 @@ export class TaskExecutor {
   }
 
   /** OIDC when configured, else App Engine's queue header when trusted; nothing otherwise (the signature still applies). */
-  private async authenticateTransport(request: CoreRequest, route: 'task' | 'sweep'): Promise<boolean> {
+  private async authenticateTransport(headers: CoreRequest['headers'], route: 'task' | 'sweep'): Promise<boolean> {
     if (this.verifyOidc) {
-      await this.verifyOidc(request.headers['authorization'], this.accounts[route]);
+      await this.verifyOidc(headers['authorization'], this.accounts[route]);
       return true;
     }
     if (this.deps.config.trustAppEngineHeaders) {
       const appEngineHeaders =
         route === 'sweep' ? ['x-appengine-cron', 'x-appengine-queuename'] : ['x-appengine-queuename'];
-      if (!appEngineHeaders.some((name) => request.headers[name] !== undefined)) {
+      if (!appEngineHeaders.some((name) => headers[name] !== undefined)) {
         throw new UnauthenticatedError(`missing App Engine header (${appEngineHeaders.join(' or ')})`);
       }
       return true;
@@ -199,10 +256,10 @@ export class TaskExecutor {
     throw new UnauthenticatedError('sweep request is neither signed nor from a trusted scheduler');
   }
 
-  private async handleSweep(request: CoreRequest): Promise<CoreResponse> {
+  private async handleSweep(request: CoreRequest, transport: boolean): Promise<CoreResponse> {
     const sweep = this.deps.sweep();
     if (!sweep) return { status: 404, body: { error: 'no sweep function registered (deferred.onSweep)' } };
-    const transport = await this.authenticateTransport(request, 'sweep');
+    request.release?.();
     // A task's body (a captured delivery, even with its OIDC token) never starts a sweep, whatever signs it.
     if (isTaskEnvelope(request.body, this.deps.config.maxDepth)) {
       throw new UnauthenticatedError("the body is a task's: a task's body cannot start a sweep");
@@ -217,12 +274,13 @@ export class TaskExecutor {
     return ok('swept', { result: result ?? null });
   }
 
-  private async handleTask(name: string, request: CoreRequest): Promise<CoreResponse> {
+  private async handleTask(name: string, request: CoreRequest, transport: boolean): Promise<CoreResponse> {
     const { config } = this.deps;
-    if (this.verifyOidc || config.trustAppEngineHeaders) {
-      await this.authenticateTransport(request, 'task');
+    try {
+      this.checkSigned(request, 'task');
+    } finally {
+      request.release?.();
     }
-    this.checkSigned(request, 'task');
     const delivery = readDeliveryHeaders(request.headers);
     let parsed: ParsedEnvelope;
     try {

@@ -1,12 +1,17 @@
-/** The node:http adapter (also Express/Connect middleware): routes, reads the body within the size limit, answers JSON. */
+/** The node:http adapter (also Express/Connect middleware): routes, authenticates from the headers, reads the body within the size limit and the unverified-body budget, answers JSON. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeHandler } from '../types.js';
+import type { BodyReservation } from './body-budget.js';
 import { RouteCache, type CoreResponse, type Route, type TaskExecutor } from './execute.js';
 
 class TooLarge extends Error {}
+class OverBudget extends Error {}
 
-/** Reads a request body, refusing (without reading on) anything over `limit` bytes. */
-export function readNodeBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body, refusing (without reading on) anything over `limit` bytes, or whose bytes `reservation`
+ * cannot take (the budget of bodies waiting for their signature check).
+ */
+export function readNodeBody(req: IncomingMessage, limit: number, reservation?: BodyReservation): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new TooLarge());
   const preParsed = (req as { body?: unknown }).body;
@@ -25,10 +30,12 @@ export function readNodeBody(req: IncomingMessage, limit: number): Promise<Buffe
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
+      const refusal =
+        size > limit ? new TooLarge() : reservation && !reservation.take(chunk.length) ? new OverBudget() : null;
+      if (refusal) {
         req.off('data', onData);
         req.pause();
-        reject(new TooLarge());
+        reject(refusal);
         return;
       }
       parts.push(chunk);
@@ -61,7 +68,10 @@ export const LINGER_MS = 2_000;
  */
 function sendAndClose(req: IncomingMessage, res: ServerResponse, response: CoreResponse): void {
   const socket = req.socket;
+  // Node reads through (and drops) a body nobody has started to read once the answer is sent: start (what is buffered
+  // already is dropped), then read no more of it.
   req.pause();
+  req.read();
   const linger = () => {
     socket.end();
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
@@ -98,7 +108,17 @@ function splitTarget(target: string): { path: string; search: string } {
   };
 }
 
-/** Reads the body of a routed request, runs it through the executor and answers. */
+/** True when the request still has body bytes to come (not read by a body parser before us, not empty). */
+function hasUnreadBody(req: IncomingMessage): boolean {
+  if (req.readableEnded || (req as { body?: unknown }).body !== undefined) return false;
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/**
+ * Serves a routed request: decides what it can from the method and the headers (an OIDC token is checked before a
+ * byte of the body is read), then reads the body within `maxBodyBytes` and the executor's budget of unverified bodies,
+ * runs it through the executor and answers.
+ */
 async function serve(
   executor: TaskExecutor,
   req: IncomingMessage,
@@ -107,22 +127,37 @@ async function serve(
   target: { path: string; search: string },
   maxBodyBytes: number,
 ): Promise<void> {
-  let body: Buffer;
-  try {
-    body = await readNodeBody(req, maxBodyBytes);
-  } catch (error) {
-    if (error instanceof TooLarge) sendAndClose(req, res, executor.tooLarge(target.path, maxBodyBytes));
-    else send(res, { status: 400, body: { error: (error as Error).message } });
+  const headers = headerStrings(req);
+  const preflight = await executor.preflight(route, req.method ?? 'GET', target.path, headers);
+  if ('response' in preflight) {
+    if (hasUnreadBody(req)) sendAndClose(req, res, preflight.response);
+    else send(res, preflight.response);
     return;
   }
-  const response = await executor.handle(route, {
-    method: req.method ?? 'GET',
-    path: target.path,
-    query: new URLSearchParams(target.search),
-    headers: headerStrings(req),
-    body,
-  });
-  send(res, response);
+  const reservation = executor.budget.reserve();
+  try {
+    let body: Buffer;
+    try {
+      body = await readNodeBody(req, maxBodyBytes, reservation);
+    } catch (error) {
+      if (error instanceof TooLarge) sendAndClose(req, res, executor.tooLarge(target.path, maxBodyBytes));
+      else if (error instanceof OverBudget) sendAndClose(req, res, executor.busy(target.path, executor.budget.limit));
+      else send(res, { status: 400, body: { error: (error as Error).message } });
+      return;
+    }
+    const response = await executor.handle(route, {
+      method: req.method ?? 'GET',
+      path: target.path,
+      query: new URLSearchParams(target.search),
+      headers,
+      body,
+      transport: preflight.transport,
+      release: reservation.release,
+    });
+    send(res, response);
+  } finally {
+    reservation.release();
+  }
 }
 
 /** Builds the node:http handler around an executor. */

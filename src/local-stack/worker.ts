@@ -21,11 +21,23 @@ export interface WorkerOptions {
   config?: Partial<DeferredConfig>;
   /** Options of the installed sweeper. @default {} */
   sweeper?: DistributedSweepOptions;
+  /**
+   * Timeouts of the HTTP server, so that a slow client cannot hold a connection (and the body bytes it sent) for
+   * long: `headersMs` to send the request headers, `requestMs` to send the whole request (a task's run after that is
+   * not limited). Node checks them every second here.
+   * @default { headersMs: 10_000, requestMs: 30_000 }
+   */
+  timeouts?: { headersMs?: number; requestMs?: number };
 }
+
+/** Default timeouts of the worker's HTTP server (Node's own defaults hold a slow body for 300 s). */
+export const WORKER_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000 } as const;
 
 /** A running worker. */
 export interface RunningWorker {
   readonly deferred: Deferred;
+  /** The node:http server serving the handler. */
+  readonly server: http.Server;
   readonly sweeper: InstalledSweeper;
   /** `http://127.0.0.1:PORT` */
   readonly origin: string;
@@ -43,7 +55,16 @@ export interface RunningWorker {
 /** Starts a worker on the local stack: register tasks on `worker.deferred`; Cloud Tasks delivers to it. */
 export async function startWorker(stack: LocalStack, options: WorkerOptions = {}): Promise<RunningWorker> {
   let handle: http.RequestListener = (_req, res) => res.writeHead(503).end();
-  const server = http.createServer((req, res) => handle(req, res));
+  const requestTimeout = options.timeouts?.requestMs ?? WORKER_TIMEOUTS.requestMs;
+  const server = http.createServer(
+    {
+      // Node requires the headers' timeout not to exceed the whole request's.
+      headersTimeout: Math.min(options.timeouts?.headersMs ?? WORKER_TIMEOUTS.headersMs, requestTimeout),
+      requestTimeout,
+      connectionsCheckingInterval: 1_000,
+    },
+    (req, res) => handle(req, res),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
@@ -63,6 +84,7 @@ export async function startWorker(stack: LocalStack, options: WorkerOptions = {}
   handle = deferred.handler;
   return {
     deferred,
+    server,
     sweeper,
     origin,
     handlerUrl: `${origin}/_deferred`,
