@@ -272,7 +272,11 @@ export interface TransactionOptions {
   readonly retries?: number;
 }
 
-/** What `currentTask()` returns inside a running task. */
+/**
+ * What `currentTask()` returns inside a running task. For an entity-backed task, `queue`, `cloudTaskName`, `eta` and
+ * `attempt` come from its entity; `retryCount`, `executionCount`, `previousResponse` and `retryReason` are what Cloud
+ * Tasks' headers say (they are not signed).
+ */
 export interface TaskInfo {
   /** Registered task name. */
   readonly task: string;
@@ -284,7 +288,10 @@ export interface TaskInfo {
   readonly retryCount: number;
   /** Times the handler answered this task before (Cloud Tasks' execution count; HTTP targets do not count 503s). */
   readonly executionCount: number;
-  /** 1-based attempt number: `retryCount + 1`. */
+  /**
+   * 1-based attempt number: for an entity-backed task the entity's count of runs started (what `maxAttempts` is checked
+   * against), for an inline one `retryCount + 1`.
+   */
   readonly attempt: number;
   /** The `maxAttempts` of this defer, if any. */
   readonly maxAttempts: number | null;

@@ -1,10 +1,11 @@
 // Entity-backed tasks: spill of big payloads (gzip, chunks), the state machine, duplicate and concurrent deliveries.
 import { randomBytes } from 'node:crypto';
-import { Datastore, PropertyFilter } from '@google-cloud/datastore';
+import { Datastore, PropertyFilter, type Key } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_KIND, TASK_KIND } from '../src/store/schema.js';
 import { describeStorage, type StorageContext } from './support/backends.js';
 import { httpRequest, useRuntime } from './support/runtime.js';
+import type { DeferOptions } from '../src/types.js';
 
 async function allOfKind(storage: StorageContext, kind: string): Promise<Record<string | symbol, unknown>[]> {
   const [entities] = await storage.datastore.runQuery(storage.datastore.createQuery(kind));
@@ -90,30 +91,105 @@ describe('defer (entity-backed)', () => {
       expect(await allOfKind(ctx(), TASK_KIND)).toHaveLength(0);
     });
 
-    it('RunTask before the ETA runs it now, once; the same request enqueued again after it ran runs nothing', async () => {
+    it('without OIDC, RunTask before the ETA runs nothing early (a replay looks the same); Cloud Tasks retries it past its ETA, once', async () => {
       const rt = await setup(ctx());
       let runs = 0;
       const once = rt.deferred.task('once', () => {
         runs++;
       });
       const deferral = await once.with({ entityBacked: true, delay: '1h' }).defer();
-      await rt.advance();
-      expect(runs).toBe(0);
       await rt.client.runTask({ name: deferral.cloudTaskName! });
       await rt.advance();
+      expect(runs).toBe(0);
+      expect(rt.logger.entries.filter((e) => e.outcome === 'notDue')).toHaveLength(1);
+      expect(await rt.listTasks()).toEqual([deferral.cloudTaskName]); // answered 503: Cloud Tasks keeps it
+      await rt.advance(30 * 60_000);
+      expect(runs).toBe(0); // retried with the queue's backoff, and answered 503 until the ETA
+      // The backoff (0.1 s doubling, up to an hour) brings its first retry after the ETA at about 1.8 h.
+      await rt.advance(2 * 3_600_000);
       expect(runs).toBe(1);
-
-      // A second delivery of the same payload (what the sweeper's re-drive or a Cloud Tasks duplicate looks like).
-      const [entity] = await allOfKind(ctx(), TASK_KIND);
-      expect(entity!.state).toBe('done');
-      const request = JSON.parse(entity!.cloudTaskRequest as string);
-      request.task.name = `${rt.queuePath}/tasks/again`;
-      delete request.task.scheduleTime;
-      await rt.client.createTask(request);
-      await rt.advance();
-      expect(runs).toBe(1);
-      expect(rt.logger.entries.some((e) => e.outcome === 'duplicate')).toBe(true);
       expect(await rt.listTasks()).toEqual([]);
+    });
+
+    describe('state beats unsigned headers (no OIDC): a captured body replayed with made-up headers', () => {
+      /** An entity-backed task in a paused queue, and what a replay of its body with `headers` gets. */
+      async function captured(rt: Awaited<ReturnType<typeof setup>>, options: DeferOptions) {
+        await rt.client.createQueue({
+          parent: rt.queuePath.replace(/\/queues\/.*$/, ''),
+          queue: { name: rt.queuePath },
+        });
+        await rt.client.pauseQueue({ name: rt.queuePath });
+        let runs = 0;
+        const work = rt.deferred.task('work', () => void runs++);
+        const deferral = await work.with({ entityBacked: true, ...options }).defer();
+        const [task] = await rt.client.getTask({ name: deferral.cloudTaskName!, responseView: 'FULL' });
+        const body = Buffer.from(task.httpRequest!.body as Uint8Array);
+        const signature = task.httpRequest!.headers!['x-deferred-signature']!;
+        const id = deferral.cloudTaskName!.split('/').pop()!;
+        const replay = (headers: Record<string, string>) =>
+          rt.post('/_deferred/tasks/work', {
+            body,
+            headers: { 'content-type': 'application/json', 'x-deferred-signature': signature, ...headers },
+          });
+        const cloudTasks = (over: Record<string, string> = {}) => ({
+          'x-cloudtasks-queuename': rt.queue,
+          'x-cloudtasks-taskname': id,
+          'x-cloudtasks-taskretrycount': '0',
+          'x-cloudtasks-taskexecutioncount': '0',
+          ...over,
+        });
+        return { deferral, replay, cloudTasks, runs: () => runs };
+      }
+      const entityOf = async (key: Key) => (await ctx().datastore.get(key))[0] as Record<string, unknown>;
+
+      it('a forged ETA header does not make it run before its ETA', async () => {
+        const rt = await setup(ctx());
+        const { deferral, replay, cloudTasks, runs } = await captured(rt, { delay: '1h' });
+        const eta = String(Math.floor(deferral.eta.getTime() / 1000));
+        const early = await replay(cloudTasks({ 'x-cloudtasks-tasketa': eta }));
+        expect(early).toMatchObject({ status: 503, body: { outcome: 'notDue' } });
+        expect(runs()).toBe(0);
+        expect(await entityOf(deferral.entityKey!)).toMatchObject({ state: 'pending', attempts: 0 });
+        await rt.advance(3_600_000); // due now: the same replay runs it, once
+        expect(await replay(cloudTasks({ 'x-cloudtasks-tasketa': eta }))).toMatchObject({ status: 200 });
+        expect(runs()).toBe(1);
+      });
+
+      it('a forged retry count of 99 does not fail it past maxAttempts: the entity counts its own attempts', async () => {
+        const rt = await setup(ctx());
+        const { deferral, replay, cloudTasks, runs } = await captured(rt, { delay: '1m', maxAttempts: 3 });
+        await rt.advance(60_000);
+        const answer = await replay(cloudTasks({ 'x-cloudtasks-taskretrycount': '99' }));
+        expect(answer).toMatchObject({ status: 200, body: { outcome: 'done' } });
+        expect(runs()).toBe(1);
+        expect(await entityOf(deferral.entityKey!)).toMatchObject({ state: 'done', attempts: 1 });
+      });
+
+      it('a replay without headers before the horizon neither runs nor hops it (no extra Cloud Task)', async () => {
+        const rt = await setup(ctx());
+        const { deferral, replay, runs } = await captured(rt, { delay: '45d' });
+        const answer = await replay({});
+        expect(answer).toMatchObject({ status: 503, body: { outcome: 'notDue' } });
+        expect(runs()).toBe(0);
+        expect(await rt.listTasks()).toEqual([deferral.cloudTaskName]);
+        expect(await entityOf(deferral.entityKey!)).toMatchObject({
+          state: 'pending',
+          cloudTaskName: deferral.cloudTaskName,
+        });
+      });
+
+      it('a delivery of the Cloud Task before a hop, again after the hop, runs and hops nothing', async () => {
+        const rt = await setup(ctx());
+        const { deferral, replay, cloudTasks, runs } = await captured(rt, { delay: '45d' });
+        await rt.client.resumeQueue({ name: rt.queuePath });
+        await rt.advance(30 * 86_400_000); // the horizon delivery hops it to <id>-h1
+        expect(await rt.listTasks()).toEqual([`${deferral.cloudTaskName}-h1`]);
+        const again = await replay(cloudTasks());
+        expect(again).toMatchObject({ status: 200, body: { outcome: 'stale' } });
+        expect(await rt.listTasks()).toEqual([`${deferral.cloudTaskName}-h1`]);
+        await rt.advance(15 * 86_400_000);
+        expect(runs()).toBe(1);
+      });
     });
 
     it('a delivery takes over a running task whose lease has ended (its worker died), not one whose lease is live', async () => {
@@ -179,6 +255,38 @@ describe('defer (entity-backed)', () => {
       const [entity] = await allOfKind(ctx(), TASK_KIND);
       expect(entity).toMatchObject({ state: 'done', attempts: 1 });
       expect(entity![Datastore.KEY]).toBeDefined();
+    });
+  });
+});
+
+describe('defer (entity-backed) with OIDC', () => {
+  const setup = useRuntime({ oidc: true });
+
+  describeStorage('forced runs', (ctx) => {
+    it('RunTask before the ETA runs it now, once (its token vouches for it); the same request enqueued again after it ran runs nothing', async () => {
+      const rt = await setup(ctx());
+      let runs = 0;
+      const once = rt.deferred.task('once', () => {
+        runs++;
+      });
+      const deferral = await once.with({ entityBacked: true, delay: '1h' }).defer();
+      await rt.advance();
+      expect(runs).toBe(0);
+      await rt.client.runTask({ name: deferral.cloudTaskName! });
+      await rt.advance();
+      expect(runs).toBe(1);
+
+      // A second delivery of the same payload (what the sweeper's re-drive or a Cloud Tasks duplicate looks like).
+      const [entity] = await allOfKind(ctx(), TASK_KIND);
+      expect(entity!.state).toBe('done');
+      const request = JSON.parse(entity!.cloudTaskRequest as string);
+      request.task.name = `${rt.queuePath}/tasks/again`;
+      delete request.task.scheduleTime;
+      await rt.client.createTask(request);
+      await rt.advance();
+      expect(runs).toBe(1);
+      expect(rt.logger.entries.some((e) => e.outcome === 'duplicate')).toBe(true);
+      expect(await rt.listTasks()).toEqual([]);
     });
   });
 });

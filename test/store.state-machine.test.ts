@@ -28,7 +28,9 @@ describe('store: state machine', () => {
       const key = await seedFarTask();
       expect((await claimTask(ctx().datastore, key, NOW, 60_000)).kind).toBe('early');
       // RunTask on the same Cloud Task: delivered with its own schedule time at the ETA, so it runs now.
-      expect((await claimTask(ctx().datastore, key, NOW, 60_000, NOW + 45 * DAY)).kind).toBe('run');
+      expect(
+        (await claimTask(ctx().datastore, key, NOW, 60_000, { scheduledMs: NOW + 45 * DAY, notBeforeMs: null })).kind,
+      ).toBe('run');
       expect(await retargetTask(ctx().datastore, key, 'projects/p/locations/l/queues/q/tasks/far-h1', '{}')).toBe(
         false,
       );

@@ -20,7 +20,13 @@ import { UnauthenticatedError } from '../errors/runtime.js';
 import { PermanentTaskFailure, SingularTaskFailure } from '../errors/task-failures.js';
 import { DEFAULT_DISPATCH_DEADLINE_MS } from '../defer/config.js';
 import { finishedAgeKey, finishedDueMs, shardOf, TASK_KIND } from '../store/schema.js';
-import { claimTask, completeTask, retargetTask, type RunOutcome } from '../store/state-machine.js';
+import {
+  claimTask,
+  completeTask,
+  retargetTask,
+  type DeliverySchedule,
+  type RunOutcome,
+} from '../store/state-machine.js';
 import { packPayload, readPayload, saveTask, taskKey, taskMutations, type StoredTask } from '../store/task-entity.js';
 import type { LogEntry, LogSeverity, SweepFunction, TaskInfo } from '../types.js';
 import { BodyBudget } from './body-budget.js';
@@ -296,7 +302,9 @@ export class TaskExecutor {
       return ok('rejected', { error: 'malformed body' });
     }
     const info = this.taskInfo(name, delivery, parsed);
-    return parsed.ref ? this.runEntityBacked(info, parsed, delivery) : this.runInline(info, parsed, request.body);
+    return parsed.ref
+      ? this.runEntityBacked(info, parsed, delivery, transport)
+      : this.runInline(info, parsed, request.body);
   }
 
   private taskInfo(name: string, delivery: DeliveryHeaders, parsed: ParsedEnvelope): TaskInfo {
@@ -485,10 +493,37 @@ export class TaskExecutor {
     return deadlineMs + 60_000;
   }
 
+  /**
+   * When the delivered Cloud Task was due, for the state machine. The `X-CloudTasks-*` headers are not signed, so for
+   * an entity-backed task the entity decides: the schedule of its own Cloud Task (in its stored request), before which
+   * nothing runs. Only a delivery vouched for by its transport (an OIDC token, App Engine's header) is taken at its ETA
+   * header's word, so a forced run (RunTask, which keeps the task's schedule time) runs before that time.
+   */
+  private scheduleOf(task: StoredTask, delivery: DeliveryHeaders, transport: boolean): DeliverySchedule {
+    if (transport && delivery.etaMs !== null) {
+      return { scheduledMs: delivery.etaMs, notBeforeMs: null, taskId: delivery.taskId };
+    }
+    const stored = storedScheduleMs(task);
+    return { scheduledMs: stored, notBeforeMs: stored, taskId: delivery.taskId };
+  }
+
+  /** The entity's own account of a delivery: its queue, Cloud Task, ETA and attempt count (not the headers'). */
+  private static fromEntity(info: TaskInfo, task: StoredTask): TaskInfo {
+    return {
+      ...info,
+      queue: task.queue || info.queue,
+      cloudTaskName: task.cloudTaskName || info.cloudTaskName,
+      eta: task.eta,
+      attempt: Math.max(1, task.attempts),
+      entityKey: task.key,
+    };
+  }
+
   private async runEntityBacked(
     info: TaskInfo,
     parsed: ParsedEnvelope,
     delivery: DeliveryHeaders,
+    transport: boolean,
   ): Promise<CoreResponse> {
     const { config } = this.deps;
     let key: Key;
@@ -508,7 +543,8 @@ export class TaskExecutor {
     const nowMs = config.clock.now();
     const lease = (task: StoredTask) => this.leaseFor(task);
     const lookupFirst = delivery.retryCount > 0; // a redelivery: most likely finished or running already
-    const claim = await claimTask(config.datastore, key, nowMs, lease, delivery.etaMs ?? nowMs, { lookupFirst });
+    const schedule = (task: StoredTask) => this.scheduleOf(task, delivery, transport);
+    const claim = await claimTask(config.datastore, key, nowMs, lease, schedule, { lookupFirst });
     switch (claim.kind) {
       case 'missing':
         this.logSkip(
@@ -534,10 +570,26 @@ export class TaskExecutor {
           'busy',
         );
         return { status: 503, body: { outcome: 'busy', leaseUntil: claim.leaseUntil.toISOString() } };
+      case 'notDue':
+        this.logSkip(
+          withKey,
+          'WARNING',
+          `task ${info.task} was delivered before its Cloud Task is due (${new Date(claim.dueMs).toISOString()}): nothing run (a replay, or a forced run that no OIDC token vouches for); retry later`,
+          'notDue',
+        );
+        return { status: 503, body: { outcome: 'notDue', dueAt: new Date(claim.dueMs).toISOString() } };
+      case 'stale':
+        this.logSkip(
+          withKey,
+          'INFO',
+          `task ${info.task} now belongs to Cloud Task ${claim.current}: this delivery of another one runs nothing`,
+          'stale',
+        );
+        return ok('stale', { current: claim.current });
       case 'early':
-        return this.hop(withKey, claim.task, delivery);
+        return this.hop(TaskExecutor.fromEntity(withKey, claim.task), claim.task);
       case 'run':
-        return this.runClaimed(withKey, claim.task);
+        return this.runClaimed(TaskExecutor.fromEntity(withKey, claim.task), claim.task);
     }
   }
 
@@ -582,9 +634,9 @@ export class TaskExecutor {
   }
 
   /** Re-schedules a task delivered at Cloud Tasks' horizon, under a deterministic next name, and answers 2xx. */
-  private async hop(info: TaskInfo, task: StoredTask, delivery: DeliveryHeaders): Promise<CoreResponse> {
+  private async hop(info: TaskInfo, task: StoredTask): Promise<CoreResponse> {
     const { config } = this.deps;
-    const currentId = delivery.taskId ?? taskIdOf(task.cloudTaskName);
+    const currentId = taskIdOf(task.cloudTaskName);
     const nextId = hopTaskId(currentId);
     const scheduleMs = Math.min(task.eta.getTime(), config.clock.now() + SCHEDULE_HORIZON_MS);
     // Signed again (as v2) on the way: a task deferred by 0.1 carries a v1 signature in its stored request.
@@ -621,4 +673,19 @@ function deliveryFields(info: TaskInfo): Pick<LogEntry, 'task' | 'taskName' | 'a
 
 function unknownTaskMessage(name: string): string {
   return `no task is registered as ${JSON.stringify(name)} in this deployment; register it with deferred.task(${JSON.stringify(name)}, fn) (or deploy the code that does) and defer it again`;
+}
+
+/**
+ * The schedule time of a task entity's own Cloud Task, from its stored CreateTask request; for a request without one,
+ * the ETA capped at the horizon from its creation (what the runtime schedules).
+ */
+function storedScheduleMs(task: StoredTask): number {
+  try {
+    const time = parseStoredRequest(task.cloudTaskRequest).task?.scheduleTime;
+    const seconds = Number(time?.seconds);
+    if (time && Number.isFinite(seconds)) return seconds * 1000 + Math.floor(Number(time.nanos ?? 0) / 1e6);
+  } catch {
+    // no stored request
+  }
+  return Math.min(task.eta.getTime(), task.created.getTime() + SCHEDULE_HORIZON_MS);
 }

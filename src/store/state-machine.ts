@@ -13,28 +13,50 @@ export type ClaimDecision =
   /** Another delivery holds the lease. */
   | { readonly kind: 'busy'; readonly leaseUntil: Date }
   /** A delivery of a Cloud Task scheduled at the 30-day horizon, before the task's ETA: hop forward, run nothing. */
-  | { readonly kind: 'early'; readonly eta: Date };
+  | { readonly kind: 'early'; readonly eta: Date }
+  /** A delivery before the task's own Cloud Task was due (a replay, or a forced run that nothing vouches for): wait. */
+  | { readonly kind: 'notDue'; readonly dueMs: number }
+  /** A delivery of another Cloud Task than the one the task now belongs to (the one before a hop, delivered again). */
+  | { readonly kind: 'stale'; readonly current: string };
+
+/**
+ * When the delivered Cloud Task was due, as the handler knows it. `scheduledMs`: its schedule time. `notBeforeMs`:
+ * the time before which no delivery of it is genuine, or null when the delivery is vouched for (an authenticated
+ * transport, whose ETA header says when the delivered task was scheduled: a forced run keeps its schedule time).
+ */
+export interface DeliverySchedule {
+  readonly scheduledMs: number;
+  readonly notBeforeMs: number | null;
+  /** The delivered Cloud Task's id as its headers say, or null when they say nothing (a direct request). */
+  readonly taskId?: string | null;
+}
 
 /** A Cloud Task scheduled more than this much before the entity's ETA is a horizon hop, not the due delivery. */
 export const EARLY_TOLERANCE_MS = 60_000;
 
 /**
  * Decides what a delivery at `nowMs` may do (pure). A `running` entity whose lease has ended may be taken over.
- * `scheduledMs` is the delivered Cloud Task's schedule time (its ETA header, else now): well before the entity's ETA
- * means a horizon hop. A forced run (RunTask) keeps its schedule time, so it runs.
+ * `schedule.scheduledMs` is the delivered Cloud Task's schedule time: well before the entity's ETA means a horizon
+ * hop. A delivery more than {@link EARLY_TOLERANCE_MS} before `schedule.notBeforeMs` runs nothing (`notDue`), and so
+ * does the delivery of a Cloud Task the entity no longer belongs to (`stale`: its id is not the entity's).
  */
 export function decideClaim(
   task: DeferredTaskEntity,
   nowMs: number,
   leaseMs: number,
-  scheduledMs: number = nowMs,
+  schedule: DeliverySchedule = { scheduledMs: nowMs, notBeforeMs: null },
 ): ClaimDecision {
   if (task.state === 'done' || task.state === 'failed') return { kind: 'finished', state: task.state };
   if (task.state === 'running' && task.leaseUntil && task.leaseUntil.getTime() > nowMs) {
     return { kind: 'busy', leaseUntil: task.leaseUntil };
   }
-  if (task.state === 'pending' && task.eta.getTime() > scheduledMs + EARLY_TOLERANCE_MS) {
-    return { kind: 'early', eta: task.eta };
+  const current = task.cloudTaskName.slice(task.cloudTaskName.lastIndexOf('/') + 1);
+  if (schedule.taskId && current && schedule.taskId !== current) return { kind: 'stale', current: task.cloudTaskName };
+  if (task.state === 'pending') {
+    if (schedule.notBeforeMs !== null && schedule.notBeforeMs > nowMs + EARLY_TOLERANCE_MS) {
+      return { kind: 'notDue', dueMs: schedule.notBeforeMs };
+    }
+    if (task.eta.getTime() > schedule.scheduledMs + EARLY_TOLERANCE_MS) return { kind: 'early', eta: task.eta };
   }
   return {
     kind: 'run',
@@ -78,7 +100,7 @@ export function decideCompletion(
 /** Result of {@link claimTask}. */
 export type ClaimResult =
   | { readonly kind: 'missing' }
-  | (ClaimDecision & { readonly kind: 'finished' | 'busy' })
+  | (ClaimDecision & { readonly kind: 'finished' | 'busy' | 'notDue' | 'stale' })
   | { readonly kind: 'early'; readonly task: StoredTask }
   | { readonly kind: 'run'; readonly task: StoredTask };
 
@@ -93,21 +115,27 @@ export async function claimTask(
   key: Key,
   nowMs: number,
   leaseMs: number | ((task: StoredTask) => number),
-  scheduledMs: number = nowMs,
+  schedule: DeliverySchedule | ((task: StoredTask) => DeliverySchedule) = { scheduledMs: nowMs, notBeforeMs: null },
   options: { readonly lookupFirst?: boolean } = {},
 ): Promise<ClaimResult> {
+  const decide = (task: StoredTask) =>
+    decideClaim(
+      task,
+      nowMs,
+      typeof leaseMs === 'number' ? leaseMs : leaseMs(task),
+      typeof schedule === 'function' ? schedule(task) : schedule,
+    );
   if (options.lookupFirst) {
     const [current] = await datastore.get(key);
     if (!current) return { kind: 'missing' };
-    const seen = fromEntity(datastore, current);
-    const first = decideClaim(seen, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(seen), scheduledMs);
+    const first = decide(fromEntity(datastore, current));
     if (first.kind === 'finished' || first.kind === 'busy') return first;
   }
   return inTransaction(datastore, async (tx) => {
     const [entity] = await tx.get(key);
     if (!entity) return { kind: 'missing' } as const;
     const task = fromEntity(datastore, entity);
-    const decision = decideClaim(task, nowMs, typeof leaseMs === 'number' ? leaseMs : leaseMs(task), scheduledMs);
+    const decision = decide(task);
     if (decision.kind === 'early') return { kind: 'early', task } as const;
     if (decision.kind !== 'run') return decision;
     tx.save({ key, data: taskEntityData(decision.next) } as never);

@@ -97,7 +97,7 @@ export async function deliver(datastore: Datastore, key: Key, plan: Plan, ledger
     return 200;
   }
   if (claim.kind === 'finished') return 200;
-  if (claim.kind === 'busy' || claim.kind === 'early') return 503;
+  if (claim.kind === 'busy' || claim.kind === 'early' || claim.kind === 'notDue' || claim.kind === 'stale') return 503;
   ledger.runs++;
   const { attempts } = claim.task;
   if (plan.lifecycle === 'crash' && attempts === 1) return 500; // crashed: the lease stays until it runs out

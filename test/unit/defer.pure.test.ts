@@ -93,10 +93,18 @@ describe('state machine', () => {
     expect(decideClaim(entity({ state: 'done' }), NOW, 1)).toEqual({ kind: 'finished', state: 'done' });
     expect(decideClaim(entity({ state: 'failed' }), NOW, 1)).toEqual({ kind: 'finished', state: 'failed' });
   });
-  it('treats a delivery scheduled well before the ETA as a hop, but not a forced run of the due task', () => {
+  it('treats a delivery scheduled well before the ETA as a hop, but not a vouched-for forced run of the due task', () => {
     const future = entity({ eta: new Date(NOW + 10 * 86_400_000) });
-    expect(decideClaim(future, NOW, 1, NOW).kind).toBe('early');
-    expect(decideClaim(future, NOW, 1, future.eta.getTime()).kind).toBe('run');
+    expect(decideClaim(future, NOW, 1, { scheduledMs: NOW, notBeforeMs: null }).kind).toBe('early');
+    expect(decideClaim(future, NOW, 1, { scheduledMs: future.eta.getTime(), notBeforeMs: null }).kind).toBe('run');
+  });
+  it('runs nothing of a pending task delivered before its Cloud Task was due (a replay); later deliveries run', () => {
+    const later = entity({ eta: new Date(NOW + 3_600_000) });
+    const schedule = { scheduledMs: NOW + 3_600_000, notBeforeMs: NOW + 3_600_000 };
+    expect(decideClaim(later, NOW, 1, schedule)).toEqual({ kind: 'notDue', dueMs: NOW + 3_600_000 });
+    expect(decideClaim(later, NOW + 3_600_000 - 30_000, 1, schedule).kind).toBe('run'); // within the clock tolerance
+    // A task past its first schedule (a retry after a failed run) is due whenever it is delivered.
+    expect(decideClaim(entity(), NOW, 1, { scheduledMs: NOW - 1, notBeforeMs: NOW - 1 }).kind).toBe('run');
   });
   it('completes only the run that owns the entity', () => {
     const running = entity({ state: 'running', attempts: 2, leaseUntil: new Date(NOW + 1) });
