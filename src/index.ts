@@ -77,7 +77,7 @@ export {
   type ParseEnvelopeOptions,
   type DecodeEnvelopeOptions,
 } from './codec/index.js';
-export { createDeferred } from './defer/runtime.js';
+export { createDeferred } from './runtime/deferred-runtime.js';
 export {
   createTasksClient,
   emulatorTasksClientOptions,
@@ -86,8 +86,8 @@ export {
   type EmulatorTasksClientOptions,
 } from './clients/tasks-client.js';
 export { createDatastore, type CreateDatastoreOptions, type DatastoreOptions } from './clients/datastore-client.js';
-export { currentTask } from './handler/context.js';
-export { MemoryLogger } from './handler/logger.js';
+export { currentTask } from './core/run-context.js';
+export { MemoryLogger } from './core/logger.js';
 export type {
   ClassTaskOptions,
   ClosureHandle,
@@ -117,7 +117,7 @@ export type {
   TimeSource,
   TransactionOptions,
 } from './types.js';
-export { defer, task, defaultDeferred, configFromEnvironment } from './defer/default-instance.js';
+export { defer, task, defaultDeferred, configFromEnvironment } from './runtime/default-instance.js';
 export { defineMapper, type Mapper, type MapperOptions, type MapperJobSummary } from './jobs/mapper.js';
 export type { MapperContext, QueriedEntity } from './jobs/mapper-step.js';
 export { defineRecurringJob, type RecurringJob, type RecurringJobOptions } from './jobs/recurring.js';

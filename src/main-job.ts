@@ -5,13 +5,13 @@ import { EXIT } from './cli/exit-codes.js';
 import { humanMs, table } from './cli/render.js';
 import { summaryRows } from './cli/commands/sweep.js';
 import { PermanentTaskFailure } from './errors/task-failures.js';
-import { MemoryLogger } from './handler/logger.js';
+import { MemoryLogger } from './core/logger.js';
 import { startLocalStack, type DatastoreBackend } from './local-stack/index.js';
 import { startWorker } from './local-stack/worker.js';
 import { TASK_KIND } from './store/schema.js';
 import { inventory } from './sweeper/inventory.js';
 import { silentLogger } from './sweeper/log.js';
-import { sweep } from './sweeper/sweep.js';
+import { sweep } from './sweeper/sweep-all.js';
 import { ManualClock } from './tasks-emulator/index.js';
 
 // Everything runs on loopback: never let google-auth probe a GCE metadata server.

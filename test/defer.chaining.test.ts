@@ -1,7 +1,7 @@
 // Safe chaining and retries: children held until the parent succeeds, deterministic names, currentTask(), maxAttempts, failures.
 import { describe, expect, it } from 'vitest';
 import { PermanentTaskFailure, SingularTaskFailure } from '../src/errors/index.js';
-import { currentTask } from '../src/handler/context.js';
+import { currentTask } from '../src/core/run-context.js';
 import { TASK_KIND } from '../src/store/schema.js';
 import type { TaskInfo } from '../src/types.js';
 import { describeStorage } from './support/backends.js';

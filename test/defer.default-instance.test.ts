@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../src/errors/index.js';
-import { configFromEnvironment, defaultDeferred, defer, task } from '../src/defer/default-instance.js';
+import { configFromEnvironment, defaultDeferred, defer, task } from '../src/runtime/default-instance.js';
 import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
 import { emulators } from './support/backends.js';
 import { SECRET } from './support/runtime.js';

@@ -2,9 +2,9 @@
 import { Datastore } from '@google-cloud/datastore';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeferred } from '../src/defer/runtime.js';
+import { createDeferred } from '../src/runtime/deferred-runtime.js';
 import { DeferredError } from '../src/errors/index.js';
-import { MemoryLogger } from '../src/handler/logger.js';
+import { MemoryLogger } from '../src/core/logger.js';
 import { sweep, sweepShard, type SweepOptions } from '../src/sweeper/index.js';
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
 import type { DeferOptions, DeferredConfig } from '../src/types.js';

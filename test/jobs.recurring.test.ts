@@ -107,7 +107,7 @@ describe('defineRecurringJob', () => {
       const v1 = defineRecurringJob(rt.deferred, 'evolving', { every: '1h' }, () => void runs++);
       const first = await v1.ensure();
       expect(JSON.parse(first.scheduleSpec)).toEqual({ every: '1h' });
-      const other = (await import('../src/defer/runtime.js')).createDeferred({
+      const other = (await import('../src/runtime/deferred-runtime.js')).createDeferred({
         projectId: 'test-project',
         location: 'us-central1',
         queue: rt.queue,
@@ -144,7 +144,7 @@ describe('defineRecurringJob', () => {
   });
 
   it('rejects bad schedules with a one-line error naming the job', async () => {
-    const { createDeferred } = await import('../src/defer/runtime.js');
+    const { createDeferred } = await import('../src/runtime/deferred-runtime.js');
     const { Datastore } = await import('@google-cloud/datastore');
     const { CloudTasksClient } = await import('@google-cloud/tasks');
     const deferred = createDeferred({

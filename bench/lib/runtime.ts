@@ -1,5 +1,5 @@
 /** A cloud-deferred runtime instance for the benchmark, wired to the bench stack, with logs formatted but discarded. */
-import { createDeferred } from '../../src/defer/runtime.js';
+import { createDeferred } from '../../src/runtime/deferred-runtime.js';
 import type { Deferred, LogEntry, Logger } from '../../src/types.js';
 import type { BenchStack } from './stack.js';
 

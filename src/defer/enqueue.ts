@@ -1,21 +1,17 @@
 /** Creating the Cloud Task of a deferral: inline, or entity-backed (entity first, then the task), and hops past the horizon. */
 import type { Key, Transaction } from '@google-cloud/datastore';
+import { createTaskOnce, isNotFound } from '../core/cloud-task-calls.js';
+import { SCHEDULE_HORIZON_MS, buildCreateTaskRequest, storedRequest } from '../core/cloud-task-request.js';
 import { TaskAlreadyExistsError } from '../errors/runtime.js';
-import { log } from '../handler/logger.js';
+import { log } from '../core/logger.js';
 import { ageKey, shardOf } from '../store/schema.js';
 import { chunkKeys, packPayload, packPayloadAsync, saveTask, taskKey, taskMutations } from '../store/task-entity.js';
-import type { PackedPayload } from '../store/payload.js';
+import type { PackedPayload } from '../store/packed-payload.js';
 import type { Deferral } from '../types.js';
-import { buildCreateTaskRequest, storedRequest } from './cloud-task-request.js';
-import type { ResolvedConfig } from './config.js';
-import { encodeRefEnvelope, signBody, type EnvelopeMeta } from './envelope.js';
-import { queuePath, randomId } from './names.js';
+import type { ResolvedConfig } from '../core/config.js';
+import { encodeRefEnvelope, signBody, type EnvelopeMeta } from '../core/task-envelope.js';
+import { queuePath, randomId } from '../core/task-names.js';
 import type { ResolvedDeferOptions } from './options.js';
-
-/** Cloud Tasks refuses schedule times more than 30 days ahead; stay a little inside. */
-export const SCHEDULE_HORIZON_MS = 30 * 86_400_000 - 10 * 60_000;
-const ALREADY_EXISTS = 6;
-const NOT_FOUND = 5;
 
 /** A defer whose arguments are encoded and options resolved: everything needed to create its Cloud Task. */
 export interface PreparedDefer {
@@ -31,11 +27,6 @@ export interface PlannedEntityTask {
   readonly mutations: { key: Key; data: unknown }[];
   readonly request: ReturnType<typeof buildCreateTaskRequest>;
   readonly deferral: Deferral;
-}
-
-/** True when the gRPC error means "a task with this name exists or existed recently". */
-export function isAlreadyExists(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === ALREADY_EXISTS;
 }
 
 /** Creates Cloud Tasks (and their entities) for prepared deferrals. */
@@ -87,16 +78,14 @@ export class Enqueuer {
       dispatchDeadlineMs: options.dispatchDeadlineMs,
     });
     const base = { task: prepared.task, queue: options.queue, entityKey: null, eta: new Date(options.etaMs) };
-    try {
-      const [created] = await this.config.tasks.createTask(request);
-      return { ...base, cloudTaskName: created.name ?? request.task!.name ?? null, status: 'enqueued' };
-    } catch (error) {
-      if (isAlreadyExists(error) && request.task?.name) {
-        if (ifExists === 'ignore') return { ...base, cloudTaskName: request.task.name, status: 'existing' };
-        throw new TaskAlreadyExistsError(request.task.name, { cause: error });
-      }
-      throw error;
+    const result = await createTaskOnce(this.config.tasks, request);
+    if (result.status === 'created') {
+      return { ...base, cloudTaskName: result.task.name ?? request.task!.name ?? null, status: 'enqueued' };
     }
+    const name = request.task?.name;
+    if (!name) throw result.error; // Cloud Tasks names unnamed tasks itself: a taken name cannot be ours to report
+    if (ifExists === 'ignore') return { ...base, cloudTaskName: name, status: 'existing' };
+    throw new TaskAlreadyExistsError(name, { cause: result.error });
   }
 
   /**
@@ -183,30 +172,35 @@ export class Enqueuer {
     ifExists: 'throw' | 'ignore',
     keepOnError = false,
   ): Promise<Deferral> {
+    let result: Awaited<ReturnType<typeof createTaskOnce>>;
     try {
-      await this.config.tasks.createTask(planned.request);
-      return { ...planned.deferral, status: 'enqueued' };
+      result = await createTaskOnce(this.config.tasks, planned.request);
     } catch (error) {
-      if (keepOnError && !isAlreadyExists(error)) throw error;
-      if (keepOnError) {
-        const owner = await this.ownerOfTakenName(planned);
-        if (owner === 'this') return { ...planned.deferral, status: 'enqueued' };
-        if (owner === 'unknown') throw error; // kept for the sweeper: a committed task must not be lost
-      }
-      await this.deleteEntity(planned).catch((cleanup: unknown) =>
-        log(this.config.logger, {
-          severity: 'WARNING',
-          message: `could not delete the entity of a task that was not created; the sweeper will: ${String(cleanup)}`,
-          task: planned.deferral.task,
-          taskName: planned.deferral.cloudTaskName ?? undefined,
-        }),
-      );
-      if (isAlreadyExists(error)) {
-        if (ifExists === 'ignore') return { ...planned.deferral, entityKey: null, status: 'existing' };
-        throw new TaskAlreadyExistsError(planned.deferral.cloudTaskName!, { cause: error });
-      }
+      if (keepOnError) throw error; // kept for the sweeper: a committed task must not be lost
+      await this.deleteEntityOrLog(planned);
       throw error;
     }
+    if (result.status === 'created') return { ...planned.deferral, status: 'enqueued' };
+    if (keepOnError) {
+      const owner = await this.ownerOfTakenName(planned);
+      if (owner === 'this') return { ...planned.deferral, status: 'enqueued' };
+      if (owner === 'unknown') throw result.error; // kept for the sweeper: a committed task must not be lost
+    }
+    await this.deleteEntityOrLog(planned);
+    if (ifExists === 'ignore') return { ...planned.deferral, entityKey: null, status: 'existing' };
+    throw new TaskAlreadyExistsError(planned.deferral.cloudTaskName!, { cause: result.error });
+  }
+
+  /** Deletes the entity of a task that was not created; the sweeper reclaims it if this fails. */
+  private async deleteEntityOrLog(planned: PlannedEntityTask): Promise<void> {
+    await this.deleteEntity(planned).catch((cleanup: unknown) =>
+      log(this.config.logger, {
+        severity: 'WARNING',
+        message: `could not delete the entity of a task that was not created; the sweeper will: ${String(cleanup)}`,
+        task: planned.deferral.task,
+        taskName: planned.deferral.cloudTaskName ?? undefined,
+      }),
+    );
   }
 
   /**
@@ -223,7 +217,7 @@ export class Enqueuer {
       const same = Boolean(body && sent && Buffer.from(body as Uint8Array).equals(Buffer.from(sent as Uint8Array)));
       return same ? 'this' : 'other';
     } catch (error) {
-      if ((error as { code?: unknown } | null)?.code !== NOT_FOUND) return 'unknown';
+      if (!isNotFound(error)) return 'unknown';
     }
     try {
       const [entity] = await this.config.datastore.get(planned.deferral.entityKey!);

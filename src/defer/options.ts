@@ -3,10 +3,9 @@ import type { DeferOptions, DeferredTransaction, IfExists } from '../types.js';
 import type { Key } from '@google-cloud/datastore';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { parseDuration } from '../util/duration.js';
-import { checkCloudTaskId, checkQueueId } from './names.js';
+import { checkCloudTaskId, checkQueueId } from '../core/task-names.js';
+import { DEFAULT_RETENTION_MS } from '../store/schema.js';
 
-/** Default retention of finished records. */
-export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 /** Cloud Tasks accepts a dispatch deadline between 15 s and 30 min for HTTP targets. */
 export const MIN_DISPATCH_DEADLINE_MS = 15_000;
 export const MAX_DISPATCH_DEADLINE_MS = 30 * 60_000;

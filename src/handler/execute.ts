@@ -1,9 +1,15 @@
 /** The transport-independent handler: routes, authenticates, and runs one delivery of a task (inline or entity-backed). */
 import type { Key } from '@google-cloud/datastore';
-import type { ResolvedConfig } from '../defer/config.js';
+import type { ResolvedConfig } from '../core/config.js';
 import { checkSignature, SIGNATURE_HEADER } from '../codec/index.js';
-import { parseStoredRequest, resignRequest, retargetRequest, storedRequest } from '../defer/cloud-task-request.js';
-import { Enqueuer, SCHEDULE_HORIZON_MS, isAlreadyExists } from '../defer/enqueue.js';
+import {
+  SCHEDULE_HORIZON_MS,
+  parseStoredRequest,
+  resignRequest,
+  retargetRequest,
+  storedRequest,
+} from '../core/cloud-task-request.js';
+import { createTaskOnce } from '../core/cloud-task-calls.js';
 import {
   decodeCall,
   isTaskEnvelope,
@@ -12,14 +18,14 @@ import {
   signBody,
   type CodecSettings,
   type ParsedEnvelope,
-} from '../defer/envelope.js';
-import { hopTaskId, queuePath, randomId, taskIdOf } from '../defer/names.js';
-import type { TaskDefinition, TaskRegistry } from '../defer/registry.js';
+} from '../core/task-envelope.js';
+import { hopTaskId, queuePath, randomId, taskIdOf } from '../core/task-names.js';
+import type { TaskDefinition, TaskRegistry } from '../core/task-registry.js';
 import { BadEnvelopeError } from '../errors/payload.js';
 import { UnauthenticatedError } from '../errors/runtime.js';
 import { PermanentTaskFailure, SingularTaskFailure } from '../errors/task-failures.js';
-import { DEFAULT_DISPATCH_DEADLINE_MS } from '../defer/config.js';
-import { finishedAgeKey, finishedDueMs, shardOf, TASK_KIND } from '../store/schema.js';
+import { DEFAULT_DISPATCH_DEADLINE_MS } from '../core/config.js';
+import { DEFAULT_RETENTION_MS, finishedAgeKey, finishedDueMs, shardOf, TASK_KIND } from '../store/schema.js';
 import {
   claimTask,
   completeTask,
@@ -30,11 +36,10 @@ import {
 import { packPayload, readPayload, saveTask, taskKey, taskMutations, type StoredTask } from '../store/task-entity.js';
 import type { LogEntry, LogSeverity, SweepFunction, TaskInfo } from '../types.js';
 import { BodyBudget } from './body-budget.js';
-import { runWithContext, type RunContext } from './context.js';
-import { describeError, log } from './logger.js';
-import { oidcVerifier } from './oidc.js';
+import { runWithContext, type RunContext } from '../core/run-context.js';
+import { describeError, log } from '../core/logger.js';
+import { oidcVerifier } from './oidc-verifier.js';
 import { readDeliveryHeaders, type DeliveryHeaders } from './task-headers.js';
-import { DEFAULT_RETENTION_MS } from '../defer/options.js';
 
 /** A request as the adapters hand it over: lower-cased header names, the whole body. */
 export interface CoreRequest {
@@ -101,7 +106,6 @@ export class RouteCache {
 export interface ExecutorDeps {
   readonly config: ResolvedConfig;
   readonly registry: TaskRegistry;
-  readonly enqueuer: Enqueuer;
   readonly codec: CodecSettings;
   readonly sweep: () => SweepFunction | undefined;
 }
@@ -648,11 +652,7 @@ export class TaskExecutor {
     if (task.cloudTaskName !== name) {
       if (!(await retargetTask(config.datastore, task.key, name, storedRequest(request)))) return ok('duplicate');
     }
-    try {
-      await config.tasks.createTask(request);
-    } catch (error) {
-      if (!isAlreadyExists(error)) throw error;
-    }
+    await createTaskOnce(config.tasks, request); // a taken name: this hop was made by an earlier delivery
     this.logSkip(info, 'INFO', `task ${info.task} is due ${task.eta.toISOString()}: hopped to ${name}`, 'hopped');
     return ok('hopped', { next: name });
   }

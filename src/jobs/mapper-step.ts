@@ -1,6 +1,6 @@
 /** One step of a mapper job: map batches of a query within a time budget, committing each batch with the shard's cursor, exactly once. */
 import type { Datastore, Key, Query } from '@google-cloud/datastore';
-import { inTransaction } from '../store/transaction.js';
+import { inTransaction } from '../store/in-transaction.js';
 import {
   applyPendingWrites,
   applyWrites,

@@ -1,7 +1,7 @@
 /** Mappers: run a function over a Datastore query in batches inside tasks, continued with cursors, with a job record anyone can read. */
 import { randomBytes } from 'node:crypto';
 import type { Datastore, Query } from '@google-cloud/datastore';
-import type { DeferredRuntime } from '../defer/runtime.js';
+import { requireRuntimeConfig } from '../runtime/services.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import type { Deferred, Duration, TaskHandle } from '../types.js';
 import { parseDuration } from '../util/duration.js';
@@ -126,7 +126,8 @@ export const mapperTaskName = (name: string) => `_deferred.mapper.${name}`;
  * start-up in the code the handler loads.
  */
 export function defineMapper(deferred: Deferred, name: string, options: MapperOptions): Mapper {
-  const runtime = deferred as DeferredRuntime;
+  // Read when the job needs it (the default instance resolves its configuration on first use).
+  const configOf = () => requireRuntimeConfig(deferred, `defineMapper(deferred, ${JSON.stringify(name)}, ...)`)();
   if (typeof options?.query !== 'function' || typeof options.map !== 'function') {
     throw new InvalidArgumentError(
       `mapper "${name}": give query: (datastore, shard) => Query and map: (entity, ctx) => ...`,
@@ -170,7 +171,7 @@ export function defineMapper(deferred: Deferred, name: string, options: MapperOp
   };
 
   const deps = (jobId: string) => {
-    const { datastore, clock } = runtime.config;
+    const { datastore, clock } = configOf();
     return {
       datastore,
       now: () => clock.now(),
@@ -195,7 +196,7 @@ export function defineMapper(deferred: Deferred, name: string, options: MapperOp
           `jobId ${JSON.stringify(jobId)} is not valid: use 1-100 letters, digits, '-' or '_'.`,
         );
       }
-      const { datastore, clock } = runtime.config;
+      const { datastore, clock } = configOf();
       if (!(await createMapperJob(datastore, name, jobId, shards, clock.now()))) {
         throw new InvalidArgumentError(
           `mapper job "${jobId}" already exists: choose another jobId, or read it with status().`,
@@ -205,7 +206,7 @@ export function defineMapper(deferred: Deferred, name: string, options: MapperOp
       return jobId;
     },
     async status(jobId) {
-      const { datastore } = runtime.config;
+      const { datastore } = configOf();
       const [record] = await datastore.get(jobKey(datastore, jobId));
       return record ? summary(jobId, record as MapperJobRecord) : null;
     },

@@ -1,10 +1,10 @@
 /** Recurring jobs: a function run on an interval or a cron schedule by one self-scheduling chain of tasks, with a status record. */
 import { randomBytes } from 'node:crypto';
 import type { Datastore, Key } from '@google-cloud/datastore';
-import type { DeferredRuntime } from '../defer/runtime.js';
+import { requireRuntimeConfig } from '../runtime/services.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import type { Deferred, TaskHandle } from '../types.js';
-import { inTransaction } from '../store/transaction.js';
+import { inTransaction } from '../store/in-transaction.js';
 import { RECURRING_JOB_KIND, type RecurringJobRecord } from './records.js';
 import { parseSchedule, type ScheduleSpec } from './schedule.js';
 
@@ -81,7 +81,8 @@ export function defineRecurringJob(
   options: RecurringJobOptions,
   run: () => unknown,
 ): RecurringJob {
-  const runtime = deferred as DeferredRuntime;
+  // Read when the job needs it (the default instance resolves its configuration on first use).
+  const configOf = () => requireRuntimeConfig(deferred, `defineRecurringJob(deferred, ${JSON.stringify(name)}, ...)`)();
   if (typeof run !== 'function') {
     throw new InvalidArgumentError(`recurring job "${name}": pass the function to run as the fourth argument.`);
   }
@@ -95,8 +96,8 @@ export function defineRecurringJob(
     runTick(chain, dueMs),
   );
 
-  const store = () => runtime.config.datastore;
-  const now = () => runtime.config.clock.now();
+  const store = () => configOf().datastore;
+  const now = () => configOf().clock.now();
   const key = () => recurringJobKey(store(), name);
 
   /** Enqueues the tick of (chain, due) under a name derived from both: enqueueing it twice is harmless. */
@@ -195,7 +196,7 @@ export function defineRecurringJob(
         status: 'idle',
         schedule: schedule.description,
         scheduleSpec,
-        queue: options.queue ?? runtime.config.queue,
+        queue: options.queue ?? configOf().queue,
         chain: randomBytes(6).toString('hex'),
         nextDue: enabledOnCreate ? new Date(schedule.next(now(), null)) : null,
         lastRunStarted: existing?.lastRunStarted ?? null,

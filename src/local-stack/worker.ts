@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Datastore } from '@google-cloud/datastore';
 import type { CloudTasksClient } from '@google-cloud/tasks';
-import { createDeferred } from '../defer/runtime.js';
+import { createDeferred } from '../runtime/deferred-runtime.js';
 import { installSweeper, type DistributedSweepOptions, type InstalledSweeper } from '../sweeper/distributed.js';
 import type { Deferred, DeferredConfig } from '../types.js';
 import type { LocalStack } from './stack.js';

@@ -9,6 +9,8 @@ export const SWEEP_RUN_KIND = '_DeferredSweepRun';
 /** Every kind this package creates starts with this prefix; the sweeper also sweeps other such kinds that carry `expireAt`. */
 export const TRANSIENT_PREFIX = '_';
 
+/** Default retention of a finished record (done or failed) when its task gives none: 7 days. */
+export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 /** Default number of sweeper shards. */
 export const DEFAULT_SHARDS = 16;
 /** Most bytes of (compressed) payload stored in one entity or chunk: below Datastore's 1 MiB entity limit with room for the other properties. */

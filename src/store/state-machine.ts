@@ -1,7 +1,7 @@
 /** The state machine of entity-backed tasks: pending -> running (lease) -> done | failed, changed in transactions. */
 import type { Datastore, Key } from '@google-cloud/datastore';
 import { chunkKeys, fromEntity, taskEntityData, withoutKey, type StoredTask } from './task-entity.js';
-import { inTransaction, isTransient } from './transaction.js';
+import { inTransaction, isTransient } from './in-transaction.js';
 import { finishedAgeKey, finishedDueMs, type DeferredTaskEntity } from './schema.js';
 
 /** What a delivery may do with a task entity in its current state. */

@@ -2,7 +2,7 @@
 import type { Datastore, Key, Transaction } from '@google-cloud/datastore';
 import { keyOf } from './datastore.js';
 import { BadStoredPayloadError } from './errors.js';
-import { packPayload, packPayloadAsync, unpackPayload, type PackedPayload } from './payload.js';
+import { packPayload, packPayloadAsync, unpackPayload, type PackedPayload } from './packed-payload.js';
 import { CHUNK_KIND, INDEXED_TASK_PROPERTIES, TASK_KIND, type DeferredTaskEntity } from './schema.js';
 
 /** A task entity as read back, with its key. */

@@ -1,16 +1,9 @@
 /** The sweeper's two Cloud Tasks calls: does a task still exist (GetTask), and create a lost task again (CreateTask). */
 import type { CloudTasksClient } from '@google-cloud/tasks';
+import { createTaskOnce, isNotFound } from '../core/cloud-task-calls.js';
 
 /** The part of the official `CloudTasksClient` the sweeper uses; pass a real client (on the emulator in tests). */
 export type SweeperTasksClient = Pick<CloudTasksClient, 'getTask' | 'createTask'>;
-
-const NOT_FOUND = 5;
-const ALREADY_EXISTS = 6;
-
-function grpcCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 /** True when the Cloud Task exists (queued, scheduled or being dispatched); false on NOT_FOUND; throws on any other error. */
 export async function cloudTaskExists(client: SweeperTasksClient, name: string): Promise<boolean> {
@@ -18,7 +11,7 @@ export async function cloudTaskExists(client: SweeperTasksClient, name: string):
     await client.getTask({ name, responseView: 'BASIC' });
     return true;
   } catch (error) {
-    if (grpcCode(error) === NOT_FOUND) return false;
+    if (isNotFound(error)) return false;
     throw error;
   }
 }
@@ -29,11 +22,5 @@ export async function cloudTaskExists(client: SweeperTasksClient, name: string):
  */
 export async function redriveTask(client: SweeperTasksClient, requestJson: string): Promise<'created' | 'exists'> {
   const request = JSON.parse(requestJson) as Parameters<SweeperTasksClient['createTask']>[0];
-  try {
-    await client.createTask(request);
-    return 'created';
-  } catch (error) {
-    if (grpcCode(error) === ALREADY_EXISTS) return 'exists';
-    throw error;
-  }
+  return (await createTaskOnce(client, request)).status;
 }

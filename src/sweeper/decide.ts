@@ -1,6 +1,6 @@
 /** The sweep decision table as pure functions: what to do with one `_DeferredTask` entity, and whether a guarded delete still holds. */
 import type { TaskState } from '../store/schema.js';
-import type { DeleteReason } from './stats.js';
+import type { DeleteReason } from './sweep-stats.js';
 
 /** The fields of a `_DeferredTask` entity the decision reads, normalised (times in epoch milliseconds, `null` when absent). */
 export interface TaskSnapshot {

@@ -1,16 +1,16 @@
 /** Distributed sweeping: the sweep endpoint fans out one task per shard, named per run; each shard task sweeps within a budget and continues itself; a run record adds up the shards. */
 import type { Datastore } from '@google-cloud/datastore';
-import { DeferredRuntime } from '../defer/runtime.js';
+import { runtimeConfigSource } from '../runtime/services.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { DEFAULT_SHARDS, SWEEP_RUN_KIND, shardOf } from '../store/schema.js';
-import { inTransaction } from '../store/transaction.js';
+import { inTransaction } from '../store/in-transaction.js';
 import type { Deferred, Duration, TaskHandle, TimeSource } from '../types.js';
 import { parseDuration } from '../util/duration.js';
 import type { SweeperTasksClient } from './cloud-tasks.js';
 import { jsonLogger, type SweepLogger } from './log.js';
 import { sweepShard, type SweepOptions } from './shard.js';
-import { highestShardInUse } from './sweep.js';
-import { addStats, emptyStats, type SweepStats } from './stats.js';
+import { highestShardInUse } from './sweep-all.js';
+import { addStats, emptyStats, type SweepStats } from './sweep-stats.js';
 
 /** Registered name of the internal shard task. */
 export const SHARD_TASK_NAME = 'deferred.sweepShard';
@@ -142,7 +142,7 @@ function encodeRun(run: SweepRunRecord) {
  * signed request.
  */
 export function installSweeper(deferred: Deferred, options: DistributedSweepOptions = {}): InstalledSweeper {
-  const runtimeConfig = deferred instanceof DeferredRuntime ? () => deferred.config : undefined;
+  const runtimeConfig = runtimeConfigSource(deferred);
   const datastore = () => {
     const ds = options.datastore ?? runtimeConfig?.().datastore;
     if (!ds)

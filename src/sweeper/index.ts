@@ -6,8 +6,8 @@ export {
   type SweepShardOptions,
   type SweepShardResult,
 } from './shard.js';
-export { sweep, highestShardInUse, type SweepResult } from './sweep.js';
-export { emptyStats, addStats, totalDeleted, type SweepStats, type DeleteReason } from './stats.js';
+export { sweep, highestShardInUse, type SweepResult } from './sweep-all.js';
+export { emptyStats, addStats, totalDeleted, type SweepStats, type DeleteReason } from './sweep-stats.js';
 export {
   classify,
   afterLookup,
@@ -35,4 +35,4 @@ export {
   type SweepRunRecord,
 } from './distributed.js';
 export { inventory, AGE_BUCKETS, type Inventory } from './inventory.js';
-export { inspectTask, formatArgs, type TaskInspection } from './inspect.js';
+export { inspectTask, formatArgs, type TaskInspection } from './inspect-task.js';

@@ -27,7 +27,7 @@ import {
 import { chunkKeys, keyPath } from './keys.js';
 import { kindsToSweep, shardOfKind } from './kinds.js';
 import { jsonLogger, type SweepLogger } from './log.js';
-import { emptyStats, type DeleteReason, type SweepStats } from './stats.js';
+import { emptyStats, type DeleteReason, type SweepStats } from './sweep-stats.js';
 
 /** Default grace past a task's ETA before a missing Cloud Task counts as gone: 10 minutes. */
 export const DEFAULT_GRACE_MS = 10 * 60_000;

@@ -10,7 +10,7 @@ import {
   NotSerializableError,
   UnregisteredTaskError,
 } from '../../src/errors/index.js';
-import { createDeferred } from '../../src/defer/runtime.js';
+import { createDeferred } from '../../src/runtime/deferred-runtime.js';
 import type { DeferredConfig } from '../../src/types.js';
 
 // Clients that would fail if called: these errors must happen before any RPC.

@@ -1,11 +1,12 @@
 // Unit tests of the runtime's pure logic: names, option resolution, the state machine, payload packing, requests, headers.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { buildCreateTaskRequest, retargetRequest, storedRequest } from '../../src/defer/cloud-task-request.js';
-import { checkCloudTaskId, childTaskId, hopTaskId, taskIdOf } from '../../src/defer/names.js';
-import { DEFAULT_RETENTION_MS, resolveDeferOptions } from '../../src/defer/options.js';
+import { buildCreateTaskRequest, retargetRequest, storedRequest } from '../../src/core/cloud-task-request.js';
+import { checkCloudTaskId, childTaskId, hopTaskId, taskIdOf } from '../../src/core/task-names.js';
+import { resolveDeferOptions } from '../../src/defer/options.js';
+import { DEFAULT_RETENTION_MS } from '../../src/store/schema.js';
 import { readDeliveryHeaders } from '../../src/handler/task-headers.js';
-import { packPayload, packPayloadAsync, unpackPayload } from '../../src/store/payload.js';
+import { packPayload, packPayloadAsync, unpackPayload } from '../../src/store/packed-payload.js';
 import type { DeferredTaskEntity } from '../../src/store/schema.js';
 import { decideClaim, decideCompletion } from '../../src/store/state-machine.js';
 

@@ -1,6 +1,6 @@
 /** `deferred inspect <key>`: one task entity with its decoded payload, its Cloud Task, and what the sweeper would do. */
 import type { Argv, CommandModule } from 'yargs';
-import { formatArgs, inspectTask } from '../../sweeper/inspect.js';
+import { formatArgs, inspectTask } from '../../sweeper/inspect-task.js';
 import { parseDuration } from '../../util/duration.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 import { EXIT } from '../exit-codes.js';

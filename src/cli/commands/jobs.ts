@@ -1,6 +1,6 @@
 /** `deferred jobs`: list, show, enable, disable and run-now for recurring jobs, and the records of mapper jobs. */
 import type { Argv, CommandModule } from 'yargs';
-import { createDeferred } from '../../defer/runtime.js';
+import { createDeferred } from '../../runtime/deferred-runtime.js';
 import { InvalidArgumentError, PrerequisiteMissingError } from '../../errors/index.js';
 import { jobKey } from '../../jobs/mapper-step.js';
 import {

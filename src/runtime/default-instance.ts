@@ -3,9 +3,9 @@ import { createDatastore } from '../clients/datastore-client.js';
 import { createTasksClient } from '../clients/tasks-client.js';
 import { ConfigurationError } from '../errors/runtime.js';
 import type { Deferral, DeferredConfig, TaskHandle, TaskOptions } from '../types.js';
-import { resolveConfig } from './config.js';
-import { DeferredRuntime } from './runtime.js';
-import { TaskRegistry } from './registry.js';
+import { resolveConfig } from '../core/config.js';
+import { DeferredRuntime } from './deferred-runtime.js';
+import { TaskRegistry } from '../core/task-registry.js';
 
 /**
  * Reads the default instance's configuration from the environment:

@@ -1,8 +1,8 @@
 /** Transactional defer: a Datastore transaction that holds defers, writes their entities in its commit and enqueues after it. */
 import type { Key, Transaction } from '@google-cloud/datastore';
-import { currentRunContext } from '../handler/context.js';
-import { describeError, log } from '../handler/logger.js';
-import { backoff, isContention } from '../store/transaction.js';
+import { currentRunContext } from '../core/run-context.js';
+import { describeError, log } from '../core/logger.js';
+import { backoff, isContention } from '../store/in-transaction.js';
 import type {
   DeferOptions,
   Deferral,
@@ -12,9 +12,15 @@ import type {
   TransactionOptions,
 } from '../types.js';
 import { TaskAlreadyExistsError } from '../errors/runtime.js';
-import type { PreparedDefer } from './enqueue.js';
-import { randomId } from './names.js';
-import type { DeferredRuntime } from './runtime.js';
+import type { ResolvedConfig } from '../core/config.js';
+import type { Enqueuer, PreparedDefer } from './enqueue.js';
+import { randomId } from '../core/task-names.js';
+
+/** What a transactional defer needs from its instance: the configuration (client, logger) and the enqueuer. */
+export interface TransactionServices {
+  readonly config: ResolvedConfig;
+  readonly enqueuer: Enqueuer;
+}
 
 interface HeldDefer {
   readonly prepared: PreparedDefer;
@@ -47,13 +53,15 @@ export class TransactionImpl implements DeferredTransaction {
   private readonly written: Key[] = [];
   readonly held: HeldDefer[] = [];
 
+  /** `owner`: the instance that made it (a defer through another instance is refused); `KEY`: its client's entity key symbol. */
   constructor(
     readonly raw: Transaction,
-    readonly owner: DeferredRuntime,
+    readonly owner: object,
+    private readonly KEY: symbol,
   ) {}
 
   private record(entities: unknown): void {
-    this.written.push(...keysOf(entities, this.owner.config.datastore.KEY as unknown as symbol));
+    this.written.push(...keysOf(entities, this.KEY));
   }
 
   save(entities: Parameters<Transaction['save']>[0]): void {
@@ -112,18 +120,20 @@ export class TransactionImpl implements DeferredTransaction {
 
 /** Runs `fn` in a transaction with held defers; see `Deferred.transaction`. */
 export async function runDeferredTransaction<T>(
-  runtime: DeferredRuntime,
+  owner: object,
+  runtime: TransactionServices,
   fn: (tx: DeferredTransaction) => Promise<T>,
   options: TransactionOptions,
 ): Promise<T> {
   const { datastore, logger } = runtime.config;
+  const KEY = datastore.KEY as unknown as symbol;
   const retries = options.retries ?? 3;
   const run = currentRunContext();
   const sequenceAtStart = run?.sequence ?? 0;
   for (let attempt = 0; ; attempt++) {
     if (run) run.sequence = sequenceAtStart; // a retried transaction re-derives the same child names
     const raw = datastore.transaction();
-    const tx = new TransactionImpl(raw, runtime);
+    const tx = new TransactionImpl(raw, owner, KEY);
     let result: T;
     try {
       await raw.run();

@@ -3,13 +3,12 @@ import type { Datastore } from '@google-cloud/datastore';
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import type { CodecRegistry } from '../codec/index.js';
 import { ConfigurationError } from '../errors/runtime.js';
-import { jsonLogger } from '../handler/logger.js';
-import { GOOGLE_ISSUERS, GOOGLE_JWKS_URI } from '../handler/oidc.js';
+import { jsonLogger } from './logger.js';
 import { DEFAULT_SHARDS } from '../store/schema.js';
 import type { TimeSource, DeferredConfig, Logger, TaskOptions } from '../types.js';
 import { parseDuration } from '../util/duration.js';
 import type { TaskTarget } from './cloud-task-request.js';
-import { checkQueueId } from './names.js';
+import { checkQueueId } from './task-names.js';
 
 /** Default threshold above which a payload spills into an entity. */
 export const DEFAULT_INLINE_THRESHOLD = 100_000;
@@ -19,6 +18,9 @@ export const DEFAULT_MAX_BODY_BYTES = 1_100_000;
 export const DEFAULT_MAX_UNVERIFIED_BODY_BYTES = 32 * 1024 * 1024;
 /** Default nesting limit of argument values. */
 export const DEFAULT_MAX_DEPTH = 64;
+/** Google's OIDC token issuers and keys, the defaults of `oidc.issuer` and `oidc.jwksUri`. */
+export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'] as const;
+export const GOOGLE_JWKS_URI = 'https://www.googleapis.com/oauth2/v3/certs';
 /** Cloud Tasks' default dispatch deadline for HTTP targets. */
 export const DEFAULT_DISPATCH_DEADLINE_MS = 10 * 60_000;
 

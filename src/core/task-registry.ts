@@ -1,7 +1,7 @@
 /** The task registry: registered names and the functions they run (plain tasks, closures with an environment, class methods). */
 import { DuplicateTaskNameError } from '../errors/runtime.js';
 import type { TaskOptions } from '../types.js';
-import { checkTaskName } from './names.js';
+import { checkTaskName } from './task-names.js';
 
 /** One registered task. */
 export interface TaskDefinition {

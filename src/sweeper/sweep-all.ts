@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { TASK_KIND, parseAgeKey } from '../store/schema.js';
 import { kindsToSweep } from './kinds.js';
 import { resolveSweepOptions, sweepShard, type SweepOptions } from './shard.js';
-import { addStats, emptyStats, type SweepStats } from './stats.js';
+import { addStats, emptyStats, type SweepStats } from './sweep-stats.js';
 
 /** Result of {@link sweep}: totals, per-shard counts, and how many shards were swept. */
 export interface SweepResult {

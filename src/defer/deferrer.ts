@@ -1,90 +1,54 @@
-/** `createDeferred`: a runtime instance that registers tasks, defers them (now, in a transaction, or held by a parent) and serves them. */
+/** Registering tasks and deferring them: task handles, closures and methods, now, held by a running parent, or in a transaction. */
+import { currentRunContext, type RunContext } from '../core/run-context.js';
+import type { ResolvedConfig } from '../core/config.js';
+import { log } from '../core/logger.js';
+import { encodeCall, type CodecSettings, type EnvelopeMeta } from '../core/task-envelope.js';
+import { childTaskId, queuePath, taskIdOf } from '../core/task-names.js';
+import type { TaskDefinition, TaskRegistry } from '../core/task-registry.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { UnregisteredTaskError } from '../errors/runtime.js';
-import { currentRunContext, type RunContext } from '../handler/context.js';
-import { log } from '../handler/logger.js';
-import { TaskExecutor } from '../handler/execute.js';
-import { fetchHandler } from '../handler/fetch.js';
-import { nodeHandler } from '../handler/node.js';
+import { DEFAULT_RETENTION_MS } from '../store/schema.js';
 import type {
   ClassTaskOptions,
   ClosureHandle,
   DeferBuilder,
   DeferOptions,
   Deferral,
-  Deferred,
-  DeferredConfig,
   DeferredTransaction,
-  FetchHandler,
   MethodsHandle,
-  NodeHandler,
-  SweepFunction,
   TaskHandle,
   TaskOptions,
   TransactionOptions,
 } from '../types.js';
-import { resolveConfig, type ResolvedConfig } from './config.js';
+import { TransactionImpl, runDeferredTransaction } from './deferred-transaction.js';
 import { Enqueuer, type PreparedDefer } from './enqueue.js';
-import { encodeCall, type CodecSettings, type EnvelopeMeta } from './envelope.js';
-import { childTaskId, queuePath, taskIdOf } from './names.js';
-import { DEFAULT_RETENTION_MS, resolveDeferOptions } from './options.js';
-import { TaskRegistry, type TaskDefinition } from './registry.js';
-import { TransactionImpl, runDeferredTransaction } from './transaction.js';
+import { resolveDeferOptions } from './options.js';
 
 /**
- * Creates a runtime instance: register tasks on it, defer them, and mount its `handler` (node:http / Express) or
- * `fetchHandler` where Cloud Tasks delivers.
- *
- * @example
- * const deferred = createDeferred({
- *   projectId: 'my-project', location: 'europe-west1', handlerUrl: 'https://worker.example.com/_deferred',
- *   secret: process.env.DEFERRED_SECRET!, datastore: new Datastore(), tasks: new CloudTasksClient(),
- * });
+ * The deferring half of a runtime instance: registers tasks in the registry it shares with the handler, encodes and
+ * checks each call at once, and creates its Cloud Task (through the {@link Enqueuer}) or holds it. Configuration is
+ * read through `configOf` on first use, so the default instance can resolve it lazily.
  */
-export function createDeferred(config: DeferredConfig): Deferred {
-  const resolved = resolveConfig(config);
-  return new DeferredRuntime(() => resolved, new TaskRegistry());
-}
-
-/** The implementation behind {@link Deferred}. Configuration may be resolved lazily (the default instance). */
-export class DeferredRuntime implements Deferred {
-  private resolvedConfig: ResolvedConfig | undefined;
+export class Deferrer {
   private enqueuerInstance: Enqueuer | undefined;
-  private executorInstance: TaskExecutor | undefined;
-  private sweepFunction: SweepFunction | undefined;
-  private nodeHandlerInstance: NodeHandler | undefined;
-  private fetchHandlerInstance: FetchHandler | undefined;
 
   constructor(
-    private readonly configSource: () => ResolvedConfig,
-    readonly registry: TaskRegistry,
+    private readonly configOf: () => ResolvedConfig,
+    private readonly registry: TaskRegistry,
   ) {}
 
-  /** The resolved configuration (resolved on first use). */
-  get config(): ResolvedConfig {
-    this.resolvedConfig ??= this.configSource();
-    return this.resolvedConfig;
+  private get config(): ResolvedConfig {
+    return this.configOf();
   }
 
-  private get codec(): CodecSettings {
-    return { maxDepth: this.config.maxDepth, codecs: this.config.codecs, datastore: this.config.datastore };
-  }
-
-  /** @internal */
-  get enqueuer(): Enqueuer {
+  private get enqueuer(): Enqueuer {
     this.enqueuerInstance ??= new Enqueuer(this.config);
     return this.enqueuerInstance;
   }
 
-  private get executor(): TaskExecutor {
-    this.executorInstance ??= new TaskExecutor({
-      config: this.config,
-      registry: this.registry,
-      enqueuer: this.enqueuer,
-      codec: this.codec,
-      sweep: () => this.sweepFunction,
-    });
-    return this.executorInstance;
+  private get codec(): CodecSettings {
+    const { maxDepth, codecs, datastore } = this.config;
+    return { maxDepth, codecs, datastore };
   }
 
   // ---- registration ------------------------------------------------------------------------------------------
@@ -256,7 +220,7 @@ export class DeferredRuntime implements Deferred {
   }
 
   /** Encodes and checks the call now, then creates its Cloud Task, or holds it (transaction, running parent). */
-  async deferDefinition(
+  private async deferDefinition(
     definition: TaskDefinition,
     args: readonly unknown[],
     bound: unknown,
@@ -312,30 +276,7 @@ export class DeferredRuntime implements Deferred {
   }
 
   transaction<T>(fn: (tx: DeferredTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    return runDeferredTransaction(this, fn, options);
-  }
-
-  // ---- serving -----------------------------------------------------------------------------------------------
-
-  get handler(): NodeHandler {
-    this.nodeHandlerInstance ??= (req, res, next) =>
-      nodeHandler(this.executor, this.config.basePath, this.config.maxBodyBytes)(req, res, next);
-    return this.nodeHandlerInstance;
-  }
-
-  get fetchHandler(): FetchHandler {
-    this.fetchHandlerInstance ??= (request) =>
-      fetchHandler(this.executor, this.config.basePath, this.config.maxBodyBytes)(request);
-    return this.fetchHandlerInstance;
-  }
-
-  onSweep(fn: SweepFunction): void {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('onSweep(fn): fn must be a function.');
-    this.sweepFunction = fn;
-  }
-
-  taskNames(): string[] {
-    return this.registry.names();
+    return runDeferredTransaction(this, { config: this.config, enqueuer: this.enqueuer }, fn, options);
   }
 }
 

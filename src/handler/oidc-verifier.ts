@@ -3,10 +3,6 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { UnauthenticatedError } from '../errors/runtime.js';
 import type { TimeSource } from '../types.js';
 
-/** Google's issuer and keys, the defaults. */
-export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'] as const;
-export const GOOGLE_JWKS_URI = 'https://www.googleapis.com/oauth2/v3/certs';
-
 /** What a token must say. */
 export interface OidcVerifierOptions {
   readonly audience: string;

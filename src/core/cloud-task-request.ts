@@ -4,6 +4,9 @@ import { SIGNATURE_HEADER } from '../codec/index.js';
 
 type CreateTaskRequest = protos.google.cloud.tasks.v2.ICreateTaskRequest;
 
+/** Cloud Tasks refuses schedule times more than 30 days ahead; stay a little inside. */
+export const SCHEDULE_HORIZON_MS = 30 * 86_400_000 - 10 * 60_000;
+
 /** Where tasks are delivered: an absolute URL (HTTP target) or a path on App Engine (App Engine target). */
 export type TaskTarget =
   | {

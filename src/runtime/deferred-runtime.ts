@@ -1,0 +1,130 @@
+/** The composition root: `createDeferred` wires the configuration, the task registry, the deferring side (`defer/`) and the serving side (`handler/`: executor and HTTP adapters) into one runtime instance. */
+import { resolveConfig, type ResolvedConfig } from '../core/config.js';
+import { TaskRegistry } from '../core/task-registry.js';
+import { Deferrer } from '../defer/deferrer.js';
+import { InvalidArgumentError } from '../errors/invalid-argument.js';
+import { TaskExecutor } from '../handler/execute.js';
+import { fetchHandler } from '../handler/fetch.js';
+import { nodeHandler } from '../handler/node.js';
+import type {
+  ClassTaskOptions,
+  ClosureHandle,
+  Deferral,
+  Deferred,
+  DeferredConfig,
+  DeferredTransaction,
+  FetchHandler,
+  MethodsHandle,
+  NodeHandler,
+  SweepFunction,
+  TaskHandle,
+  TaskOptions,
+  TransactionOptions,
+} from '../types.js';
+import { registerRuntime } from './services.js';
+
+/**
+ * Creates a runtime instance: register tasks on it, defer them, and mount its `handler` (node:http / Express) or
+ * `fetchHandler` where Cloud Tasks delivers.
+ *
+ * @example
+ * const deferred = createDeferred({
+ *   projectId: 'my-project', location: 'europe-west1', handlerUrl: 'https://worker.example.com/_deferred',
+ *   secret: process.env.DEFERRED_SECRET!, datastore: new Datastore(), tasks: new CloudTasksClient(),
+ * });
+ */
+export function createDeferred(config: DeferredConfig): Deferred {
+  const resolved = resolveConfig(config);
+  return new DeferredRuntime(() => resolved, new TaskRegistry());
+}
+
+/** The implementation behind {@link Deferred}. Configuration may be resolved lazily (the default instance). */
+export class DeferredRuntime implements Deferred {
+  private resolvedConfig: ResolvedConfig | undefined;
+  private readonly deferrer: Deferrer;
+  private executorInstance: TaskExecutor | undefined;
+  private sweepFunction: SweepFunction | undefined;
+  private nodeHandlerInstance: NodeHandler | undefined;
+  private fetchHandlerInstance: FetchHandler | undefined;
+  /** The adapters, built on first use (after the configuration is resolved) and then kept: one route cache each. */
+  private nodeAdapter: NodeHandler | undefined;
+  private fetchAdapter: FetchHandler | undefined;
+
+  constructor(
+    private readonly configSource: () => ResolvedConfig,
+    private readonly registry: TaskRegistry,
+  ) {
+    this.deferrer = new Deferrer(() => this.config, registry);
+    registerRuntime(this, () => this.config);
+  }
+
+  /** The resolved configuration (resolved on first use). */
+  private get config(): ResolvedConfig {
+    this.resolvedConfig ??= this.configSource();
+    return this.resolvedConfig;
+  }
+
+  private get executor(): TaskExecutor {
+    const config = this.config;
+    this.executorInstance ??= new TaskExecutor({
+      config,
+      registry: this.registry,
+      codec: { maxDepth: config.maxDepth, codecs: config.codecs, datastore: config.datastore },
+      sweep: () => this.sweepFunction,
+    });
+    return this.executorInstance;
+  }
+
+  // ---- registering and deferring: the Deferrer ------------------------------------------------------------------
+
+  task<A extends unknown[]>(name: string, fn: (...args: A) => unknown, options: TaskOptions = {}): TaskHandle<A> {
+    return this.deferrer.task(name, fn, options);
+  }
+
+  closure<E, A extends unknown[]>(
+    name: string,
+    fn: (env: E, ...args: A) => unknown,
+    options: TaskOptions = {},
+  ): ClosureHandle<E, A> {
+    return this.deferrer.closure(name, fn, options);
+  }
+
+  methods<T extends object, K>(
+    name: string,
+    cls: abstract new (...args: never[]) => T,
+    options: ClassTaskOptions<T, K>,
+  ): MethodsHandle<T> {
+    return this.deferrer.methods(name, cls, options);
+  }
+
+  defer(task: unknown, ...args: unknown[]): Promise<Deferral> {
+    return this.deferrer.defer(task, ...args);
+  }
+
+  transaction<T>(fn: (tx: DeferredTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.deferrer.transaction(fn, options);
+  }
+
+  // ---- serving -----------------------------------------------------------------------------------------------
+
+  get handler(): NodeHandler {
+    this.nodeHandlerInstance ??= (req, res, next) =>
+      (this.nodeAdapter ??= nodeHandler(this.executor, this.config.basePath, this.config.maxBodyBytes))(req, res, next);
+    return this.nodeHandlerInstance;
+  }
+
+  get fetchHandler(): FetchHandler {
+    this.fetchHandlerInstance ??= (request) =>
+      (this.fetchAdapter ??= fetchHandler(this.executor, this.config.basePath, this.config.maxBodyBytes))(request);
+    return this.fetchHandlerInstance;
+  }
+
+  onSweep(fn: SweepFunction): void {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('onSweep(fn): fn must be a function.');
+    this.sweepFunction = fn;
+  }
+
+  taskNames(): string[] {
+    return this.registry.names();
+  }
+}
