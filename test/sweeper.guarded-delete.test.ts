@@ -1,7 +1,7 @@
 // Guarded deletes of the sweeper on the real emulators: a commit lost to contention, in any shape the store recognises, is retried.
 import { describe, expect, it } from 'vitest';
 import { isContention } from '../src/store/in-transaction.js';
-import { chunkKeys } from '../src/sweeper/keys.js';
+import { chunkKeys } from '../src/store/task-entity.js';
 import { deleteGuardedSplitting, type DeleteCandidate } from '../src/sweeper/guarded-delete.js';
 import { describeStorage } from './support/backends.js';
 import { grpcError, injectCommitFaults } from './support/datastore-faults.js';

@@ -74,19 +74,24 @@ export function wrapperType(value: object): 'int' | 'double' | 'geoPoint' | unde
 /** One path element as written in a payload: a kind or name (string), a numeric id (number), or an int64 id kept exact (`{"id":"..."}`). */
 export type EncodedPathElement = string | number | { id: string };
 
-/** The key's path with ids kept exact: names stay strings, numeric ids stay numbers, string ids become `{"id":"..."}`. */
-export function encodeKeyPath(key: Key): EncodedPathElement[] {
+/** A key and its ancestors, root first (the one walk up a key's parents; every key-path helper starts from it). */
+export function keyChain(key: Key): Key[] {
   const chain: Key[] = [];
   for (let k: Key | undefined = key; k !== undefined; k = k.parent) chain.push(k);
+  return chain.reverse();
+}
+
+/** The key's path with ids kept exact: names stay strings, numeric ids stay numbers, string ids become `{"id":"..."}`. */
+export function encodeKeyPath(key: Key): EncodedPathElement[] {
+  const chain = keyChain(key);
   const path: EncodedPathElement[] = [];
-  for (let i = chain.length - 1; i >= 0; i--) {
-    const k = chain[i]!;
+  chain.forEach((k, i) => {
     path.push(k.kind);
     if (k.name !== undefined && k.name !== null) path.push(k.name);
     else if (typeof k.id === 'number') path.push(k.id);
     else if (k.id !== undefined && k.id !== null) path.push({ id: String(k.id) });
-    else if (i !== 0) throw new Error(`ancestor ${k.kind} of the key has neither a name nor an id`);
-  }
+    else if (i !== chain.length - 1) throw new Error(`ancestor ${k.kind} of the key has neither a name nor an id`);
+  });
   return path;
 }
 

@@ -1,5 +1,6 @@
 /** The runtime's use of the payload codec: encoding calls and entity references, parsing, decoding, signing. */
 import type { Datastore, Key } from '@google-cloud/datastore';
+import { keyChain } from '../codec/datastore-key.js';
 import { decodeEnvelopeArgs, encodeEnvelope, parseEnvelope, sign, type CodecRegistry } from '../codec/index.js';
 
 /** Settings that travel with a deferral (signed with it) because the handler needs them. */
@@ -51,13 +52,7 @@ export function encodeCall(
 /** The path of a key in envelope form: kinds and names as strings, numeric ids as numbers (or strings when too big). */
 export function refOf(key: Key): { namespace?: string; path: (string | number)[] } {
   const path: (string | number)[] = [];
-  let k: Key | undefined = key;
-  const parts: Key[] = [];
-  while (k) {
-    parts.unshift(k);
-    k = k.parent;
-  }
-  for (const part of parts) {
+  for (const part of keyChain(key)) {
     path.push(part.kind);
     if (part.name !== undefined) path.push(part.name);
     else if (part.id !== undefined)

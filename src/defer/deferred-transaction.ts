@@ -3,6 +3,7 @@ import type { Key, Transaction } from '@google-cloud/datastore';
 import { currentRunContext } from '../core/run-context.js';
 import { describeError, log } from '../core/logger.js';
 import { backoff, isContention } from '../store/in-transaction.js';
+import { rootKey } from '../store/keys.js';
 import type {
   DeferOptions,
   Deferral,
@@ -29,13 +30,6 @@ interface HeldDefer {
   readonly ifExists: IfExists;
   /** Returned to the caller; its `entityKey` and `status` are filled in at commit. */
   readonly deferral: { -readonly [K in keyof Deferral]: Deferral[K] };
-}
-
-/** The root (top ancestor) of a key, if it is complete (has a name or id). */
-function rootOf(key: Key): Key | null {
-  let root = key;
-  while (root.parent) root = root.parent;
-  return root.name !== undefined || root.id !== undefined ? root : null;
 }
 
 function keysOf(entities: unknown, KEY: symbol): Key[] {
@@ -111,8 +105,8 @@ export class TransactionImpl implements DeferredTransaction {
   /** The entity group for held entities without an explicit parent: the root of the first complete key written. */
   defaultParent(): Key | null {
     for (const key of this.written) {
-      const root = rootOf(key);
-      if (root) return root;
+      const root = rootKey(key);
+      if (root.name !== undefined || root.id !== undefined) return root; // complete: it names an entity group
     }
     return null;
   }

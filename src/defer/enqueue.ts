@@ -4,8 +4,14 @@ import { createTaskOnce, isNotFound } from '../core/cloud-task-calls.js';
 import { SCHEDULE_HORIZON_MS, buildCreateTaskRequest, storedRequest } from '../core/cloud-task-request.js';
 import { TaskAlreadyExistsError } from '../errors/runtime.js';
 import { log } from '../core/logger.js';
-import { ageKey, shardOf } from '../store/schema.js';
-import { chunkKeys, packPayload, packPayloadAsync, saveTask, taskKey, taskMutations } from '../store/task-entity.js';
+import {
+  chunkKeys,
+  packPayload,
+  packPayloadAsync,
+  pendingTaskMutations,
+  saveTask,
+  taskKey,
+} from '../store/task-entity.js';
 import type { PackedPayload } from '../store/packed-payload.js';
 import type { Deferral } from '../types.js';
 import type { ResolvedConfig } from '../core/config.js';
@@ -118,28 +124,19 @@ export class Enqueuer {
       dispatchDeadlineMs: options.dispatchDeadlineMs,
     });
     const cloudTaskName = request.task!.name!;
-    const shard = shardOf(entityName, config.shards);
-    const mutations = taskMutations(
+    const mutations = pendingTaskMutations(
       config.datastore,
-      key,
       {
-        state: 'pending',
+        key,
         task: prepared.task,
         queue: options.queue,
         cloudTaskName,
         cloudTaskRequest: storedRequest(request),
         transactional,
-        created: new Date(nowMs),
-        eta: new Date(options.etaMs),
-        attempts: 0,
-        leaseUntil: null,
-        lastError: null,
-        finishedAt: null,
+        etaMs: options.etaMs,
         retentionMs: options.retentionMs,
-        shard,
-        ageKey: ageKey(shard, nowMs),
-        expireAt: new Date(Math.max(options.etaMs, nowMs) + config.expireAfterMs),
       },
+      { nowMs, shards: config.shards, expireAfterMs: config.expireAfterMs },
       packed,
     );
     return {

@@ -25,7 +25,7 @@ import { BadEnvelopeError } from '../errors/payload.js';
 import { UnauthenticatedError } from '../errors/runtime.js';
 import { PermanentTaskFailure, SingularTaskFailure } from '../errors/task-failures.js';
 import { DEFAULT_DISPATCH_DEADLINE_MS } from '../core/config.js';
-import { DEFAULT_RETENTION_MS, finishedAgeKey, finishedDueMs, shardOf, TASK_KIND } from '../store/schema.js';
+import { DEFAULT_RETENTION_MS, TASK_KIND } from '../store/schema.js';
 import {
   claimTask,
   completeTask,
@@ -33,7 +33,15 @@ import {
   type DeliverySchedule,
   type RunOutcome,
 } from '../store/state-machine.js';
-import { packPayload, readPayload, saveTask, taskKey, taskMutations, type StoredTask } from '../store/task-entity.js';
+import {
+  failedTaskMutations,
+  inlineFailureName,
+  packPayload,
+  readPayload,
+  saveTask,
+  taskKey,
+  type StoredTask,
+} from '../store/task-entity.js';
 import type { LogEntry, LogSeverity, SweepFunction, TaskInfo } from '../types.js';
 import { BodyBudget } from './body-budget.js';
 import { runWithContext, type RunContext } from '../core/run-context.js';
@@ -443,33 +451,24 @@ export class TaskExecutor {
   ): Promise<void> {
     const { config } = this.deps;
     const nowMs = config.clock.now();
-    const name = `failed.${info.queue}.${taskIdOf(info.cloudTaskName)}`;
-    const shard = shardOf(name, config.shards);
-    const key = taskKey(config.datastore, name);
-    const keep = { retentionMs: retentionMs ?? DEFAULT_RETENTION_MS, expireAt: new Date(nowMs + config.expireAfterMs) };
+    const key = taskKey(config.datastore, inlineFailureName(info.queue, taskIdOf(info.cloudTaskName)));
     try {
       await saveTask(
         config.datastore,
-        taskMutations(
+        failedTaskMutations(
           config.datastore,
-          key,
           {
-            state: 'failed',
+            key,
             task: info.task,
             queue: info.queue,
             cloudTaskName: info.cloudTaskName,
             cloudTaskRequest: '',
             transactional: false,
-            created: new Date(nowMs),
-            eta: info.eta ?? new Date(nowMs),
-            attempts: info.attempt,
-            leaseUntil: null,
-            lastError,
-            finishedAt: new Date(nowMs),
-            ...keep,
-            shard,
-            ageKey: finishedAgeKey(shard, finishedDueMs(keep, nowMs)),
+            etaMs: info.eta?.getTime() ?? nowMs,
+            retentionMs: retentionMs ?? DEFAULT_RETENTION_MS,
           },
+          { attempts: info.attempt, lastError },
+          { nowMs, shards: config.shards, expireAfterMs: config.expireAfterMs },
           packPayload(body),
         ),
       );

@@ -3,7 +3,16 @@ import type { Datastore, Key, Transaction } from '@google-cloud/datastore';
 import { keyOf } from './datastore.js';
 import { BadStoredPayloadError } from './errors.js';
 import { packPayload, packPayloadAsync, unpackPayload, type PackedPayload } from './packed-payload.js';
-import { CHUNK_KIND, INDEXED_TASK_PROPERTIES, TASK_KIND, type DeferredTaskEntity } from './schema.js';
+import {
+  CHUNK_KIND,
+  INDEXED_TASK_PROPERTIES,
+  TASK_KIND,
+  ageKey,
+  finishedAgeKey,
+  finishedDueMs,
+  shardOf,
+  type DeferredTaskEntity,
+} from './schema.js';
 
 /** A task entity as read back, with its key. */
 export interface StoredTask extends DeferredTaskEntity {
@@ -48,10 +57,107 @@ export function taskKey(datastore: Datastore, name: string, parent?: Key | null,
     : datastore.key({ namespace, path: [TASK_KIND, name] });
 }
 
+/** What the runtime decides about a new task entity; the sweeper's index (`shard`, `ageKey`, `expireAt`) is derived from it here. */
+export interface NewTask {
+  /** The entity's key; its name picks the shard. */
+  readonly key: Key;
+  readonly task: string;
+  readonly queue: string;
+  readonly cloudTaskName: string;
+  /** The stored CreateTask request (`''` when there is none to re-drive: an inline task's failure record). */
+  readonly cloudTaskRequest: string;
+  readonly transactional: boolean;
+  readonly etaMs: number;
+  readonly retentionMs: number;
+}
+
+/** When and how a new task entity is indexed for the sweeper. */
+export interface TaskIndexSettings {
+  /** When the entity is written. */
+  readonly nowMs: number;
+  /** The writers' shard count. */
+  readonly shards: number;
+  /** The runtime's `expireAfter`. */
+  readonly expireAfterMs: number;
+}
+
+/**
+ * The hard age limit of every task entity: `expireAfter` past the later of its ETA and its creation. A task due later
+ * lives that much longer; a failure record of an inline task (written when its delivery failed for good, so at or
+ * after its ETA) lives `expireAfter` past that moment.
+ */
+export function expireAtOf(etaMs: number, createdMs: number, expireAfterMs: number): Date {
+  return new Date(Math.max(etaMs, createdMs) + expireAfterMs);
+}
+
+/** The one place a task entity's fields are assembled, with its sweeper index (shard from its name, ageKey, expireAt). */
+function newTaskEntity(
+  task: NewTask,
+  settings: TaskIndexSettings,
+  outcome: { attempts: number; lastError: string | null; finished: boolean },
+): Omit<DeferredTaskEntity, 'payload' | 'chunks' | 'encoding' | 'payloadBytes'> {
+  const { nowMs } = settings;
+  const shard = shardOf(String(task.key.name ?? task.key.id), settings.shards);
+  const expireAt = expireAtOf(task.etaMs, nowMs, settings.expireAfterMs);
+  return {
+    state: outcome.finished ? 'failed' : 'pending',
+    task: task.task,
+    queue: task.queue,
+    cloudTaskName: task.cloudTaskName,
+    cloudTaskRequest: task.cloudTaskRequest,
+    transactional: task.transactional,
+    created: new Date(nowMs),
+    eta: new Date(task.etaMs),
+    attempts: outcome.attempts,
+    leaseUntil: null,
+    lastError: outcome.lastError,
+    finishedAt: outcome.finished ? new Date(nowMs) : null,
+    retentionMs: task.retentionMs,
+    shard,
+    // Unfinished: keyed by creation. Finished: keyed by when it may be swept (as completeTask keys a finished run).
+    ageKey: outcome.finished
+      ? finishedAgeKey(shard, finishedDueMs({ retentionMs: task.retentionMs, expireAt }, nowMs))
+      : ageKey(shard, nowMs),
+    expireAt,
+  };
+}
+
+/** The mutations that store a new `pending` task entity (an entity-backed deferral) with its packed payload. */
+export function pendingTaskMutations(
+  datastore: Datastore,
+  task: NewTask,
+  settings: TaskIndexSettings,
+  packed: PackedPayload,
+): { key: Key; data: unknown }[] {
+  return taskMutations(
+    datastore,
+    task.key,
+    newTaskEntity(task, settings, { attempts: 0, lastError: null, finished: false }),
+    packed,
+  );
+}
+
+/** The name of the `failed` record of an inline task: `failed.<queue>.<Cloud Task id>`. */
+export function inlineFailureName(queue: string, cloudTaskId: string): string {
+  return `failed.${queue}.${cloudTaskId}`;
+}
+
+/** The mutations that store the `failed` record of an inline task (finished now, with its payload) for inspection. */
+export function failedTaskMutations(
+  datastore: Datastore,
+  task: NewTask,
+  failure: { readonly attempts: number; readonly lastError: string },
+  settings: TaskIndexSettings,
+  packed: PackedPayload,
+): { key: Key; data: unknown }[] {
+  return taskMutations(datastore, task.key, newTaskEntity(task, settings, { ...failure, finished: true }), packed);
+}
+
 /**
  * All the mutations that store a task entity with its packed payload (the task entity first). Chunks carry their task's
  * `expireAt` (unindexed: nothing queries it), so a TTL policy on the chunk kind reclaims them too: TTL deletes no
- * descendants.
+ * descendants. The runtime writes new task entities through {@link pendingTaskMutations} and
+ * {@link failedTaskMutations}, which derive the index fields; this raw form is for test and benchmark fixtures.
  */
 export function taskMutations(
   datastore: Datastore,

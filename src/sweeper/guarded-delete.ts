@@ -1,7 +1,7 @@
 /** Deleting entities under a guard: batched transactions that re-read each entity and delete it (with its chunks) only if the guard still holds. */
 import type { Datastore, Key } from '@google-cloud/datastore';
 import { inTransaction, isContention } from '../store/in-transaction.js';
-import { groupId, keyId } from './keys.js';
+import { groupId, keyId } from '../store/keys.js';
 
 /** One entity to delete, the extra keys that go with it (its chunks), and the guard to check on the re-read entity. */
 export interface DeleteCandidate<T> {

@@ -5,7 +5,7 @@ import { decodeEnvelopeArgs, parseEnvelope, type CodecRegistry } from '../codec/
 import { fromEntity, readPayload } from '../store/task-entity.js';
 import { cloudTaskExists, type SweeperTasksClient } from './cloud-tasks.js';
 import { afterLookup, classify, snapshotOf } from './decide.js';
-import { keyPath } from './keys.js';
+import { keyPath } from '../store/keys.js';
 import { DEFAULT_GRACE_MS } from './shard.js';
 
 /** What {@link inspectTask} reports. */

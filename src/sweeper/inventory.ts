@@ -2,7 +2,7 @@
 import type { Datastore, Key, PropertyFilter } from '@google-cloud/datastore';
 import { keyOf, propertyFilter } from '../store/datastore.js';
 import { CHUNK_KIND, TASK_KIND, parseAgeKey } from '../store/schema.js';
-import { keyId } from './keys.js';
+import { keyId } from '../store/keys.js';
 import { kindsToSweep } from './kinds.js';
 
 /**

@@ -24,7 +24,8 @@ import {
   type DeleteCandidate,
   type GuardedDeleteLimits,
 } from './guarded-delete.js';
-import { chunkKeys, keyPath } from './keys.js';
+import { keyPath } from '../store/keys.js';
+import { chunkKeys } from '../store/task-entity.js';
 import { kindsToSweep, shardOfKind } from './kinds.js';
 import { jsonLogger, type SweepLogger } from './log.js';
 import { emptyStats, type DeleteReason, type SweepStats } from './sweep-stats.js';
