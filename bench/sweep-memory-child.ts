@@ -1,7 +1,8 @@
 /** Child process of the `sweep_memory` figure: sweeps one namespace and prints its peak RSS (VmHWM) as one JSON line. */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { silentLogger, sweep } from '../src/sweeper/index.js';
+import { silentLogger } from '../src/core/logger.js';
+import { sweep } from '../src/sweeper/index.js';
 import { childDatastore, childTasksClient } from './lib/stack.js';
 import type { MemoryChildInput, MemoryChildResult } from './sweep-memory.js';
 

@@ -2,7 +2,8 @@
 import { Datastore, PropertyFilter, and } from '@google-cloud/datastore';
 import pLimit from 'p-limit';
 import { finishedAgeKeyRange, TASK_KIND } from '../src/store/schema.js';
-import { silentLogger, sweep } from '../src/sweeper/index.js';
+import { silentLogger } from '../src/core/logger.js';
+import { sweep } from '../src/sweeper/index.js';
 import type { Figure, FigureContext } from './lib/figure.js';
 import { measured, pairedRuns, ratioRow, type Slice } from './lib/paired.js';
 import { seedFinishedTasks, SWEEP_NOW } from './lib/seed.js';

@@ -18,8 +18,6 @@ export {
   emptyStats,
   addStats,
   totalDeleted,
-  jsonLogger,
-  silentLogger,
   DEFAULT_GRACE_MS,
   type SweepOptions,
   type SweepShardOptions,
@@ -28,8 +26,6 @@ export {
   type SweepStats,
   type DeleteReason,
   type RetentionRules,
-  type SweepLogger,
-  type SweepLogEntry,
   type SweeperTasksClient,
   installSweeper,
   SHARD_TASK_NAME,
@@ -87,7 +83,7 @@ export {
 } from './clients/tasks-client.js';
 export { createDatastore, type CreateDatastoreOptions, type DatastoreOptions } from './clients/datastore-client.js';
 export { currentTask } from './core/run-context.js';
-export { MemoryLogger } from './core/logger.js';
+export { MemoryLogger, jsonLogger, silentLogger, type JsonLoggerOptions } from './core/logger.js';
 export type {
   ClassTaskOptions,
   ClosureHandle,

@@ -10,7 +10,7 @@ import { startLocalStack, type DatastoreBackend } from './local-stack/index.js';
 import { startWorker } from './local-stack/worker.js';
 import { TASK_KIND } from './store/schema.js';
 import { inventory } from './sweeper/inventory.js';
-import { silentLogger } from './sweeper/log.js';
+import { silentLogger } from './core/logger.js';
 import { sweep } from './sweeper/sweep-all.js';
 import { ManualClock } from './tasks-emulator/index.js';
 

@@ -12,6 +12,7 @@ import { emulators } from './support/backends.js';
 import { runCli } from './support/cli.js';
 import { freePort, leftovers } from './support/faults.js';
 import { LOCATION, PROJECT, SECRET } from './support/runtime.js';
+import { silentLogger } from '../src/core/logger.js';
 
 /** The error a call threw or rejected with. */
 async function failure(call: () => unknown): Promise<Error> {
@@ -123,7 +124,7 @@ describe('bad input to the API', () => {
     [{ pageSize: 0 }, /pageSize must be an integer >= 1/],
     [{ kinds: ['Order'] }, /Order/],
   ])('sweep %j', async (override, message) => {
-    const options = { datastore, tasks: emulator.createClient(), log: () => undefined, ...override } as SweepOptions;
+    const options = { datastore, tasks: emulator.createClient(), log: silentLogger, ...override } as SweepOptions;
     expectOneLine(await failure(() => sweep(options)), 'INVALID_ARGUMENT', message);
   });
 
@@ -132,7 +133,7 @@ describe('bad input to the API', () => {
     [{ shard: 0, budgetMs: -1 }, /budgetMs must be >= 0/],
     [{ shard: 0, cursor: 'not-a-cursor' }, /cursor/],
   ])('sweepShard %j', async (override, message) => {
-    const options = { datastore, tasks: emulator.createClient(), log: () => undefined, ...override };
+    const options = { datastore, tasks: emulator.createClient(), log: silentLogger, ...override };
     expectOneLine(await failure(() => sweepShard(options)), 'INVALID_ARGUMENT', message);
   });
 });

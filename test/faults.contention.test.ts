@@ -7,6 +7,7 @@ import { describeStorage } from './support/backends.js';
 import { Ledger, leftovers, report, tally, total, type Expected } from './support/faults.js';
 import { useRuntime } from './support/runtime.js';
 import { HOUR, DAY } from './support/time.js';
+import { silentLogger } from '../src/core/logger.js';
 
 const ENTITIES = 4;
 const COPIES = 8;
@@ -77,7 +78,7 @@ describe('faults: concurrent deliveries of one entity', { timeout: 60_000 }, () 
         datastore: ctx().datastore,
         tasks: rt.client,
         now: new Date(rt.clock.now() + 8 * DAY),
-        log: () => undefined,
+        log: silentLogger,
       });
       const counts = tally(`${COPIES + 1} concurrent deliveries per entity`, ctx().backend, expected, ledger, {
         leaks: total(await leftovers(ctx())),

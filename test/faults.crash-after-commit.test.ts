@@ -2,7 +2,8 @@
 import { Datastore } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { TASK_KIND } from '../src/store/schema.js';
-import { sweep, type SweepLogEntry } from '../src/sweeper/index.js';
+import { sweep } from '../src/sweeper/index.js';
+import type { LogEntry } from '../src/types.js';
 import { describeStorage } from './support/backends.js';
 import {
   Ledger,
@@ -30,13 +31,13 @@ describe('faults: killed between commit and enqueue', { timeout: 120_000 }, () =
       ledger.record('start', id);
       ledger.record('end', id);
     });
-    const logs: SweepLogEntry[] = [];
+    const logs: LogEntry[] = [];
     const sweepAt = (offsetMs = 0) =>
       sweep({
         datastore: storage.datastore,
         tasks: rt.client,
         now: new Date(rt.clock.now() + offsetMs),
-        log: (entry) => logs.push(entry),
+        log: { write: (entry) => logs.push(entry) },
       });
     return { rt, ledger, logs, sweepAt };
   }

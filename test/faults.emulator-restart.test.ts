@@ -1,6 +1,7 @@
 // Faults: the (in-memory) Cloud Tasks emulator restarted while tasks are queued: what is run, re-driven, reported, lost.
 import { afterAll, describe, expect, it } from 'vitest';
-import { sweep, type SweepLogEntry } from '../src/sweeper/index.js';
+import { sweep } from '../src/sweeper/index.js';
+import type { LogEntry } from '../src/types.js';
 import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
 import { describeStorage } from './support/backends.js';
 import { Ledger, leftovers, report, tally, total, type Expected } from './support/faults.js';
@@ -49,8 +50,8 @@ describe('faults: Cloud Tasks emulator restarted', { timeout: 60_000 }, () => {
       expect(await rt.listTasks()).toEqual([]);
       expect(ledger.events.filter((e) => e.e === 'end')).toHaveLength(3);
 
-      const logs: SweepLogEntry[] = [];
-      const options = { datastore: ctx().datastore, tasks: rt.client, log: (e: SweepLogEntry) => logs.push(e) };
+      const logs: LogEntry[] = [];
+      const options = { datastore: ctx().datastore, tasks: rt.client, log: { write: (e: LogEntry) => logs.push(e) } };
       const found = await sweep({ ...options, now: new Date(rt.clock.now() + 10 * MINUTE) });
       expect(found.stats).toMatchObject({ redriven: 5, errors: 0 });
       expect(found.stats.deleted.leaked).toBe(10);

@@ -9,6 +9,7 @@ import { describeStorage } from './support/backends.js';
 import { Ledger, leftovers, report, tally, total, type Expected } from './support/faults.js';
 import { SECRET, httpRequest, useRuntime, type RuntimeFixture } from './support/runtime.js';
 import { HOUR, DAY } from './support/time.js';
+import { silentLogger } from '../src/core/logger.js';
 
 const SERVICE_ACCOUNT = 'tasks@test-project.iam.gserviceaccount.com';
 const OTHER_SECRET = 'not-the-secret-0123456789abcdef';
@@ -252,7 +253,7 @@ describe('faults: hostile requests', { timeout: 60_000 }, () => {
         datastore: ctx().datastore,
         tasks: rt.client,
         now: new Date(rt.clock.now() + 8 * DAY),
-        log: () => undefined,
+        log: silentLogger,
       });
       const counts = tally('16 hostile requests among 12 tasks', ctx().backend, expected, ledger, {
         leaks: total(await leftovers(ctx())),

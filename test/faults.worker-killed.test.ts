@@ -18,6 +18,7 @@ import {
 } from './support/faults.js';
 import { useRuntime } from './support/runtime.js';
 import { MINUTE, DAY } from './support/time.js';
+import { silentLogger } from '../src/core/logger.js';
 
 describe('faults: worker killed mid-task', { timeout: 120_000 }, () => {
   const setup = useRuntime();
@@ -77,7 +78,7 @@ describe('faults: worker killed mid-task', { timeout: 120_000 }, () => {
         datastore: ctx().datastore,
         tasks: rt.client,
         now: new Date(rt.clock.now() + 20 * MINUTE),
-        log: () => undefined,
+        log: silentLogger,
       });
       expect(during.stats.deleted).toMatchObject({ done: 0, failed: 0, leaked: 0, expired: 0 });
       expect(during.stats.kept).toBe(25);
@@ -92,7 +93,7 @@ describe('faults: worker killed mid-task', { timeout: 120_000 }, () => {
         datastore: ctx().datastore,
         tasks: rt.client,
         now: new Date(rt.clock.now() + 8 * DAY),
-        log: () => undefined,
+        log: silentLogger,
       });
       const ledger = new Ledger().load(ledgerFile);
       const missing = second.logs().filter((e) => e.outcome === 'missing');

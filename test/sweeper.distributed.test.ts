@@ -2,7 +2,8 @@
 import { expect, it } from 'vitest';
 import { sign } from '../src/codec/index.js';
 import { SWEEP_RUN_KIND } from '../src/store/schema.js';
-import { installSweeper, runIdFor, segmentTaskId, silentLogger, type FanOutResult } from '../src/sweeper/index.js';
+import { silentLogger } from '../src/core/logger.js';
+import { installSweeper, runIdFor, segmentTaskId, type FanOutResult } from '../src/sweeper/index.js';
 import { describeStorage } from './support/backends.js';
 import { SECRET, useRuntime, type RuntimeFixture } from './support/runtime.js';
 import { remainingIds, seedTasks, type TaskSpec } from './support/task-fixture.js';

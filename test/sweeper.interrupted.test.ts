@@ -1,7 +1,9 @@
 // A sweep killed in the middle of a shard (aborted after N deletes, out of budget, or SIGKILLed as a process) and run again reaches the same final state.
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { silentLogger, sweep, sweepShard, type SweepLogEntry, type SweepOptions } from '../src/sweeper/index.js';
+import { silentLogger } from '../src/core/logger.js';
+import { sweep, sweepShard, type SweepOptions } from '../src/sweeper/index.js';
+import type { LogEntry, Logger } from '../src/types.js';
 import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
 import { describeStorage } from './support/backends.js';
 import { cliEnv, spawnCli, runCli } from './support/cli.js';
@@ -76,8 +78,10 @@ describeStorage('an interrupted sweep, run again', (ctx) => {
     const keys = await seedTasks(ctx().datastore, tasks, queue(), specs, { now, shards: SHARDS });
     const controller = new AbortController();
     let deletes = 0;
-    const log = (entry: SweepLogEntry) => {
-      if (entry.event === 'deleted' && ++deletes === 15) controller.abort(new Error('killed'));
+    const log: Logger = {
+      write: (entry: LogEntry) => {
+        if (entry.event === 'deleted' && ++deletes === 15) controller.abort(new Error('killed'));
+      },
     };
     await expect(sweep(options({ log, signal: controller.signal, commitConcurrency: 1 }))).rejects.toThrow('killed');
     const leftAfterKill = (await remainingIds(ctx().datastore, keys)).size;

@@ -3,7 +3,8 @@ import type { Key } from '@google-cloud/datastore';
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SWEEP_RUN_KIND } from '../src/store/schema.js';
-import { silentLogger, sweep, sweepShard, type SweepOptions } from '../src/sweeper/index.js';
+import { silentLogger } from '../src/core/logger.js';
+import { sweep, sweepShard, type SweepOptions } from '../src/sweeper/index.js';
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
 import { describeStorage } from './support/backends.js';
 import {

@@ -3,7 +3,7 @@ import type { Datastore } from '@google-cloud/datastore';
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import type { CodecRegistry } from '../codec/index.js';
 import { ConfigurationError } from '../errors/runtime.js';
-import { jsonLogger } from './logger.js';
+import { defaultLogger } from './logger.js';
 import { DEFAULT_SHARDS } from '../store/schema.js';
 import type { TimeSource, DeferredConfig, Logger, TaskOptions } from '../types.js';
 import { parseDuration } from '../util/duration.js';
@@ -188,7 +188,7 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
     trustAppEngineHeaders: config.trustAppEngineHeaders ?? (Boolean(process.env.GAE_APPLICATION) && !urlBase),
     unknownTasks: unknownTasksOf(config.unknownTasks),
     legacySignatures: legacySignaturesOf(config.legacySignatures),
-    logger: config.logger ?? jsonLogger,
+    logger: config.logger ?? defaultLogger,
     clock: config.clock ?? systemClock,
   };
 }

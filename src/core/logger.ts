@@ -1,19 +1,49 @@
-/** Structured JSON logging with Cloud Logging's fields, through an injectable {@link Logger}. */
+/** The one logging model of cloud-deferred: structured entries with Cloud Logging's severities, written to an injectable {@link Logger} (JSON lines by default). */
 import type { LogEntry, Logger, LogSeverity } from '../types.js';
 
-const STDERR: ReadonlySet<LogSeverity> = new Set(['WARNING', 'ERROR', 'CRITICAL']);
+const RANK: Readonly<Record<LogSeverity, number>> = { DEBUG: 0, INFO: 1, NOTICE: 2, WARNING: 3, ERROR: 4, CRITICAL: 5 };
+
+/** Options of {@link jsonLogger}. */
+export interface JsonLoggerOptions {
+  /** Entries below this severity are dropped. @default 'DEBUG' (everything) */
+  readonly minSeverity?: LogSeverity;
+  /** Fields added to every line before the entry's own (e.g. `{ component: 'my-worker' }`). @default none */
+  readonly fields?: Readonly<Record<string, unknown>>;
+  /**
+   * Where every line goes. @default stdout, and stderr for WARNING and above (Cloud Run and App Engine forward both to
+   * Cloud Logging, which reads each line's `severity`)
+   */
+  readonly stream?: { write(line: string): unknown };
+}
 
 /**
- * The default logger: one JSON object per line (Cloud Logging's structured logging format), on stdout, or on stderr
- * for WARNING and above.
+ * A logger writing one JSON object per line: Cloud Logging's structured logging format (`severity` and `message` are
+ * recognised; the other fields land in `jsonPayload`).
+ *
+ * @example
+ * createDeferred({ ...config, logger: jsonLogger({ minSeverity: 'INFO' }) });
+ * sweep({ datastore, tasks, log: jsonLogger({ minSeverity: 'WARNING', stream: process.stderr }) });
  */
-export const jsonLogger: Logger = {
-  write(entry: LogEntry): void {
-    const line = `${JSON.stringify(entry)}\n`;
-    if (STDERR.has(entry.severity)) process.stderr.write(line);
-    else process.stdout.write(line);
-  },
-};
+export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
+  const min = RANK[options.minSeverity ?? 'DEBUG'];
+  const fields = options.fields;
+  const stream = options.stream;
+  return {
+    write(entry: LogEntry): void {
+      if (RANK[entry.severity] < min) return;
+      const line = `${JSON.stringify(fields ? { ...fields, ...entry } : entry)}\n`;
+      if (stream) stream.write(line);
+      else if (RANK[entry.severity] >= RANK.WARNING) process.stderr.write(line);
+      else process.stdout.write(line);
+    },
+  };
+}
+
+/** The runtime's default logger: {@link jsonLogger} with its defaults. */
+export const defaultLogger: Logger = jsonLogger();
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = { write: () => undefined };
 
 /** A logger that keeps entries in memory (for tests and for inspecting what the runtime said). */
 export class MemoryLogger implements Logger {
@@ -28,8 +58,13 @@ export function log(logger: Logger, entry: LogEntry): void {
   try {
     logger.write(entry);
   } catch {
-    // a broken logger must not fail a task
+    // a broken logger must not fail a task (or a sweep)
   }
+}
+
+/** True when `severity` is `than` or more severe. */
+export function atLeast(severity: LogSeverity, than: LogSeverity): boolean {
+  return RANK[severity] >= RANK[than];
 }
 
 /** A short, one-line description of an error for logs and `lastError`. */

@@ -7,8 +7,9 @@ import { inTransaction } from '../store/in-transaction.js';
 import type { Deferred, Duration, TaskHandle, TimeSource } from '../types.js';
 import { parseDuration } from '../util/duration.js';
 import type { SweeperTasksClient } from './cloud-tasks.js';
-import { jsonLogger, type SweepLogger } from './log.js';
-import { sweepShard, type SweepOptions } from './shard.js';
+import { log as write } from '../core/logger.js';
+import type { LogEntry, Logger } from '../types.js';
+import { SWEEP_LOGGER, sweepShard, type SweepOptions } from './shard.js';
 import { highestShardInUse } from './sweep-all.js';
 import { addStats, emptyStats, type SweepStats } from './sweep-stats.js';
 
@@ -38,8 +39,8 @@ export interface DistributedSweepOptions extends Omit<
   runRetention?: Duration;
   /** Time source (run buckets, the sweep's "now"). @default the runtime's clock, else the system clock */
   clock?: TimeSource;
-  /** Structured logs. @default JSON lines on stdout, INFO and above */
-  log?: SweepLogger;
+  /** Receives the structured log entries of the fan-out and the shard tasks. @default as `sweep()`'s: JSON lines, INFO and above */
+  log?: Logger;
 }
 
 /** Arguments of one shard task (one segment of one shard's sweep in one run). */
@@ -163,7 +164,8 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
   const shards = options.shards ?? DEFAULT_SHARDS;
   if (!Number.isInteger(shards) || shards < 1)
     throw new InvalidArgumentError(`shards must be an integer >= 1, got ${shards}.`);
-  const log = options.log ?? jsonLogger();
+  const logger = options.log ?? SWEEP_LOGGER;
+  const log = (entry: LogEntry) => write(logger, entry);
   const namespace = () => options.namespace ?? datastore().namespace;
   const runKey = (runId: string) =>
     datastore().key({ namespace: namespace() || undefined, path: [SWEEP_RUN_KIND, runId] });
@@ -232,7 +234,7 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
       cursor: args.cursor,
       budgetMs,
       now: new Date(clock().now()),
-      log,
+      log: logger,
     });
     await recordSegment(args, result.stats, result.cursor === null);
     log({

@@ -20,7 +20,6 @@ export {
   type KeepReason,
 } from './decide.js';
 export { discoverKinds, checkTransientKind } from './kinds.js';
-export { jsonLogger, silentLogger, type SweepLogger, type SweepLogEntry, type Severity } from './log.js';
 export type { SweeperTasksClient } from './cloud-tasks.js';
 export type { GuardedDeleteLimits } from './guarded-delete.js';
 export {

@@ -3,7 +3,8 @@ import type { Datastore } from '@google-cloud/datastore';
 import { keyOf } from '../store/datastore.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { CHUNK_KIND, SWEEP_RUN_KIND, TASK_KIND, TRANSIENT_PREFIX, shardOf } from '../store/schema.js';
-import type { SweepLogger } from './log.js';
+import { log } from '../core/logger.js';
+import type { Logger } from '../types.js';
 
 /** Kinds never swept by age: the task entity (it has its own decision table), its chunks (deleted with their parent). */
 const OWN_KINDS = new Set([TASK_KIND, CHUNK_KIND]);
@@ -45,14 +46,14 @@ export async function discoverKinds(datastore: Datastore, namespace?: string): P
  */
 export async function kindsToSweep(
   datastore: Datastore,
-  options: { namespace?: string; kinds?: readonly string[]; discover?: boolean; log?: SweepLogger },
+  options: { namespace?: string; kinds?: readonly string[]; discover?: boolean; log?: Logger },
 ): Promise<string[]> {
   const kinds = new Set<string>([SWEEP_RUN_KIND, ...(options.kinds ?? []).map(checkTransientKind)]);
   if (options.discover !== false) {
     const found = await discoverKinds(datastore, options.namespace);
     if (found) for (const kind of found) kinds.add(kind);
-    else
-      options.log?.({
+    else if (options.log)
+      log(options.log, {
         severity: 'INFO',
         message: 'this store does not answer __kind__ queries; sweeping only the configured underscore kinds by age',
         event: 'kinds-not-discoverable',

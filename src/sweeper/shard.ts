@@ -27,8 +27,15 @@ import {
 import { keyPath } from '../store/keys.js';
 import { chunkKeys } from '../store/task-entity.js';
 import { kindsToSweep, shardOfKind } from './kinds.js';
-import { jsonLogger, type SweepLogger } from './log.js';
+import { jsonLogger, log } from '../core/logger.js';
+import type { LogEntry, Logger } from '../types.js';
 import { emptyStats, type DeleteReason, type SweepStats } from './sweep-stats.js';
+
+/** The sweep's default logger: JSON lines, INFO and above, marked as the sweeper's. */
+export const SWEEP_LOGGER: Logger = jsonLogger({
+  minSeverity: 'INFO',
+  fields: { component: 'cloud-deferred/sweeper' },
+});
 
 /** Default grace past a task's ETA before a missing Cloud Task counts as gone: 10 minutes. */
 export const DEFAULT_GRACE_MS = 10 * 60_000;
@@ -81,8 +88,11 @@ export interface SweepOptions {
   discoverKinds?: boolean;
   /** Limits of one guarded delete transaction. @default 500 mutations, 25 entity groups */
   limits?: GuardedDeleteLimits;
-  /** Receives structured log entries. @default JSON lines on stdout, INFO and above */
-  log?: SweepLogger;
+  /**
+   * Receives the sweep's structured log entries (the runtime's {@link Logger}: Cloud Logging severities).
+   * @default JSON lines, INFO and above, with `component: 'cloud-deferred/sweeper'` (stdout; stderr from WARNING)
+   */
+  log?: Logger;
   /** Called after each page with the shard's running totals, and with `done` once the shard is finished (the CLI's progress bar). */
   onProgress?: (progress: { shard: number; stats: SweepStats; done: boolean }) => void;
   /** Stops the sweep between operations; the promise then rejects with the signal's reason. */
@@ -133,6 +143,7 @@ export function resolveSweepOptions(options: SweepOptions) {
   const shards = positiveInt(options.shards, DEFAULT_SHARDS, 'shards');
   if (shards > 9999) throw new InvalidArgumentError(`shards must be at most 9999, got ${shards}.`);
   const graceMs = nonNegative(options.graceMs, DEFAULT_GRACE_MS, 'graceMs');
+  const logger = options.log ?? SWEEP_LOGGER;
   return {
     shards,
     graceMs,
@@ -142,7 +153,9 @@ export function resolveSweepOptions(options: SweepOptions) {
     commitConcurrency: positiveInt(options.commitConcurrency, 4, 'commitConcurrency'),
     pageSize: positiveInt(options.pageSize, 100, 'pageSize'),
     pageConcurrency: positiveInt(options.pageConcurrency, 4, 'pageConcurrency'),
-    log: options.log ?? jsonLogger(),
+    logger,
+    /** Writes one entry to `logger` (a failing logger never fails the sweep). */
+    log: (entry: LogEntry) => log(logger, entry),
     dryRun: options.dryRun === true,
     namespace: options.namespace ?? options.datastore.namespace,
   };
@@ -411,7 +424,7 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
       namespace: o.namespace,
       kinds: options.kinds,
       discover: options.discoverKinds,
-      log: o.log,
+      log: o.logger,
     })
   ).filter((kind) => shardOfKind(kind, o.shards) === shard % o.shards && shard < o.shards);
   for (const kind of kinds) {

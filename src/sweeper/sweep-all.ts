@@ -50,7 +50,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     namespace: o.namespace,
     kinds: options.kinds,
     discover: options.discoverKinds,
-    log: o.log,
+    log: o.logger,
   });
   const lookupLimit = pLimit(o.concurrency);
   const commitLimit = pLimit(o.commitConcurrency);
@@ -68,7 +68,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
         lookupLimit,
         commitLimit,
         pageLimit,
-        log: o.log,
+        log: o.logger,
       }).then((r) => r.stats),
     ),
   );

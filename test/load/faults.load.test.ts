@@ -12,6 +12,7 @@ import { describeStorage } from '../support/backends.js';
 import { Ledger, leftovers, report, tally, total, type Expected } from '../support/faults.js';
 import { LOCATION, PROJECT, SECRET } from '../support/runtime.js';
 import { DAY } from '../support/time.js';
+import { silentLogger } from '../../src/core/logger.js';
 
 /** Tasks per backend: 10,000 on the Firestore emulator (the production-like one), 2,000 on the Datastore emulator, to keep CI short; `LOAD_TASKS` sets both. */
 function tasksFor(backend: string): number {
@@ -133,7 +134,7 @@ describe(`load: mixed tasks at concurrency ${CONCURRENCY}`, { timeout: 600_000 }
           datastore: ctx().datastore,
           tasks: client,
           now: new Date(Date.now() + 8 * DAY),
-          log: () => undefined,
+          log: silentLogger,
         });
         const counts = tally(
           `${TASKS} mixed tasks, concurrency ${CONCURRENCY}, 2 % answers lost, 1 % refused`,

@@ -4,7 +4,8 @@ import type { CloudTasksClient } from '@google-cloud/tasks';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CHUNK_KIND, TASK_KIND } from '../../src/store/schema.js';
-import { addStats, emptyStats, sweep, type SweepLogEntry } from '../../src/sweeper/index.js';
+import { addStats, emptyStats, sweep } from '../../src/sweeper/index.js';
+import type { LogEntry, Logger } from '../../src/types.js';
 import { startTasksEmulator, type RunningTasksEmulator } from '../../src/tasks-emulator/index.js';
 import { describeStorage } from './backends.js';
 import { deliver, entityFor, plans, startWorker, type Ledger, type Plan } from './race-workload.js';
@@ -64,9 +65,11 @@ export function describeRace(seed: number, perSeed: number): void {
       // Two sweepers race each other and the workers until the workload is over.
       const swept = emptyStats();
       const deletedAsLeaked = new Set<string>();
-      const log = (entry: SweepLogEntry) => {
-        if (entry.event === 'deleted' && entry.reason === 'leaked')
-          deletedAsLeaked.add(String(entry.key).split(':').pop()!);
+      const log: Logger = {
+        write: (entry: LogEntry) => {
+          if (entry.event === 'deleted' && entry.reason === 'leaked')
+            deletedAsLeaked.add(String(entry.key).split(':').pop()!);
+        },
       };
       let stop = false;
       const sweeper = async () => {

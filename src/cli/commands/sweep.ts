@@ -3,7 +3,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { DEFAULT_SHARDS } from '../../store/schema.js';
 import { checkTransientKind } from '../../sweeper/kinds.js';
-import { type Severity, type SweepLogger } from '../../sweeper/log.js';
+import { atLeast } from '../../core/logger.js';
+import type { Logger } from '../../types.js';
 import { sweep } from '../../sweeper/sweep-all.js';
 import { addStats, emptyStats, totalDeleted, type SweepStats } from '../../sweeper/sweep-stats.js';
 import { parseDuration } from '../../util/duration.js';
@@ -47,16 +48,17 @@ export function summaryRows(stats: SweepStats): (string | number)[][] {
 }
 
 /** A logger for the terminal: WARNING and ERROR as one line on stderr; everything as JSON with --verbose. */
-function terminalLogger(verbose: boolean, bar: ProgressBar): SweepLogger {
-  const rank: Record<Severity, number> = { DEBUG: 0, INFO: 1, WARNING: 2, ERROR: 3 };
-  return (entry) => {
-    if (verbose) {
-      bar.done();
-      process.stderr.write(`${JSON.stringify(entry)}\n`);
-    } else if (rank[entry.severity] >= rank.WARNING) {
-      bar.done();
-      process.stderr.write(`deferred: ${entry.severity.toLowerCase()}: ${entry.message}\n`);
-    }
+function terminalLogger(verbose: boolean, bar: ProgressBar): Logger {
+  return {
+    write(entry) {
+      if (verbose) {
+        bar.done();
+        process.stderr.write(`${JSON.stringify(entry)}\n`);
+      } else if (atLeast(entry.severity, 'WARNING')) {
+        bar.done();
+        process.stderr.write(`deferred: ${entry.severity.toLowerCase()}: ${entry.message}\n`);
+      }
+    },
   };
 }
 
