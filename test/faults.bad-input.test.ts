@@ -115,13 +115,13 @@ describe('bad input to the API', () => {
   );
 
   it.each([
-    [{ shards: -1 }, /shards must be an integer >= 1, got -1/],
-    [{ shards: 1.5 }, /shards must be an integer >= 1, got 1.5/],
-    [{ shards: 10_000 }, /shards must be at most 9999/],
+    [{ shards: -1 }, /shards must be a whole number from 1 to 9999, got -1/],
+    [{ shards: 1.5 }, /shards must be a whole number from 1 to 9999, got 1.5/],
+    [{ shards: 10_000 }, /shards must be a whole number from 1 to 9999, got 10000/],
     [{ graceMs: -1 }, /graceMs must be a non-negative number of milliseconds/],
     [{ olderThanMs: Number.NaN }, /olderThanMs must be a non-negative number of milliseconds/],
-    [{ concurrency: 0 }, /concurrency must be an integer >= 1/],
-    [{ pageSize: 0 }, /pageSize must be an integer >= 1/],
+    [{ concurrency: 0 }, /concurrency must be a whole number >= 1, got 0/],
+    [{ pageSize: 0 }, /pageSize must be a whole number >= 1, got 0/],
     [{ kinds: ['Order'] }, /Order/],
   ])('sweep %j', async (override, message) => {
     const options = { datastore, tasks: emulator.createClient(), log: silentLogger, ...override } as SweepOptions;
@@ -129,7 +129,7 @@ describe('bad input to the API', () => {
   });
 
   it.each([
-    [{ shard: -1 }, /shard must be an integer >= 0, got -1/],
+    [{ shard: -1 }, /shard must be a whole number >= 0, got -1/],
     [{ shard: 0, budgetMs: -1 }, /budgetMs must be >= 0/],
     [{ shard: 0, cursor: 'not-a-cursor' }, /cursor/],
   ])('sweepShard %j', async (override, message) => {

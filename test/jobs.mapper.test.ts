@@ -106,9 +106,9 @@ describe('defineMapper', () => {
     expect(() => defineMapper(deferred, 'm', { query: undefined as never, map: () => {} })).toThrow(/give query/);
     expect(() =>
       defineMapper(deferred, 'm', { query: (ds) => ds.createQuery('X'), map: () => {}, batchSize: 0 }),
-    ).toThrow(/batchSize must be an integer from 1 to 1000, got 0/);
+    ).toThrow(/batchSize must be a whole number from 1 to 1000, got 0/);
     expect(() =>
       defineMapper(deferred, 'm', { query: (ds) => ds.createQuery('X'), map: () => {}, maxFailures: -1 }),
-    ).toThrow(/maxFailures must be a non-negative integer/);
+    ).toThrow(/maxFailures must be a whole number >= 0/);
   });
 });

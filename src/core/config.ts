@@ -4,9 +4,10 @@ import type { CloudTasksClient } from '@google-cloud/tasks';
 import type { CodecRegistry } from '../codec/index.js';
 import { ConfigurationError } from '../errors/runtime.js';
 import { defaultLogger } from './logger.js';
-import { DEFAULT_SHARDS } from '../store/schema.js';
+import { DEFAULT_SHARDS, SHARD_COUNT } from '../store/schema.js';
 import type { TimeSource, DeferredConfig, Logger, TaskOptions } from '../types.js';
 import { parseDuration } from '../util/duration.js';
+import { optionalWholeNumber } from '../util/whole-number.js';
 import type { TaskTarget } from './cloud-task-request.js';
 import { checkQueueId } from './task-names.js';
 
@@ -147,10 +148,7 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
       }
     : { kind: 'appengine', basePath: basePath || '/', routing: config.appEngineRouting ?? null };
 
-  const shards = config.shards ?? DEFAULT_SHARDS;
-  if (!Number.isInteger(shards) || shards < 1 || shards > 9999) {
-    throw new ConfigurationError(`shards must be a whole number from 1 to 9999, got ${shards}.`);
-  }
+  const shards = optionalWholeNumber(config.shards, DEFAULT_SHARDS, 'shards', SHARD_COUNT, ConfigurationError);
 
   const maxBodyBytes = positive(config.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
   const maxUnverifiedBodyBytes = positive(

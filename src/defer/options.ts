@@ -3,6 +3,7 @@ import type { DeferOptions, DeferredTransaction, IfExists } from '../types.js';
 import type { Key } from '@google-cloud/datastore';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { parseDuration } from '../util/duration.js';
+import { wholeNumber } from '../util/whole-number.js';
 import { checkCloudTaskId, checkQueueId } from '../core/task-names.js';
 import { DEFAULT_RETENTION_MS } from '../store/schema.js';
 
@@ -127,9 +128,7 @@ export function resolveDeferOptions(
   }
 
   const maxAttempts = merged.maxAttempts ?? null;
-  if (maxAttempts !== null && (!Number.isInteger(maxAttempts) || maxAttempts < 1)) {
-    throw new InvalidArgumentError(`maxAttempts must be a whole number >= 1, got ${String(maxAttempts)}.`);
-  }
+  if (maxAttempts !== null) wholeNumber(maxAttempts, 'maxAttempts', { min: 1 });
   const ifExists = merged.ifExists ?? 'throw';
   if (ifExists !== 'throw' && ifExists !== 'ignore') {
     throw new InvalidArgumentError(`ifExists must be 'throw' or 'ignore', got ${JSON.stringify(ifExists)}.`);

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Datastore, Query } from '@google-cloud/datastore';
 import { requireRuntimeConfig } from '../runtime/services.js';
+import { wholeNumber } from '../util/whole-number.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import type { Deferred, Duration, TaskHandle } from '../types.js';
 import { parseDuration } from '../util/duration.js';
@@ -111,13 +112,6 @@ function summary(jobId: string, record: MapperJobRecord): MapperJobSummary {
   };
 }
 
-function positiveInteger(value: number, what: string, max: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new InvalidArgumentError(`${what} must be an integer from 1 to ${max}, got ${value}.`);
-  }
-  return value;
-}
-
 /** Name of the internal task that runs the steps of mapper `name`. */
 export const mapperTaskName = (name: string) => `_deferred.mapper.${name}`;
 
@@ -133,10 +127,7 @@ export function defineMapper(deferred: Deferred, name: string, options: MapperOp
       `mapper "${name}": give query: (datastore, shard) => Query and map: (entity, ctx) => ...`,
     );
   }
-  const maxFailures = options.maxFailures ?? 0;
-  if (!Number.isInteger(maxFailures) || maxFailures < 0) {
-    throw new InvalidArgumentError(`mapper "${name}": maxFailures must be a non-negative integer, got ${maxFailures}.`);
-  }
+  const maxFailures = wholeNumber(options.maxFailures ?? 0, `mapper "${name}": maxFailures`, { min: 0 });
   const maxBatchesPerStep = options.maxBatchesPerStep ?? Infinity;
   if (!(maxBatchesPerStep >= 1)) {
     throw new InvalidArgumentError(`mapper "${name}": maxBatchesPerStep must be at least 1, got ${maxBatchesPerStep}.`);
@@ -145,12 +136,12 @@ export function defineMapper(deferred: Deferred, name: string, options: MapperOp
     name,
     query: options.query,
     map: options.map,
-    batchSize: positiveInteger(options.batchSize ?? 100, `mapper "${name}": batchSize`, 1000),
+    batchSize: wholeNumber(options.batchSize ?? 100, `mapper "${name}": batchSize`, { min: 1, max: 1000 }),
     stepBudgetMs: parseDuration(options.stepBudget ?? '1m', `mapper "${name}": stepBudget`),
     maxBatchesPerStep,
     maxFailures,
   };
-  const shards = positiveInteger(options.shards ?? 1, `mapper "${name}": shards`, 1000);
+  const shards = wholeNumber(options.shards ?? 1, `mapper "${name}": shards`, { min: 1, max: 1000 });
 
   const stepTask: TaskHandle<[string, number, number]> = deferred.task(
     mapperTaskName(name),

@@ -1,4 +1,5 @@
 /** The shape of the transient entities cloud-deferred writes (`_DeferredTask` and its chunks), shared by the runtime and the sweeper. */
+import type { WholeNumberRange } from '../util/whole-number.js';
 
 /** Kind of the entity that backs a task: its payload (when spilled or transactional) and its state machine. */
 export const TASK_KIND = '_DeferredTask';
@@ -88,6 +89,11 @@ export const INDEXED_TASK_PROPERTIES = ['state', 'shard', 'ageKey', 'expireAt'] 
 
 const SHARD_DIGITS = 4;
 const TIME_DIGITS = 15;
+
+/** Most shards: an age key holds the shard in 4 digits. */
+export const MAX_SHARDS = 10 ** SHARD_DIGITS - 1;
+/** The range every shard count must be in (writers' `shards`, the sweep's, the distributed sweeper's, `--shards`). */
+export const SHARD_COUNT: WholeNumberRange = { min: 1, max: MAX_SHARDS };
 
 /** `"<shard, 4 digits>|<marker><ms, 15 digits>"`: the common form of both kinds of age key. */
 function formatAgeKey(shard: number, marker: '' | 'F|', ms: number): string {

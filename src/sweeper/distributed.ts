@@ -2,14 +2,16 @@
 import type { Datastore } from '@google-cloud/datastore';
 import { runtimeConfigSource } from '../runtime/services.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
-import { DEFAULT_SHARDS, SWEEP_RUN_KIND, shardOf } from '../store/schema.js';
+import { DEFAULT_SHARDS, SHARD_COUNT, SWEEP_RUN_KIND, shardOf } from '../store/schema.js';
+import { optionalWholeNumber } from '../util/whole-number.js';
 import { inTransaction } from '../store/in-transaction.js';
 import type { Deferred, Duration, TaskHandle, TimeSource } from '../types.js';
 import { parseDuration } from '../util/duration.js';
 import type { SweeperTasksClient } from './cloud-tasks.js';
 import { log as write } from '../core/logger.js';
 import type { LogEntry, Logger } from '../types.js';
-import { SWEEP_LOGGER, sweepShard, type SweepOptions } from './shard.js';
+import { SWEEP_LOGGER, type SweepOptions } from './sweep-options.js';
+import { sweepShard } from './sweep-shard.js';
 import { highestShardInUse } from './sweep-all.js';
 import { addStats, emptyStats, type SweepStats } from './sweep-stats.js';
 
@@ -161,9 +163,7 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
   if (intervalMs <= 0) throw new InvalidArgumentError('interval must be longer than 0, e.g. "15m".');
   const budgetMs = parseDuration(options.budget ?? '2m', 'budget');
   const runRetentionMs = parseDuration(options.runRetention ?? '7d', 'runRetention');
-  const shards = options.shards ?? DEFAULT_SHARDS;
-  if (!Number.isInteger(shards) || shards < 1)
-    throw new InvalidArgumentError(`shards must be an integer >= 1, got ${shards}.`);
+  const shards = optionalWholeNumber(options.shards, DEFAULT_SHARDS, 'shards', SHARD_COUNT);
   const logger = options.log ?? SWEEP_LOGGER;
   const log = (entry: LogEntry) => write(logger, entry);
   const namespace = () => options.namespace ?? datastore().namespace;

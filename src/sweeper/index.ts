@@ -1,11 +1,6 @@
 /** The sharded sweeper: decision table, one-shard sweeps with a cursor, whole sweeps, and their counters and logs. */
-export {
-  sweepShard,
-  DEFAULT_GRACE_MS,
-  type SweepOptions,
-  type SweepShardOptions,
-  type SweepShardResult,
-} from './shard.js';
+export { sweepShard, type SweepShardResult } from './sweep-shard.js';
+export { DEFAULT_GRACE_MS, type SweepOptions, type SweepShardOptions } from './sweep-options.js';
 export { sweep, highestShardInUse, type SweepResult } from './sweep-all.js';
 export { emptyStats, addStats, totalDeleted, type SweepStats, type DeleteReason } from './sweep-stats.js';
 export {

@@ -6,7 +6,7 @@ import { fromEntity, readPayload } from '../store/task-entity.js';
 import { cloudTaskExists, type SweeperTasksClient } from './cloud-tasks.js';
 import { afterLookup, classify, snapshotOf } from './decide.js';
 import { keyPath } from '../store/keys.js';
-import { DEFAULT_GRACE_MS } from './shard.js';
+import { DEFAULT_GRACE_MS } from './sweep-options.js';
 
 /** What {@link inspectTask} reports. */
 export interface TaskInspection {

@@ -1,9 +1,9 @@
 /** Sweeping every shard in this process, in parallel, with shared limits on Cloud Tasks look-ups and commits (the CLI's `deferred sweep`). */
 import type { Datastore } from '@google-cloud/datastore';
-import pLimit from 'p-limit';
 import { TASK_KIND, parseAgeKey } from '../store/schema.js';
 import { kindsToSweep } from './kinds.js';
-import { resolveSweepOptions, sweepShard, type SweepOptions } from './shard.js';
+import { limitersFor, resolveSweepOptions, type SweepOptions } from './sweep-options.js';
+import { runShard } from './sweep-shard.js';
 import { addStats, emptyStats, type SweepStats } from './sweep-stats.js';
 
 /** Result of {@link sweep}: totals, per-shard counts, and how many shards were swept. */
@@ -46,30 +46,17 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
       shards: count,
     });
   }
+  // Found once for all shards; each kind is swept by one of them.
   const kinds = await kindsToSweep(options.datastore, {
     namespace: o.namespace,
-    kinds: options.kinds,
-    discover: options.discoverKinds,
+    kinds: o.kinds,
+    discover: o.discoverKinds,
     log: o.logger,
   });
-  const lookupLimit = pLimit(o.concurrency);
-  const commitLimit = pLimit(o.commitConcurrency);
-  const pageLimit = pLimit(o.pageConcurrency);
-  const now = new Date(o.nowMs);
+  const limiters = limitersFor(o); // shared: the limits hold for the whole sweep, not per shard
   const perShard = await Promise.all(
     Array.from({ length: count }, (_, shard) =>
-      sweepShard({
-        ...options,
-        now,
-        shard,
-        shards: o.shards,
-        kinds,
-        discoverKinds: false,
-        lookupLimit,
-        commitLimit,
-        pageLimit,
-        log: o.logger,
-      }).then((r) => r.stats),
+      runShard(o, { shard, cursor: null, budgetMs: Infinity }, limiters, kinds).then((r) => r.stats),
     ),
   );
   const stats = perShard.reduce((total, s) => addStats(total, s), emptyStats());

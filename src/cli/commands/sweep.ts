@@ -1,6 +1,5 @@
 /** `deferred sweep`: sweeps every shard in this process, in parallel, with a progress bar and a summary table (or JSON). */
 import type { Argv, CommandModule } from 'yargs';
-import { InvalidArgumentError } from '../../errors/index.js';
 import { DEFAULT_SHARDS } from '../../store/schema.js';
 import { checkTransientKind } from '../../sweeper/kinds.js';
 import { atLeast } from '../../core/logger.js';
@@ -11,6 +10,8 @@ import { parseDuration } from '../../util/duration.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 import { EXIT } from '../exit-codes.js';
 import { ProgressBar, humanMs, table } from '../render.js';
+import { SHARD_COUNT } from '../../store/schema.js';
+import { wholeNumber } from '../../util/whole-number.js';
 
 interface SweepArgs extends ConnectionArgs {
   'older-than'?: string;
@@ -24,12 +25,6 @@ interface SweepArgs extends ConnectionArgs {
   json: boolean;
   kind: string[];
   verbose: boolean;
-}
-
-function positiveInteger(value: unknown, flag: string, max = Number.MAX_SAFE_INTEGER): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new InvalidArgumentError(`${flag} must be a whole number from 1 to ${max}, got ${String(value)}.`);
-  }
 }
 
 /** The summary rows of a sweep. */
@@ -116,9 +111,9 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         for (const flag of ['older-than', 'grace', 'retention-done', 'retention-failed'] as const) {
           if (argv[flag] !== undefined) parseDuration(String(argv[flag]), `--${flag}`);
         }
-        positiveInteger(argv.shards, '--shards', 9999);
-        positiveInteger(argv.concurrency, '--concurrency', 1000);
-        positiveInteger(argv['page-size'], '--page-size', 1000);
+        wholeNumber(argv.shards, '--shards', SHARD_COUNT);
+        wholeNumber(argv.concurrency, '--concurrency', { min: 1, max: 1000 });
+        wholeNumber(argv['page-size'], '--page-size', { min: 1, max: 1000 });
         for (const kind of argv.kind as string[]) checkTransientKind(kind);
         return true;
       }) as unknown as Argv<SweepArgs>,

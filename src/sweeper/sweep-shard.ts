@@ -1,0 +1,136 @@
+/** Sweeping one shard, in parts: scan its ranges page by page (shard-scan), decide each entity (shard-decide), delete what is doomed (shard-delete), report what happened (shard-report), and stop at the budget with a cursor. */
+import { ageKeyRange, finishedAgeKeyRange } from '../store/schema.js';
+import { decodeCursor, encodeCursor, type ShardPosition } from './cursor.js';
+import { snapshotOf, stillDeletable, type DecisionContext } from './decide.js';
+import { kindsToSweep, shardOfKind } from './kinds.js';
+import { decideKindPage, decideTaskPage, keysOf, type DecideEnv, type Doomed } from './shard-decide.js';
+import { deleteDoomed, type Guard } from './shard-delete.js';
+import { ShardReport } from './shard-report.js';
+import { Budget, expiredKindQuery, scanPages, taskRangeQuery, type PageHold } from './shard-scan.js';
+import {
+  limitersFor,
+  resolveShardTarget,
+  resolveSweepOptions,
+  type ResolvedSweep,
+  type ShardTarget,
+  type SweepLimiters,
+  type SweepShardOptions,
+} from './sweep-options.js';
+import type { SweepStats } from './sweep-stats.js';
+
+/** What {@link sweepShard} returns: its counts, and a cursor when the budget ran out before the shard was done. */
+export interface SweepShardResult {
+  stats: SweepStats;
+  /** Pass back as `cursor` to continue; null when the shard is finished. */
+  cursor: string | null;
+}
+
+/**
+ * Sweeps one shard: scans the unfinished `_DeferredTask` entities of the shard created before `now - olderThanMs`, then
+ * the finished ones whose retention has ended (two range queries on `ageKey`, paged), applies the decision table to
+ * each, then sweeps the other underscore kinds assigned to this shard by `expireAt`. Stops after `budgetMs` and
+ * returns a cursor to continue. Safe to run concurrently with task execution and with other sweeps: every delete is
+ * guarded by a transaction that re-reads the entity.
+ */
+export async function sweepShard(options: SweepShardOptions): Promise<SweepShardResult> {
+  const sweep = resolveSweepOptions(options);
+  return runShard(sweep, resolveShardTarget(options), limitersFor(sweep));
+}
+
+/** Where a shard sweep starts when it is given no cursor. */
+function startPosition(sweep: ResolvedSweep): ShardPosition {
+  const retentionOverridden = sweep.retention?.doneMs !== undefined || sweep.retention?.failedMs !== undefined;
+  return {
+    v: 1,
+    cutoffMs: sweep.nowMs - sweep.olderThanMs,
+    // Retention overridden by this sweep: an entity's own due time does not bound what may go, so read them all.
+    dueBeforeMs: retentionOverridden ? null : sweep.nowMs,
+    expireBeforeMs: sweep.nowMs,
+    phase: 'tasks',
+  };
+}
+
+/** Whole entities are held within the sweep's page limit; keys-only pages are not. */
+const unheld: PageHold = (fn) => fn();
+
+/**
+ * Sweeps one shard with options already resolved and limiters shared with the other shards of the sweep (`sweep()`
+ * resolves once and calls this per shard). `kinds`: the other underscore kinds, when the caller found them already.
+ */
+export async function runShard(
+  sweep: ResolvedSweep,
+  target: ShardTarget,
+  limiters: SweepLimiters,
+  kinds?: readonly string[],
+): Promise<SweepShardResult> {
+  const { shard } = target;
+  const report = new ShardReport(sweep, shard);
+  const budget = new Budget(target.budgetMs);
+  const position = target.cursor ? decodeCursor(target.cursor) : startPosition(sweep);
+  const ctx: DecisionContext = { nowMs: sweep.nowMs, graceMs: sweep.graceMs, retention: sweep.retention };
+  const env: DecideEnv = { sweep, ctx, limiters, report };
+  const progress = () => report.progress();
+  const paused = (): SweepShardResult => {
+    report.paused(position, target.budgetMs);
+    return { stats: report.stats, cursor: encodeCursor(position) };
+  };
+  /** Moves the position to the next phase (or kind); false when the budget ran out on the way. */
+  const nextPhase = (phase: ShardPosition['phase']): boolean => {
+    position.phase = phase;
+    delete position.start;
+    progress();
+    return !budget.spent();
+  };
+
+  // Task entities: decided against the table; a guarded delete re-judges the entity as re-read.
+  const stillDoomed =
+    (item: Doomed): Guard =>
+    (fresh) =>
+      stillDeletable(item.snapshot, snapshotOf(fresh), item.reason, ctx);
+  const taskPage = async (rows: Record<string | symbol, unknown>[]) =>
+    deleteDoomed(await decideTaskPage(rows, env), stillDoomed, env);
+  const scanTasks = (range: { lower: string; upper: string }) =>
+    scanPages(sweep, () => taskRangeQuery(sweep, range), position, budget, limiters.page, taskPage, progress);
+
+  // Phase 1: the unfinished task entities of this shard, one range query on the shard-prefixed age key.
+  if (position.phase === 'tasks') {
+    if (!(await scanTasks(ageKeyRange(shard, position.cutoffMs)))) return paused();
+    if (!nextPhase('finished')) return paused();
+  }
+
+  // Phase 2: the finished ones whose retention has passed (their age key says when).
+  if (position.phase === 'finished') {
+    const dueBefore = position.dueBeforeMs === undefined ? position.expireBeforeMs : position.dueBeforeMs;
+    if (!(await scanTasks(finishedAgeKeyRange(shard, dueBefore)))) return paused();
+    if (!nextPhase('kinds')) return paused();
+  }
+
+  // Phase 3: other underscore kinds assigned to this shard, by expireAt (the guard re-checks it).
+  const found =
+    kinds ??
+    (await kindsToSweep(sweep.datastore, {
+      namespace: sweep.namespace,
+      kinds: sweep.kinds,
+      discover: sweep.discoverKinds,
+      log: sweep.logger,
+    }));
+  const expired: Guard = (fresh) => {
+    const at = fresh.expireAt;
+    return at instanceof Date && at.getTime() <= ctx.nowMs;
+  };
+  const kindPage = async (rows: Record<string | symbol, unknown>[]) =>
+    deleteDoomed(decideKindPage(keysOf(sweep.datastore, rows), report), () => expired, env);
+  const mine = found.filter((kind) => shardOfKind(kind, sweep.shards) === shard % sweep.shards && shard < sweep.shards);
+  for (const kind of mine) {
+    if (position.kind !== undefined && kind < position.kind) continue;
+    if (position.kind !== kind) {
+      position.kind = kind;
+      delete position.start;
+    }
+    const query = () => expiredKindQuery(sweep, kind, position.expireBeforeMs);
+    if (!(await scanPages(sweep, query, position, budget, unheld, kindPage, progress))) return paused();
+  }
+
+  report.finished();
+  return { stats: report.stats, cursor: null };
+}
