@@ -2,13 +2,12 @@
 export { DeferredError, type DeferredErrorCode } from './base.js';
 export { PrerequisiteMissingError, EmulatorStartError } from './prerequisite-missing.js';
 export { InvalidArgumentError } from './invalid-argument.js';
-export { NotSerializableError, BadSignatureError, BadEnvelopeError } from './payload.js';
+export { NotSerializableError, BadEnvelopeError } from './payload.js';
 export { PermanentTaskFailure, SingularTaskFailure } from './task-failures.js';
 export {
   UnregisteredTaskError,
   DuplicateTaskNameError,
   TaskAlreadyExistsError,
   UnauthenticatedError,
-  PayloadTooLargeError,
   ConfigurationError,
 } from './runtime.js';

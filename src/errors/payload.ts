@@ -1,4 +1,4 @@
-/** The errors of the payload codec: values that cannot be serialized, envelopes that cannot be read, signatures that do not match. */
+/** The errors of the payload codec: values that cannot be serialized, envelopes that cannot be read. */
 import { DeferredError } from './base.js';
 
 /** A value passed to `defer()` cannot travel in a payload; `path` names it (e.g. `args[1].user.callback`) and the message says what to do. */
@@ -9,13 +9,6 @@ export class NotSerializableError extends DeferredError {
   constructor(path: string, message: string, options?: { cause?: unknown }) {
     super('NOT_SERIALIZABLE', message, options);
     this.path = path;
-  }
-}
-
-/** A payload's signature is missing or does not match any configured secret; the payload must not be decoded. */
-export class BadSignatureError extends DeferredError {
-  constructor(message: string) {
-    super('BAD_SIGNATURE', message);
   }
 }
 

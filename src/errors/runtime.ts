@@ -1,4 +1,4 @@
-/** The errors of defining, deferring and delivering tasks: unknown or duplicate names, existing Cloud Tasks, auth, size, configuration. */
+/** The errors of defining, deferring and delivering tasks: unknown or duplicate names, existing Cloud Tasks, authentication, configuration. */
 import { DeferredError } from './base.js';
 
 /** `defer()` was given a function or task name that was never registered with `deferred.task(...)`. */
@@ -33,13 +33,6 @@ export class TaskAlreadyExistsError extends DeferredError {
 export class UnauthenticatedError extends DeferredError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('UNAUTHENTICATED', message, options);
-  }
-}
-
-/** A request body exceeded the handler's `maxBodyBytes`. Answered with 413. */
-export class PayloadTooLargeError extends DeferredError {
-  constructor(message: string) {
-    super('PAYLOAD_TOO_LARGE', message);
   }
 }
 

@@ -28,7 +28,6 @@ const ALLOWED: Record<string, readonly string[]> = {
   'local-stack': ['errors', 'util', 'clients', 'core', 'runtime', 'sweeper', 'tasks-emulator', 'types'],
   cli: ['*'],
   index: ['*'],
-  'main-job': ['*'],
 };
 
 function sourceFiles(dir: string): string[] {

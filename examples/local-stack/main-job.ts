@@ -1,18 +1,17 @@
 /** `npm start`: the main job on the local stack: defer a realistic mix of tasks, let them run, sweep, report, and fail loudly on a leak or a lost live payload. */
 import { randomBytes } from 'node:crypto';
 import type { CloudTasksClient } from '@google-cloud/tasks';
-import { EXIT } from './cli/exit-codes.js';
-import { humanMs, table } from './cli/render.js';
-import { summaryRows } from './cli/commands/sweep.js';
-import { PermanentTaskFailure } from './errors/task-failures.js';
-import { MemoryLogger } from './core/logger.js';
-import { startLocalStack, type DatastoreBackend } from './local-stack/index.js';
-import { startWorker } from './local-stack/worker.js';
-import { TASK_KIND } from './store/schema.js';
-import { inventory } from './sweeper/inventory.js';
-import { silentLogger } from './core/logger.js';
-import { sweep } from './sweeper/sweep-all.js';
-import { ManualClock } from './tasks-emulator/index.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { humanMs, table } from '../../src/cli/render.js';
+import { summaryRows } from '../../src/cli/commands/sweep.js';
+import { PermanentTaskFailure } from '../../src/errors/task-failures.js';
+import { MemoryLogger, silentLogger } from '../../src/core/logger.js';
+import { startLocalStack, type DatastoreBackend } from '../../src/local-stack/index.js';
+import { startWorker } from '../../src/local-stack/worker.js';
+import { TASK_KIND } from '../../src/store/schema.js';
+import { inventory } from '../../src/sweeper/inventory.js';
+import { sweep } from '../../src/sweeper/sweep-all.js';
+import { ManualClock } from '../../src/tasks-emulator/index.js';
 
 // Everything runs on loopback: never let google-auth probe a GCE metadata server.
 process.env.METADATA_SERVER_DETECTION ??= 'none';
