@@ -6,7 +6,7 @@ import { batchCreateTasks, batchDeleteTasks } from './batch.js';
 import type { CmekConfigs } from './cmek-config.js';
 import type { TasksEngine } from './engine.js';
 import type { OperationStore } from './operations.js';
-import type { Gax } from './gax.js';
+import type { Gax } from './google-gax.js';
 import type { PlainMessage } from './messages.js';
 import { API_VERSIONS, cloudTasksService, protoRoot, type ApiVersion } from './proto.js';
 import { unimplemented } from './rpc-errors.js';

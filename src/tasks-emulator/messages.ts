@@ -2,7 +2,7 @@
  * Converts messages between the wire formats (protobuf bytes for gRPC, proto3 JSON for REST) and the plain objects
  * the engine reads and writes, the same way for both transports.
  */
-import { serializer, type Gax } from './gax.js';
+import { serializer, type Gax } from './google-gax.js';
 
 /**
  * How a request reaches the engine: what @grpc/proto-loader (and so google-gax) gives a gRPC server: lowerCamelCase

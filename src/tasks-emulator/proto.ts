@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { protobuf, type Gax } from './gax.js';
+import { protobuf, type Gax } from './google-gax.js';
 
 const require = createRequire(import.meta.url);
 

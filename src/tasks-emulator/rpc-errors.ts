@@ -1,5 +1,5 @@
 /** Errors of the emulator, with the codes and messages the real Cloud Tasks service answers, as gRPC statuses and Google JSON errors. */
-import { grpc, type Gax } from './gax.js';
+import { grpc, type Gax } from './google-gax.js';
 import { protoRoot } from './proto.js';
 
 const { status } = grpc;

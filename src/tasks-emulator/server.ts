@@ -10,7 +10,7 @@ import { CmekConfigs } from './cmek-config.js';
 import { systemClock, type Clock } from './clock.js';
 import { Dispatcher } from './dispatcher.js';
 import { TasksEngine } from './engine.js';
-import { googleAuthLibrary, grpc, type Gax } from './gax.js';
+import { googleAuthLibrary, grpc, type Gax } from './google-gax.js';
 import { HttpSender } from './http-sender.js';
 import { OidcProvider } from './oidc.js';
 import { OperationStore } from './operations.js';

@@ -1,6 +1,6 @@
 /** Binds the RPC table to gRPC: one grpc-js service definition per proto service, errors sent as gRPC statuses. */
 import { rpcPath, type Rpc } from './api.js';
-import type { Gax } from './gax.js';
+import type { Gax } from './google-gax.js';
 import { codecOf, type PlainMessage } from './messages.js';
 import { asRpcError } from './rpc-errors.js';
 

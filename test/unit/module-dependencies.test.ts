@@ -126,6 +126,15 @@ describe('src/ module dependencies', () => {
     expect(forbidden).toEqual([]);
   });
 
+  it('names each file once (index.ts aside), so a name sends a reader to one file', () => {
+    const byName = new Map<string, string[]>();
+    for (const file of files) {
+      const name = file.slice(file.lastIndexOf('/') + 1);
+      if (name !== 'index.ts') byName.set(name, [...(byName.get(name) ?? []), relative(SRC, file)]);
+    }
+    expect([...byName.values()].filter((paths) => paths.length > 1)).toEqual([]);
+  });
+
   it('finds a cycle and a forbidden import when there is one (the check itself)', () => {
     const a = join(SRC, 'defer/a.ts');
     const b = join(SRC, 'defer/b.ts');

@@ -2,7 +2,7 @@
  * gRPC transcoding of an HTTP/JSON request into a request message: the body (all of it, or one field), the path
  * variables and the query parameters, with the field names and errors Google's front end uses.
  */
-import type { Gax } from '../gax.js';
+import type { Gax } from '../google-gax.js';
 import { invalidArgument } from '../rpc-errors.js';
 import { fieldPathToCamel } from './routes.js';
 
