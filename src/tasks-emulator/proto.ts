@@ -47,10 +47,25 @@ export function protoRoot(): Gax.protobuf.Root {
       return target; // protobufjs then uses its bundled copy (google/protobuf/*.proto) or fails naming the file
     };
     root.loadSync(FILES, { keepCase: false, alternateCommentMode: false });
+    addV2QueueHttpTarget(root);
     root.resolveAll();
     cachedRoot = root;
   }
   return cachedRoot;
+}
+
+/**
+ * Google's v2 API has `Queue.http_target` (queue-level routing; gcloud's GA `tasks queues create --http-uri-override`
+ * sends it over REST), the v2 protos of @google-cloud/tasks do not (yet): the emulator gives v2's Queue the field, of
+ * v2beta3's HttpTarget type (the same JSON), on a field number the protos leave free. No-op once the protos have it.
+ */
+function addV2QueueHttpTarget(root: Gax.protobuf.Root): void {
+  const queue = root.lookupType('google.cloud.tasks.v2.Queue');
+  if (queue.fields.httpTarget) return;
+  const used = new Set(queue.fieldsArray.map((field) => field.id));
+  let id = 13;
+  while (used.has(id)) id++;
+  queue.add(new protobuf.Field('httpTarget', id, '.google.cloud.tasks.v2beta3.HttpTarget'));
 }
 
 /** The CloudTasks service of one API version. */

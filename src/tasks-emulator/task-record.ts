@@ -191,6 +191,11 @@ export function newTaskRecord(input: TaskInput, ctx: NewTaskContext): TaskRecord
   if (httpRequest) {
     const req = httpRequest;
     const url = req.url || ctx.queueTargetUrl || '';
+    if (!url) {
+      throw invalidArgument(
+        'HttpRequest.url is empty: give the task a URL, or its queue an http_target whose uri_override names a host.',
+      );
+    }
     if (!/^https?:\/\//i.test(url)) {
       throw invalidArgument(`HttpRequest.url must begin with "http://" or "https://", got "${url}".`);
     }

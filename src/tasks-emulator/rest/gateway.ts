@@ -142,12 +142,15 @@ export class RestGateway {
     const httpMethod = (typeof override === 'string' ? override : (req.method ?? 'GET')).toUpperCase();
     const body = await readBody(req);
     const numericEnums = wantsNumericEnums(url.searchParams);
+    // Paths without a version are v2's: firebase-admin sends them so to CLOUD_TASKS_EMULATOR_HOST (the Firebase
+    // emulator's convention): `/projects/P/locations/L/queues/Q/tasks`.
+    const pathname = url.pathname.startsWith('/projects/') ? `/v2${url.pathname}` : url.pathname;
     for (const route of this.custom) {
       if (route.httpMethod !== httpMethod) continue;
-      const variables = route.match(url.pathname);
+      const variables = route.match(pathname);
       if (variables) return route.handle({ variables, headers: req.headers, body, numericEnums });
     }
-    const path = parseRequestPath(url.pathname);
+    const path = parseRequestPath(pathname);
     if (!path) throw invalidArgument(`Invalid percent-encoding in the path ${url.pathname}.`);
     for (const route of this.routes) {
       if (route.httpMethod !== httpMethod) continue;
