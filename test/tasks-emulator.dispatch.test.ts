@@ -1,5 +1,6 @@
-// Dispatch by the Cloud Tasks emulator through the official client: headers per attempt (golden), retries and backoff,
-// schedules, pause/resume, RunTask, deletion, rate limits, deadlines, and 1,000 tasks delivered exactly once.
+// Dispatch by the Cloud Tasks emulator through the official client: headers per attempt (golden, for tasks created over
+// gRPC and REST), retries and backoff, schedules, pause/resume, RunTask, deletion, rate limits, deadlines, and 1,000
+// tasks delivered exactly once.
 import net, { type AddressInfo } from 'node:net';
 import type { CloudTasksClient, protos } from '@google-cloud/tasks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import {
 } from '../src/tasks-emulator/index.js';
 import { HttpSender } from '../src/tasks-emulator/http-sender.js';
 import {
+  TRANSPORTS,
   loadGolden,
   rpcError,
   startReceiver,
@@ -94,53 +96,56 @@ describe('Cloud Tasks emulator dispatch (manual clock)', () => {
     expect((await rpcError(client.getTask({ name: task.name! }))).code).toBe(5);
   });
 
-  describe('headers of each attempt match the real service (dispatch.json)', () => {
-    for (const capture of loadGolden<GoldenDispatch[]>('dispatch.json')) {
-      it(capture.name, async () => {
-        const statuses = capture.attempts.map((a) => a.status);
-        const r = await receive(...statuses);
-        const isHttp = capture.requestType === 'http';
-        const local = await startTasksEmulator({ clock, appEngineBaseUrl: r.url });
-        const localClient = local.createClient();
-        try {
-          const queue = `${LOCATION}/queues/golden-${capture.requestType}`;
-          await localClient.createQueue({ parent: LOCATION, queue: { name: queue } });
-          const [task] = await localClient.createTask({
-            parent: queue,
-            task: isHttp
-              ? { httpRequest: { url: `${r.url}/golden` } }
-              : { appEngineHttpRequest: { relativeUri: '/golden' } },
-          });
-          const eta = `${task.scheduleTime!.seconds}.${String(Math.floor(task.scheduleTime!.nanos! / 1000)).padStart(6, '0')}`;
-          const vars: Record<string, string> = {
-            queue: queue.split('/').pop()!,
-            task: task.name!.split('/').pop()!,
-            eta,
-          };
-          await clock.advance(0);
-          for (let i = 1; i < capture.attempts.length; i++) await clock.advance(retryDelayMs(defaultPolicy, i - 1));
-          expect(r.requests).toHaveLength(capture.attempts.length);
-          capture.attempts.forEach((attempt, i) => {
-            const got = r.requests[i]!;
-            const prefix = isHttp ? 'x-cloudtasks-' : 'x-appengine-';
-            const expected = Object.fromEntries(
-              Object.entries(attempt.headers).map(([k, v]) => [
-                k.toLowerCase(),
-                v.replace(/\{(\w+)\}/g, (_m, key: string) => vars[key]!),
-              ]),
-            );
-            const serviceHeaders = (h: Record<string, string>) =>
-              Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith(prefix) || k === 'user-agent'));
-            expect(serviceHeaders(got.headers), `attempt ${attempt.attempt}`).toEqual(expected);
-          });
-          expect((await rpcError(localClient.getTask({ name: task.name! }))).code).toBe(5);
-        } finally {
-          await localClient.close();
-          await local.stop();
-        }
-      });
-    }
-  });
+  describe.each(TRANSPORTS)(
+    'headers of each attempt match the real service (dispatch.json), task created over %s',
+    (transport) => {
+      for (const capture of loadGolden<GoldenDispatch[]>('dispatch.json')) {
+        it(capture.name, async () => {
+          const statuses = capture.attempts.map((a) => a.status);
+          const r = await receive(...statuses);
+          const isHttp = capture.requestType === 'http';
+          const local = await startTasksEmulator({ clock, appEngineBaseUrl: r.url });
+          const localClient = local.createClient({ transport });
+          try {
+            const queue = `${LOCATION}/queues/golden-${capture.requestType}`;
+            await localClient.createQueue({ parent: LOCATION, queue: { name: queue } });
+            const [task] = await localClient.createTask({
+              parent: queue,
+              task: isHttp
+                ? { httpRequest: { url: `${r.url}/golden` } }
+                : { appEngineHttpRequest: { relativeUri: '/golden' } },
+            });
+            const eta = `${task.scheduleTime!.seconds}.${String(Math.floor(task.scheduleTime!.nanos! / 1000)).padStart(6, '0')}`;
+            const vars: Record<string, string> = {
+              queue: queue.split('/').pop()!,
+              task: task.name!.split('/').pop()!,
+              eta,
+            };
+            await clock.advance(0);
+            for (let i = 1; i < capture.attempts.length; i++) await clock.advance(retryDelayMs(defaultPolicy, i - 1));
+            expect(r.requests).toHaveLength(capture.attempts.length);
+            capture.attempts.forEach((attempt, i) => {
+              const got = r.requests[i]!;
+              const prefix = isHttp ? 'x-cloudtasks-' : 'x-appengine-';
+              const expected = Object.fromEntries(
+                Object.entries(attempt.headers).map(([k, v]) => [
+                  k.toLowerCase(),
+                  v.replace(/\{(\w+)\}/g, (_m, key: string) => vars[key]!),
+                ]),
+              );
+              const serviceHeaders = (h: Record<string, string>) =>
+                Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith(prefix) || k === 'user-agent'));
+              expect(serviceHeaders(got.headers), `attempt ${attempt.attempt}`).toEqual(expected);
+            });
+            expect((await rpcError(localClient.getTask({ name: task.name! }))).code).toBe(5);
+          } finally {
+            await localClient.close();
+            await local.stop();
+          }
+        });
+      }
+    },
+  );
 
   it('a handler that fails twice sees RetryCount 0, 1, 2; the task records its attempts meanwhile', async () => {
     const r = await receive(500, 404, 200);

@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import type { CloudTasksClient, v2beta3 } from '@google-cloud/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
-import { expectGolden, goldenErrors, startReceiver, type Receiver } from './support/tasks-emulator.js';
+import {
+  expectGolden,
+  goldenErrors,
+  readmeShellBlock,
+  startReceiver,
+  type Receiver,
+} from './support/tasks-emulator.js';
 
 const PROJECT = 'gcloud-project';
 const LOCATION_ID = 'us-central1';
@@ -108,7 +114,17 @@ describe('Cloud Tasks emulator with gcloud tasks', { timeout: 120_000 }, () => {
     const proxies = Object.fromEntries(
       ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'].map((name) => [name, trap.url]),
     );
-    env = { ...process.env, ...proxies, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1', CLOUDSDK_CONFIG: config };
+    env = {
+      ...process.env,
+      ...proxies,
+      NO_PROXY: '127.0.0.1',
+      no_proxy: '127.0.0.1',
+      // No GCE metadata probe, and one that slipped through would hit a closed loopback port.
+      CLOUDSDK_CORE_CHECK_GCE_METADATA: 'false',
+      GCE_METADATA_ROOT: '127.0.0.1:9',
+      GCE_METADATA_IP: '127.0.0.1:9',
+      CLOUDSDK_CONFIG: config,
+    };
   });
   afterAll(async () => {
     await grpcClient.close();
@@ -239,6 +255,38 @@ describe('Cloud Tasks emulator with gcloud tasks', { timeout: 120_000 }, () => {
     await expectGolden(grpcClient.getTask({ name: `${queue}/tasks/t2` }), 'task/get/recently-deleted');
     expect((await grpcClient.getQueue({ name: queue }))[0].state).toBe('RUNNING');
     expect((await grpcClient.getQueue({ name: other }))[0].purgeTime).not.toBeNull();
+  });
+
+  it("the README's gcloud set-up works as written", async () => {
+    const before = receiver.requests.length;
+    const script = readmeShellBlock('# gcloud:', emulator.endpoint).replaceAll(
+      '127.0.0.1:8080',
+      new URL(receiver.url).host,
+    );
+    const { CLOUDSDK_CONFIG: _ours, ...rest } = env;
+    const run = await new Promise<Run>((resolve) =>
+      execFile(
+        'bash',
+        ['-euo', 'pipefail', '-c', `trap 'rm -rf "\${CLOUDSDK_CONFIG:-/nonexistent}"' EXIT\n${script}`],
+        {
+          env: {
+            ...rest,
+            CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
+            CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: 'true',
+            CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: 'true',
+          },
+          timeout: 60_000,
+        },
+        (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    expect(run, run.stderr).toMatchObject({ code: 0 });
+    expect(run.stderr).toContain('Created queue [us-central1/q]');
+    await receiver.waitFor(before + 1);
+    expect(receiver.requests[before]).toMatchObject({ method: 'POST', path: '/work' });
+    expect((await grpcClient.getQueue({ name: 'projects/my-app/locations/us-central1/queues/q' }))[0].state).toBe(
+      'RUNNING',
+    );
   });
 
   it('sent nothing anywhere but the emulator', () => {

@@ -1,9 +1,16 @@
 // The Cloud Tasks emulator's REST API on the wire, as curl sees it: the google.api.http paths of every v2 method, the
 // proto3 JSON mapping, query parameters, Google JSON errors (golden), and answers equal to the gRPC ones.
+import { execFile } from 'node:child_process';
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
-import { expectGoldenHttp, startReceiver, type GoogleJsonErrorBody, type Receiver } from './support/tasks-emulator.js';
+import {
+  expectGoldenHttp,
+  readmeShellBlock,
+  startReceiver,
+  type GoogleJsonErrorBody,
+  type Receiver,
+} from './support/tasks-emulator.js';
 
 const PROJECT = 'projects/rest-project';
 const LOCATION = `${PROJECT}/locations/us-west1`;
@@ -396,6 +403,43 @@ describe('Cloud Tasks emulator REST (HTTP/1.1 JSON)', () => {
       status: 'FAILED_PRECONDITION',
       message: expect.stringContaining('http_target'),
     });
+  });
+
+  it("runs the README's curl commands as written", async () => {
+    const sh = (script: string) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(
+          'bash',
+          ['-euo', 'pipefail', '-c', `curl() { command curl -sS --fail-with-body "$@"; echo; }\n${script}`],
+          (error, stdout, stderr) =>
+            error ? reject(new Error(`${error.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
+        ),
+      );
+    const queue = 'projects/my-app/locations/us-central1/queues/q';
+    const answers = (await sh(readmeShellBlock('# curl:', emulator.endpoint))).trim().split(/\n(?=\{)/);
+    expect(answers.map((text) => JSON.parse(text) as unknown)).toEqual([await ok('GET', `/v2/${queue}`), {}]);
+    const beta = emulator.createClient({ version: 'v2beta3' });
+    try {
+      const target = new URL(receiver.url);
+      await beta.updateQueue({
+        queue: {
+          name: queue,
+          httpTarget: { uriOverride: { scheme: 'HTTP', host: target.hostname, port: Number(target.port) } },
+        },
+        updateMask: { paths: ['http_target'] },
+      });
+    } finally {
+      await beta.close();
+    }
+    const buffered = JSON.parse(await sh(readmeShellBlock('# BufferTask:', emulator.endpoint))) as {
+      task: { name: string };
+    };
+    await clock.advance(0);
+    const delivered = receiver.requests.find(
+      (r) => r.headers['x-cloudtasks-taskname'] === buffered.task.name.split('/').pop(),
+    );
+    expect(delivered).toMatchObject({ method: 'POST', headers: { 'content-type': 'application/json' } });
+    expect(JSON.parse(delivered!.body.toString())).toEqual({ order: 42 });
   });
 
   it('answers REST requests exactly as gRPC answers them for the same state', async () => {

@@ -246,3 +246,14 @@ export async function verifyTaskToken(
   });
   return payload;
 }
+
+/**
+ * The text of the README's ```sh block whose first line starts with `firstLine`, with the emulator address the README
+ * uses (`127.0.0.1:8123`) replaced by `endpoint`: the README's commands, run as written.
+ */
+export function readmeShellBlock(firstLine: string, endpoint: string): string {
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.startsWith(firstLine));
+  if (!block) throw new Error(`README.md has no sh block starting with ${JSON.stringify(firstLine)}`);
+  return block.replaceAll('127.0.0.1:8123', endpoint);
+}
