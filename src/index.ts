@@ -32,11 +32,16 @@ export {
   type DistributedSweepOptions,
   type InstalledSweeper,
   type FanOutResult,
+  type RunNamespace,
   type ShardTaskArgs,
   type SweepRunRecord,
   inventory,
+  inventoryAll,
+  discoverNamespaces,
   inspectTask,
   type Inventory,
+  type NamespacesInventory,
+  type NamespaceSweep,
   type TaskInspection,
 } from './sweeper/index.js';
 export {

@@ -384,7 +384,11 @@ export interface DeferredConfig {
    * once no task signed with it can still be delivered (about 31 days).
    */
   readonly secrets?: readonly string[];
-  /** The Datastore client (its namespace holds the `_DeferredTask` entities). */
+  /**
+   * The Datastore client. Its namespace is the runtime's own: it holds the `_DeferredTask` entities, except those a
+   * transaction writes into an entity group of another namespace (a tenant's), and the registry of those namespaces,
+   * which the sweeper covers and deliveries may resolve into.
+   */
   readonly datastore: Datastore;
   /** The Cloud Tasks client. */
   readonly tasks: CloudTasksClient;

@@ -1,8 +1,10 @@
 // The `deferred` CLI against both emulators: sweep (table, --json, --dry-run), stats and inspect as child processes.
+import { Datastore } from '@google-cloud/datastore';
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTasksEmulator, type RunningTasksEmulator } from '../src/tasks-emulator/index.js';
-import { describeStorage } from './support/backends.js';
+import { NamespaceRegistry } from '../src/store/namespace-registry.js';
+import { clearNamespace, describeStorage } from './support/backends.js';
 import { cliEnv, runCli } from './support/cli.js';
 import { remainingIds, seedTasks, type TaskSpec } from './support/task-fixture.js';
 import { MINUTE, DAY } from './support/time.js';
@@ -82,6 +84,43 @@ describeStorage('deferred sweep / stats / inspect', (ctx) => {
     expect(inspected.stdout).toMatch(/state\s+pending\s+transactional/);
     expect(inspected.stdout).toMatch(/cloud task\s+\S+\/tasks\/outbox1 \(exists\)/);
     expect(inspected.stdout).toMatch(/sweep\s+keep \(task-exists\)/);
+  });
+
+  it('stats and sweep cover and show every namespace the runtime writes to', { timeout: 120_000 }, async () => {
+    const now = Date.now();
+    const tenant = `${ctx().namespace}-tenant`;
+    const inTenant = new Datastore({ ...ctx().clientOptions, namespace: tenant });
+    try {
+      await new NamespaceRegistry(() => ({ datastore: ctx().datastore, clock: { now: () => now } })).ensure(tenant);
+      const home = await seedTasks(ctx().datastore, tasks, `cli-${ctx().namespace}`, specs(now).slice(0, 2), { now });
+      const there = await seedTasks(inTenant, tasks, `cli-${tenant}`, specs(now).slice(0, 3), { now, shards: 16 });
+      const stats = await runCli(['stats', '--json'], env());
+      expect(stats.code).toBe(0);
+      const counts = JSON.parse(stats.stdout) as {
+        totalTasks: number;
+        namespaces: { namespace: string; totalTasks: number }[];
+      };
+      expect(counts.totalTasks).toBe(5);
+      expect(counts.namespaces.map((n) => [n.namespace, n.totalTasks])).toEqual([
+        [ctx().namespace, 2],
+        [tenant, 3],
+      ]);
+      const table = await runCli(['stats'], env());
+      expect(table.stdout).toMatch(/^_DeferredTask entities in .* \(2 namespaces\), by state and age:/);
+      expect(table.stdout).toMatch(new RegExp(`By namespace:[\\s\\S]*\\n${tenant}\\s+3\\s+0\\s+0\\s+2\\s+1\\s`));
+
+      const swept = await runCli(['sweep', '--json'], env());
+      expect(swept.code).toBe(0);
+      const result = JSON.parse(swept.stdout) as {
+        namespaces: { namespace: string; shards: number; stats: { deleted: Record<string, number> } }[];
+      };
+      expect(result.namespaces.map((n) => n.namespace)).toEqual([ctx().namespace, tenant]);
+      expect(result.namespaces[1]!.stats.deleted).toMatchObject({ done: 2, failed: 1 });
+      expect((await remainingIds(inTenant, there)).size).toBe(0);
+      expect((await remainingIds(ctx().datastore, home)).size).toBe(0);
+    } finally {
+      await clearNamespace(ctx().datastore, tenant);
+    }
   });
 
   it('inspect: a missing entity is a failure, a malformed key is bad usage', { timeout: 120_000 }, async () => {

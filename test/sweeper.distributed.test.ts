@@ -51,18 +51,19 @@ describeStorage('installSweeper (distributed mode)', (ctx) => {
     const first = await postSweep(rt);
     expect(first.status).toBe(200);
     const runId = runIdFor(now, 15 * MINUTE);
-    expect(first.body.result).toEqual({ runId, shards: 4, created: 4, existing: 0 } satisfies FanOutResult);
+    const namespaces = [{ namespace: ctx().namespace, shards: 4 }];
+    expect(first.body.result).toEqual({ runId, shards: 4, namespaces, created: 4, existing: 0 } satisfies FanOutResult);
     const queued = await rt.listTasks();
     expect(queued.map((name) => name.split('/').pop()).sort()).toEqual(
       [0, 1, 2, 3].map((s) => segmentTaskId(runId, s, 0)).sort(),
     );
     const again = await postSweep(rt);
-    expect(again.body.result).toEqual({ runId, shards: 4, created: 0, existing: 4 });
+    expect(again.body.result).toEqual({ runId, shards: 4, namespaces, created: 0, existing: 4 });
     expect(await rt.listTasks()).toHaveLength(4);
 
     await drain(rt);
     const run = await sweeper.readRun(runId);
-    expect(run).toMatchObject({ runId, status: 'done', shards: 4, shardsDone: [0, 1, 2, 3] });
+    expect(run).toMatchObject({ runId, status: 'done', shards: 4, shardsDone: ['0', '1', '2', '3'] });
     expect(run!.totals).toMatchObject({ scanned: 50, redriven: 5, kept: 5, errors: 0 });
     expect(run!.totals.deleted).toMatchObject({ done: 30, leaked: 10 });
     expect(run!.expireAt.getTime()).toBeGreaterThan(now + 6 * DAY);
@@ -91,7 +92,7 @@ describeStorage('installSweeper (distributed mode)', (ctx) => {
     const { runId } = await sweeper.fanOut(now);
     await drain(rt);
     const run = await sweeper.readRun(runId);
-    expect(run).toMatchObject({ status: 'done', shardsDone: [0, 1] });
+    expect(run).toMatchObject({ status: 'done', shardsDone: ['0', '1'] });
     expect(Object.keys(run!.segments).length).toBeGreaterThan(6);
     expect(run!.totals).toMatchObject({ scanned: 50, redriven: 5, errors: 0 });
     expect(run!.totals.deleted).toMatchObject({ done: 30, leaked: 10 });

@@ -44,7 +44,8 @@ export function withConnection<T>(yargs: Argv<T>): Argv<T & ConnectionArgs> {
     .option('namespace', {
       type: 'string',
       group: 'Connection:',
-      describe: 'Datastore namespace of the entities [env: DATASTORE_NAMESPACE]',
+      describe:
+        "the runtime's Datastore namespace (its task entities, and the registry of the other namespaces it writes task entities to) [env: DATASTORE_NAMESPACE]",
     }) as Argv<T & ConnectionArgs>;
 }
 

@@ -14,13 +14,18 @@ import type {
 } from '../types.js';
 import { TaskAlreadyExistsError } from '../errors/runtime.js';
 import type { ResolvedConfig } from '../core/config.js';
+import type { NamespaceRegistry } from '../store/namespace-registry.js';
 import type { Enqueuer, PreparedDefer } from './enqueue.js';
 import { randomId } from '../core/task-names.js';
 
-/** What a transactional defer needs from its instance: the configuration (client, logger) and the enqueuer. */
+/**
+ * What a transactional defer needs from its instance: the configuration (client, logger), the enqueuer, and the
+ * registry of the other namespaces it writes task entities to.
+ */
 export interface TransactionServices {
   readonly config: ResolvedConfig;
   readonly enqueuer: Enqueuer;
+  readonly namespaces: NamespaceRegistry;
 }
 
 interface HeldDefer {
@@ -157,6 +162,23 @@ export async function runDeferredTransaction<T>(
     } catch (error) {
       await raw.rollback().catch(() => undefined); // never leave the transaction open
       throw error;
+    }
+    // A task entity in another namespace than the runtime's (a tenant's entity group) is swept there only once that
+    // namespace is in the registry: registered first (one write per namespace and process), then committed, so a
+    // lost enqueue is found there. Nothing is paid for the runtime's own namespace.
+    const home = runtime.namespaces.home;
+    const foreign = new Set<string>();
+    for (const { plan } of planned) {
+      const namespace = plan.deferral.entityKey?.namespace ?? '';
+      if (namespace !== home) foreign.add(namespace);
+    }
+    if (foreign.size > 0) {
+      try {
+        await Promise.all([...foreign].map((namespace) => runtime.namespaces.ensure(namespace)));
+      } catch (error) {
+        await raw.rollback().catch(() => undefined);
+        throw error;
+      }
     }
     try {
       await raw.commit();

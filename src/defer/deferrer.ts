@@ -7,6 +7,7 @@ import { childTaskId, queuePath, taskIdOf } from '../core/task-names.js';
 import type { TaskDefinition, TaskRegistry } from '../core/task-registry.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { UnregisteredTaskError } from '../errors/runtime.js';
+import type { NamespaceRegistry } from '../store/namespace-registry.js';
 import { DEFAULT_RETENTION_MS } from '../store/schema.js';
 import type {
   ClassTaskOptions,
@@ -32,9 +33,11 @@ import { resolveDeferOptions } from './options.js';
 export class Deferrer {
   private enqueuerInstance: Enqueuer | undefined;
 
+  /** `namespaces`: the registry of the other namespaces this instance writes task entities to (transactions). */
   constructor(
     private readonly configOf: () => ResolvedConfig,
     private readonly registry: TaskRegistry,
+    private readonly namespaces: NamespaceRegistry,
   ) {}
 
   private get config(): ResolvedConfig {
@@ -276,7 +279,12 @@ export class Deferrer {
   }
 
   transaction<T>(fn: (tx: DeferredTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    return runDeferredTransaction(this, { config: this.config, enqueuer: this.enqueuer }, fn, options);
+    return runDeferredTransaction(
+      this,
+      { config: this.config, enqueuer: this.enqueuer, namespaces: this.namespaces },
+      fn,
+      options,
+    );
   }
 }
 

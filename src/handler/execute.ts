@@ -48,6 +48,7 @@ import { runWithContext, type RunContext } from '../core/run-context.js';
 import { describeError, log } from '../core/logger.js';
 import { oidcVerifier } from './oidc-verifier.js';
 import { readDeliveryHeaders, type DeliveryHeaders } from './task-headers.js';
+import type { NamespaceRegistry } from '../store/namespace-registry.js';
 
 /** A request as the adapters hand it over: lower-cased header names, the whole body. */
 export interface CoreRequest {
@@ -114,6 +115,8 @@ export class RouteCache {
 export interface ExecutorDeps {
   readonly config: ResolvedConfig;
   readonly registry: TaskRegistry;
+  /** The namespaces task entities may be in: the runtime's own and the registered ones. */
+  readonly namespaces: NamespaceRegistry;
   readonly codec: CodecSettings;
   readonly sweep: () => SweepFunction | undefined;
 }
@@ -541,6 +544,19 @@ export class TaskExecutor {
         taskName: info.cloudTaskName,
       });
       return ok('rejected', { error: 'malformed reference' });
+    }
+    // Signed, but this runtime writes task entities only in its own namespace and registered ones: a reference
+    // anywhere else (another runtime's namespace; the default one, which a reference without a namespace means) is
+    // not this runtime's to run, mark done or re-target.
+    const namespace = key.namespace ?? '';
+    if (!(await this.deps.namespaces.accepts(namespace))) {
+      log(config.logger, {
+        severity: 'ERROR',
+        message: `dropped a task whose entity reference points into namespace ${JSON.stringify(namespace)}, where this runtime writes no task entities (its own is ${JSON.stringify(this.deps.namespaces.home)}; others are registered when a transaction first defers into them)`,
+        task: info.task,
+        taskName: info.cloudTaskName,
+      });
+      return ok('rejected', { error: 'reference outside the namespaces of this runtime' });
     }
     const withKey: TaskInfo = { ...info, entityKey: key };
     const nowMs = config.clock.now();

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { TaskExecutor } from '../handler/execute.js';
 import { fetchHandler } from '../handler/fetch.js';
 import { nodeHandler } from '../handler/node.js';
+import { NamespaceRegistry } from '../store/namespace-registry.js';
 import type {
   ClassTaskOptions,
   ClosureHandle,
@@ -42,6 +43,8 @@ export function createDeferred(config: DeferredConfig): Deferred {
 export class DeferredRuntime implements Deferred {
   private resolvedConfig: ResolvedConfig | undefined;
   private readonly deferrer: Deferrer;
+  /** The other namespaces it writes task entities to: registered by the deferring side, checked by the serving side. */
+  private readonly namespaces: NamespaceRegistry;
   private executorInstance: TaskExecutor | undefined;
   private sweepFunction: SweepFunction | undefined;
   private nodeHandlerInstance: NodeHandler | undefined;
@@ -54,7 +57,8 @@ export class DeferredRuntime implements Deferred {
     private readonly configSource: () => ResolvedConfig,
     private readonly registry: TaskRegistry,
   ) {
-    this.deferrer = new Deferrer(() => this.config, registry);
+    this.namespaces = new NamespaceRegistry(() => this.config);
+    this.deferrer = new Deferrer(() => this.config, registry, this.namespaces);
     registerRuntime(this, () => this.config);
   }
 
@@ -69,6 +73,7 @@ export class DeferredRuntime implements Deferred {
     this.executorInstance ??= new TaskExecutor({
       config,
       registry: this.registry,
+      namespaces: this.namespaces,
       codec: { maxDepth: config.maxDepth, codecs: config.codecs, datastore: config.datastore },
       sweep: () => this.sweepFunction,
     });

@@ -7,6 +7,11 @@ export const TASK_KIND = '_DeferredTask';
 export const CHUNK_KIND = '_DeferredTaskChunk';
 /** Kind of the record of one distributed sweep run (adds up its shards). Transient too: it carries `expireAt`. */
 export const SWEEP_RUN_KIND = '_DeferredSweepRun';
+/**
+ * Kind of the registry of namespaces: one entity per namespace, besides the runtime's own, in which the runtime writes
+ * task entities (a transactional defer into a tenant's entity group). Kept in the runtime's own namespace.
+ */
+export const NAMESPACE_KIND = '_DeferredNamespace';
 /** Every kind this package creates starts with this prefix; the sweeper also sweeps other such kinds that carry `expireAt`. */
 export const TRANSIENT_PREFIX = '_';
 

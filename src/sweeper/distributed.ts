@@ -1,5 +1,7 @@
-/** Distributed sweeping: the sweep endpoint fans out one task per shard, named per run; each shard task sweeps within a budget and continues itself; a run record adds up the shards. */
+/** Distributed sweeping: the sweep endpoint fans out one task per shard of every namespace the runtime writes to, named per run; each shard task sweeps within a budget and continues itself; run records add up the shards. */
+import { createHash } from 'node:crypto';
 import type { Datastore } from '@google-cloud/datastore';
+import pLimit from 'p-limit';
 import { runtimeConfigSource } from '../runtime/services.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { DEFAULT_SHARDS, SHARD_COUNT, SWEEP_RUN_KIND, shardOf } from '../store/schema.js';
@@ -10,10 +12,13 @@ import { parseDuration } from '../util/duration.js';
 import type { SweeperTasksClient } from './cloud-tasks.js';
 import { log as write } from '../core/logger.js';
 import type { LogEntry, Logger } from '../types.js';
-import { SWEEP_LOGGER, type SweepOptions } from './sweep-options.js';
-import { sweepShard } from './sweep-shard.js';
-import { highestShardInUse } from './sweep-all.js';
+import { SWEEP_LOGGER, limitersFor, resolveSweepOptions, type SweepOptions } from './sweep-options.js';
+import { planNamespaces } from './sweep-namespaces.js';
+import { runShard } from './sweep-shard.js';
 import { addStats, emptyStats, type SweepStats } from './sweep-stats.js';
+
+/** Most shard tasks a fan-out creates at once. */
+const FAN_OUT_CONCURRENCY = 32;
 
 /** Registered name of the internal shard task. */
 export const SHARD_TASK_NAME = 'deferred.sweepShard';
@@ -45,20 +50,34 @@ export interface DistributedSweepOptions extends Omit<
   log?: Logger;
 }
 
-/** Arguments of one shard task (one segment of one shard's sweep in one run). */
+/** Arguments of one shard task (one segment of one shard's sweep, in one namespace, in one run). */
 export interface ShardTaskArgs {
   runId: string;
+  /** The namespace swept; absent: the runtime's own. */
+  namespace?: string;
   shard: number;
+  /** Shards of this namespace in the run. */
   shards: number;
   /** Segment number within the shard: 0 first, then one more per continuation. */
   seq: number;
   cursor: string | null;
 }
 
+/** One namespace of a distributed sweep run and its shard count. */
+export interface RunNamespace {
+  /** The namespace (`''`: the default one). */
+  namespace: string;
+  /** Shard tasks of this namespace in the run. */
+  shards: number;
+}
+
 /** What a fan-out did. */
 export interface FanOutResult {
   runId: string;
+  /** Shard tasks of the run, over every namespace. */
   shards: number;
+  /** The namespaces of the run and their shard counts, the runtime's own first (`''`: the default namespace). */
+  namespaces: RunNamespace[];
   /** Shard tasks created by this request. */
   created: number;
   /** Shard tasks that already existed (a doubled request for the same run). */
@@ -69,10 +88,14 @@ export interface FanOutResult {
 export interface SweepRunRecord {
   runId: string;
   startedAt: Date;
+  /** Shard tasks of the run, over every namespace. */
   shards: number;
+  /** The namespaces of the run and their shard counts, the runtime's own first (`''`: the default namespace). */
+  namespaces: RunNamespace[];
   status: 'running' | 'done';
-  shardsDone: number[];
-  /** Stats per segment, keyed `<shard>.<seq>`. */
+  /** The shards finished: `"<shard>"` in the runtime's own namespace, `"<namespace>/<shard>"` in others. */
+  shardsDone: string[];
+  /** Stats per segment, keyed `<shard>.<seq>` (`<namespace>/<shard>.<seq>` in other namespaces). */
   segments: Record<string, SweepStats>;
   totals: SweepStats;
   finishedAt: Date | null;
@@ -102,19 +125,57 @@ export function runIdFor(nowMs: number, intervalMs: number): string {
 /**
  * The Cloud Task id of one segment: deterministic (a retried segment or a doubled fan-out finds its name taken) and
  * starting with a hash, so the ids of one run do not all share a prefix (Cloud Tasks hotspots on sequential names).
+ * A segment in another namespace than the runtime's carries a hash of the namespace (`-n<hash>`), since a namespace
+ * may hold characters a task id cannot.
  */
-export function segmentTaskId(runId: string, shard: number, seq: number): string {
-  const hash = shardOf(`${runId}/${shard}/${seq}`, 0x7fffffff).toString(16).padStart(8, '0');
-  return `${hash}-sweep-${runId}-s${shard}-${seq}`;
+export function segmentTaskId(runId: string, shard: number, seq: number, namespace?: string): string {
+  if (namespace === undefined) {
+    const hash = shardOf(`${runId}/${shard}/${seq}`, 0x7fffffff).toString(16).padStart(8, '0');
+    return `${hash}-sweep-${runId}-s${shard}-${seq}`;
+  }
+  const ns = namespaceHash(namespace);
+  const hash = shardOf(`${runId}/${ns}/${shard}/${seq}`, 0x7fffffff).toString(16).padStart(8, '0');
+  return `${hash}-sweep-${runId}-n${ns}-s${shard}-${seq}`;
 }
 
-function decodeRun(entity: Record<string, unknown>): SweepRunRecord {
+/** The hash that names a namespace in task ids and run records (a namespace may hold characters they cannot). */
+function namespaceHash(namespace: string): string {
+  return createHash('sha256').update(namespace).digest('hex').slice(0, 12);
+}
+
+/**
+ * One namespace's part of a run, as stored: a `_DeferredSweepRun` entity in the runtime's own namespace, named after
+ * the run (`<run id>` for the runtime's own namespace, `<run id>-n<namespace hash>` for another), so that the shard
+ * tasks of different namespaces never write the same entity. The runtime's own part also holds the run's plan.
+ */
+interface RunPart {
+  runId: string;
+  /** The namespace this part counts. */
+  namespace: string;
+  startedAt: Date;
+  /** Shards of this namespace in the run. */
+  shards: number;
+  /** Only in the runtime's own part: every namespace of the run and its shard count, its own first. */
+  plan: RunNamespace[] | null;
+  status: 'running' | 'done';
+  shardsDone: number[];
+  /** Stats per segment, keyed `<shard>.<seq>`. */
+  segments: Record<string, SweepStats>;
+  totals: SweepStats;
+  finishedAt: Date | null;
+  expireAt: Date;
+}
+
+function decodePart(entity: Record<string, unknown>, home: string): RunPart {
   return {
     runId: String(entity.runId),
+    // Records written before runs covered several namespaces are the runtime's own part.
+    namespace: typeof entity.namespace === 'string' ? entity.namespace : home,
     startedAt: entity.startedAt as Date,
     shards: Number(entity.shards),
+    plan: typeof entity.plan === 'string' ? (JSON.parse(entity.plan) as RunNamespace[]) : null,
     status: entity.status === 'done' ? 'done' : 'running',
-    shardsDone: JSON.parse(String(entity.shardsDone ?? '[]')) as number[],
+    shardsDone: (JSON.parse(String(entity.shardsDone ?? '[]')) as (number | string)[]).map(Number),
     segments: JSON.parse(String(entity.segments ?? '{}')) as Record<string, SweepStats>,
     totals: JSON.parse(String(entity.totals ?? 'null')) ?? emptyStats(),
     finishedAt: (entity.finishedAt as Date | null) ?? null,
@@ -122,20 +183,47 @@ function decodeRun(entity: Record<string, unknown>): SweepRunRecord {
   };
 }
 
-function encodeRun(run: SweepRunRecord) {
+function encodePart(part: RunPart) {
   const indexed = new Set(['expireAt', 'status']);
   const data: Record<string, unknown> = {
-    runId: run.runId,
-    startedAt: run.startedAt,
-    shards: run.shards,
-    status: run.status,
-    shardsDone: JSON.stringify(run.shardsDone),
-    segments: JSON.stringify(run.segments),
-    totals: JSON.stringify(run.totals),
-    finishedAt: run.finishedAt,
-    expireAt: run.expireAt,
+    runId: part.runId,
+    namespace: part.namespace,
+    startedAt: part.startedAt,
+    shards: part.shards,
+    ...(part.plan ? { plan: JSON.stringify(part.plan) } : {}),
+    status: part.status,
+    shardsDone: JSON.stringify(part.shardsDone),
+    segments: JSON.stringify(part.segments),
+    totals: JSON.stringify(part.totals),
+    finishedAt: part.finishedAt,
+    expireAt: part.expireAt,
   };
   return Object.entries(data).map(([name, value]) => ({ name, value, excludeFromIndexes: !indexed.has(name) }));
+}
+
+/** The run as a whole, from its parts (a part not written yet: none of its shards done). */
+function runOf(home: RunPart, others: Map<string, RunPart | undefined>): SweepRunRecord {
+  // Records written before runs covered several namespaces carry no plan: the runtime's own namespace only.
+  const plan = home.plan ?? [{ namespace: home.namespace, shards: home.shards }];
+  const parts = [home, ...[...others.values()].filter((p): p is RunPart => p !== undefined)];
+  const label = (part: RunPart, unit: string | number) => (part === home ? String(unit) : `${part.namespace}/${unit}`);
+  const done = plan.every(({ namespace }) =>
+    namespace === home.namespace ? home.status === 'done' : others.get(namespace)?.status === 'done',
+  );
+  return {
+    runId: home.runId,
+    startedAt: home.startedAt,
+    shards: plan.reduce((sum, n) => sum + n.shards, 0),
+    namespaces: plan,
+    status: done ? 'done' : 'running',
+    shardsDone: parts.flatMap((part) => part.shardsDone.map((shard) => label(part, shard))),
+    segments: Object.fromEntries(
+      parts.flatMap((part) => Object.entries(part.segments).map(([key, stats]) => [label(part, key), stats])),
+    ),
+    totals: parts.reduce((total, part) => addStats(total, part.totals), emptyStats()),
+    finishedAt: done ? new Date(Math.max(...parts.map((part) => part.finishedAt?.getTime() ?? 0))) : null,
+    expireAt: home.expireAt,
+  };
 }
 
 /**
@@ -167,18 +255,25 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
   const logger = options.log ?? SWEEP_LOGGER;
   const log = (entry: LogEntry) => write(logger, entry);
   const namespace = () => options.namespace ?? datastore().namespace;
-  const runKey = (runId: string) =>
-    datastore().key({ namespace: namespace() || undefined, path: [SWEEP_RUN_KIND, runId] });
+  const home = () => namespace() ?? '';
+  /** The key of one namespace's part of a run (absent namespace: the runtime's own). */
+  const runKey = (runId: string, ns?: string) =>
+    datastore().key({
+      namespace: home() || undefined,
+      path: [SWEEP_RUN_KIND, ns === undefined ? runId : `${runId}-n${namespaceHash(ns)}`],
+    });
   const taskOptions = (name: string) => ({
     name,
     ifExists: 'ignore' as const,
     ...(options.queue ? { queue: options.queue } : {}),
   });
 
-  const newRun = (runId: string, count: number, nowMs: number): SweepRunRecord => ({
+  const newPart = (runId: string, ns: string, count: number, plan: RunNamespace[] | null, nowMs: number): RunPart => ({
     runId,
+    namespace: ns,
     startedAt: new Date(nowMs),
     shards: count,
+    plan,
     status: 'running',
     shardsDone: [],
     segments: {},
@@ -187,18 +282,32 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
     expireAt: new Date(nowMs + runRetentionMs),
   });
 
-  const readRun = async (runId: string) => {
+  const readRun = async (runId: string): Promise<SweepRunRecord | undefined> => {
     const [entity] = await datastore().get(runKey(runId));
-    return entity ? decodeRun(entity) : undefined;
+    if (!entity) return undefined;
+    const own = decodePart(entity, home());
+    const others = new Map<string, RunPart | undefined>();
+    const elsewhere = (own.plan ?? []).map((n) => n.namespace).filter((ns) => ns !== own.namespace);
+    for (let i = 0; i < elsewhere.length; i += 1000) {
+      const batch = elsewhere.slice(i, i + 1000);
+      const [found] = await datastore().get(batch.map((ns) => runKey(runId, ns)));
+      const parts = (found as Record<string, unknown>[]).map((e) => decodePart(e, home()));
+      const byNamespace = new Map(parts.map((part) => [part.namespace, part]));
+      for (const ns of batch) others.set(ns, byNamespace.get(ns));
+    }
+    return runOf(own, others);
   };
 
   const recordSegment = async (args: ShardTaskArgs, stats: SweepStats, finished: boolean) => {
     const nowMs = clock().now();
-    const run = await inTransaction(
+    const part = await inTransaction(
       datastore(),
       async (tx) => {
-        const [entity] = await tx.get(runKey(args.runId));
-        const record = entity ? decodeRun(entity) : newRun(args.runId, args.shards, nowMs);
+        const key = runKey(args.runId, args.namespace);
+        const [entity] = await tx.get(key);
+        const record = entity
+          ? decodePart(entity, home())
+          : newPart(args.runId, args.namespace ?? home(), args.shards, null, nowMs);
         record.segments[`${args.shard}.${args.seq}`] = stats;
         if (finished && !record.shardsDone.includes(args.shard)) record.shardsDone.push(args.shard);
         record.shardsDone.sort((a, b) => a - b);
@@ -207,15 +316,18 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
           record.status = 'done';
           record.finishedAt = new Date(nowMs);
         }
-        tx.save({ key: runKey(args.runId), data: encodeRun(record) });
+        tx.save({ key, data: encodePart(record) });
         return record;
       },
       10,
     );
-    if (run.status === 'done' && finished && run.finishedAt?.getTime() === nowMs) {
+    if (part.status !== 'done' || !finished || part.finishedAt?.getTime() !== nowMs) return;
+    // This segment finished its namespace's part: the run is done once every part is.
+    const run = await readRun(args.runId);
+    if (run?.status === 'done') {
       log({
         severity: 'INFO',
-        message: `sweep run ${run.runId} finished: ${run.shards} shards`,
+        message: `sweep run ${run.runId} finished: ${run.shards} shards in ${run.namespaces.length} namespace${run.namespaces.length === 1 ? '' : 's'}`,
         event: 'run-done',
         runId: run.runId,
         stats: run.totals,
@@ -225,23 +337,29 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
   };
 
   const shardTask: TaskHandle<[ShardTaskArgs]> = deferred.task(SHARD_TASK_NAME, async (args: ShardTaskArgs) => {
-    const result = await sweepShard({
+    // In another namespace than the runtime's own only task entities are swept (other kinds live in its own).
+    const sweep = resolveSweepOptions({
       ...options,
       datastore: datastore(),
       tasks: tasks(),
-      shard: args.shard,
+      namespace: args.namespace ?? namespace(),
       shards: args.shards,
-      cursor: args.cursor,
-      budgetMs,
       now: new Date(clock().now()),
       log: logger,
     });
+    const result = await runShard(
+      sweep,
+      { shard: args.shard, cursor: args.cursor, budgetMs },
+      limitersFor(sweep),
+      args.namespace === undefined ? undefined : [],
+    );
     await recordSegment(args, result.stats, result.cursor === null);
     log({
       severity: 'INFO',
-      message: `sweep run ${args.runId}, shard ${args.shard}, segment ${args.seq}: ${result.cursor ? 'continuing' : 'finished'}`,
+      message: `sweep run ${args.runId}, shard ${args.namespace === undefined ? '' : `${args.namespace}/`}${args.shard}, segment ${args.seq}: ${result.cursor ? 'continuing' : 'finished'}`,
       event: 'segment-done',
       runId: args.runId,
+      namespace: args.namespace,
       shard: args.shard,
       seq: args.seq,
       stats: result.stats,
@@ -249,33 +367,67 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
     });
     if (result.cursor) {
       const next: ShardTaskArgs = { ...args, seq: args.seq + 1, cursor: result.cursor };
-      await shardTask.with(taskOptions(segmentTaskId(args.runId, args.shard, next.seq))).defer(next);
+      await shardTask.with(taskOptions(segmentTaskId(args.runId, args.shard, next.seq, args.namespace))).defer(next);
     }
     return result.stats;
   });
 
   const fanOut = async (nowMs = clock().now()): Promise<FanOutResult> => {
     const runId = runIdFor(nowMs, intervalMs);
-    const highest = await highestShardInUse(datastore(), namespace());
-    const count = Math.max(shards, highest + 1);
-    await inTransaction(datastore(), async (tx) => {
+    // The runtime's own namespace and every namespace it writes task entities to (its registry), shards in use.
+    const plans = (
+      await planNamespaces(datastore(), {
+        home: home(),
+        shards,
+        namespaces: options.namespaces,
+        discover: options.discoverNamespaces,
+        nowMs,
+        log: logger,
+      })
+    )
+      .filter((p) => p.shards > 0)
+      .map((p): RunNamespace => ({ namespace: p.namespace, shards: p.shards }));
+    // A doubled or retried request joins the run as first planned, whatever was swept since.
+    const plan = await inTransaction(datastore(), async (tx) => {
       const [entity] = await tx.get(runKey(runId));
-      if (!entity) tx.save({ key: runKey(runId), data: encodeRun(newRun(runId, count, nowMs)) });
+      if (entity) {
+        const own = decodePart(entity, home());
+        return own.plan ?? [{ namespace: own.namespace, shards: own.shards }];
+      }
+      const homeShards = plans.find((p) => p.namespace === home())?.shards ?? shards;
+      tx.save({ key: runKey(runId), data: encodePart(newPart(runId, home(), homeShards, plans, nowMs)) });
+      return plans;
     });
+    const segments = plan.flatMap(({ namespace: ns, shards: count }) =>
+      Array.from({ length: count }, (_, shard): ShardTaskArgs => ({
+        runId,
+        ...(ns === home() ? {} : { namespace: ns }),
+        shard,
+        shards: count,
+        seq: 0,
+        cursor: null,
+      })),
+    );
+    const limit = pLimit(FAN_OUT_CONCURRENCY);
     const deferrals = await Promise.all(
-      Array.from({ length: count }, (_, shard) =>
-        shardTask
-          .with(taskOptions(segmentTaskId(runId, shard, 0)))
-          .defer({ runId, shard, shards: count, seq: 0, cursor: null }),
+      segments.map((args) =>
+        limit(() => shardTask.with(taskOptions(segmentTaskId(runId, args.shard, 0, args.namespace))).defer(args)),
       ),
     );
     const created = deferrals.filter((d) => d.status !== 'existing').length;
-    const result = { runId, shards: count, created, existing: count - created };
+    const result: FanOutResult = {
+      runId,
+      shards: segments.length,
+      namespaces: plan,
+      created,
+      existing: segments.length - created,
+    };
     log({
       severity: 'INFO',
       message: created ? `sweep run ${runId}: fanned out ${created} shard tasks` : `sweep run ${runId} already started`,
       event: 'fan-out',
       ...result,
+      namespaces: plan.length,
     });
     return result;
   };

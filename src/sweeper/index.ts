@@ -1,7 +1,8 @@
 /** The sharded sweeper: decision table, one-shard sweeps with a cursor, whole sweeps, and their counters and logs. */
 export { sweepShard, type SweepShardResult } from './sweep-shard.js';
 export { DEFAULT_GRACE_MS, type SweepOptions, type SweepShardOptions } from './sweep-options.js';
-export { sweep, highestShardInUse, type SweepResult } from './sweep-all.js';
+export { sweep, type SweepResult, type NamespaceSweep } from './sweep-all.js';
+export { discoverNamespaces, highestShardInUse, namespacesToSweep } from './sweep-namespaces.js';
 export { emptyStats, addStats, totalDeleted, type SweepStats, type DeleteReason } from './sweep-stats.js';
 export {
   classify,
@@ -25,8 +26,9 @@ export {
   type DistributedSweepOptions,
   type InstalledSweeper,
   type FanOutResult,
+  type RunNamespace,
   type ShardTaskArgs,
   type SweepRunRecord,
 } from './distributed.js';
-export { inventory, AGE_BUCKETS, type Inventory } from './inventory.js';
+export { inventory, inventoryAll, AGE_BUCKETS, type Inventory, type NamespacesInventory } from './inventory.js';
 export { inspectTask, formatArgs, type TaskInspection } from './inspect-task.js';

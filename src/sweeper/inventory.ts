@@ -1,9 +1,11 @@
-/** An inventory of the transient entities in a namespace: task entities by state and age, chunks, and other underscore kinds (what `deferred stats` prints). */
+/** An inventory of the transient entities in the namespaces a runtime writes to: task entities by state and age, chunks, and other underscore kinds (what `deferred stats` prints). */
 import type { Datastore, Key, PropertyFilter } from '@google-cloud/datastore';
 import { keyOf, propertyFilter } from '../store/datastore.js';
 import { CHUNK_KIND, TASK_KIND, parseAgeKey } from '../store/schema.js';
 import { keyId } from '../store/keys.js';
+import type { Logger } from '../types.js';
 import { kindsToSweep } from './kinds.js';
+import { namespacesToSweep } from './sweep-namespaces.js';
 
 /**
  * Age buckets of the inventory, from the age key: an unfinished entity's age since it was created; a finished one's
@@ -56,7 +58,7 @@ async function keysOf(
  */
 export async function inventory(
   datastore: Datastore,
-  options: { namespace?: string; nowMs?: number; kinds?: readonly string[] } = {},
+  options: { namespace?: string; nowMs?: number; kinds?: readonly string[]; otherKinds?: boolean } = {},
 ): Promise<Inventory> {
   const namespace = options.namespace ?? datastore.namespace ?? '';
   const nowMs = options.nowMs ?? Date.now();
@@ -89,10 +91,74 @@ export async function inventory(
   const expiredTasks = (await keysOf(datastore, namespace, TASK_KIND, expiredFilter())).length;
   const chunks = (await keysOf(datastore, namespace, CHUNK_KIND)).length;
   const kinds: Inventory['kinds'] = {};
-  for (const kind of await kindsToSweep(datastore, { namespace, kinds: options.kinds })) {
+  const otherKinds =
+    options.otherKinds === false ? [] : await kindsToSweep(datastore, { namespace, kinds: options.kinds });
+  for (const kind of otherKinds) {
     const entities = (await keysOf(datastore, namespace, kind)).length;
     const expired = (await keysOf(datastore, namespace, kind, expiredFilter())).length;
     if (entities > 0 || options.kinds?.includes(kind)) kinds[kind] = { entities, expired };
   }
   return { tasks, totalTasks, expiredTasks, chunks, kinds };
+}
+
+/** The inventory of several namespaces: their sum, and each one's. */
+export interface NamespacesInventory extends Inventory {
+  /** Each namespace's inventory with its name (`''`: the default namespace), the runtime's own first. */
+  namespaces: (Inventory & { namespace: string })[];
+}
+
+/** Adds `b` into `a` (mutates and returns `a`). */
+function addInventory(a: Inventory, b: Inventory): Inventory {
+  for (const [state, buckets] of Object.entries(b.tasks)) {
+    a.tasks[state] ??= Object.fromEntries(AGE_BUCKETS.map((bucket) => [bucket.label, 0]));
+    for (const [label, n] of Object.entries(buckets)) a.tasks[state]![label] = (a.tasks[state]![label] ?? 0) + n;
+  }
+  a.totalTasks += b.totalTasks;
+  a.expiredTasks += b.expiredTasks;
+  a.chunks += b.chunks;
+  for (const [kind, counts] of Object.entries(b.kinds)) {
+    a.kinds[kind] = {
+      entities: (a.kinds[kind]?.entities ?? 0) + counts.entities,
+      expired: (a.kinds[kind]?.expired ?? 0) + counts.expired,
+    };
+  }
+  return a;
+}
+
+/**
+ * The inventory of the runtime's own namespace (`namespace`, default: the client's) and of every namespace a sweep
+ * covers (its registry, `namespaces`, and with `discover` every namespace the store lists): their sum at the top, each
+ * one under `namespaces`. Other underscore kinds are counted in the runtime's own namespace only.
+ */
+export async function inventoryAll(
+  datastore: Datastore,
+  options: {
+    namespace?: string;
+    namespaces?: readonly string[];
+    discover?: boolean;
+    nowMs?: number;
+    kinds?: readonly string[];
+    /** Warned when `discover` was asked for but the store does not answer `__namespace__` queries. @default nothing */
+    log?: Logger;
+  } = {},
+): Promise<NamespacesInventory> {
+  const home = options.namespace ?? datastore.namespace ?? '';
+  const nowMs = options.nowMs ?? Date.now();
+  const list = await namespacesToSweep(datastore, {
+    home,
+    namespaces: options.namespaces,
+    discover: options.discover,
+    log: options.log,
+  });
+  const total: Inventory = { tasks: {}, totalTasks: 0, expiredTasks: 0, chunks: 0, kinds: {} };
+  const namespaces: NamespacesInventory['namespaces'] = [];
+  for (const namespace of list) {
+    const found =
+      namespace === home
+        ? await inventory(datastore, { namespace, nowMs, kinds: options.kinds })
+        : await inventory(datastore, { namespace, nowMs, kinds: [], otherKinds: false });
+    namespaces.push({ namespace, ...found });
+    addInventory(total, structuredClone(found));
+  }
+  return { ...total, namespaces };
 }

@@ -2,18 +2,21 @@
 import type { Datastore } from '@google-cloud/datastore';
 import { keyOf } from '../store/datastore.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
-import { CHUNK_KIND, SWEEP_RUN_KIND, TASK_KIND, TRANSIENT_PREFIX, shardOf } from '../store/schema.js';
+import { CHUNK_KIND, NAMESPACE_KIND, SWEEP_RUN_KIND, TASK_KIND, TRANSIENT_PREFIX, shardOf } from '../store/schema.js';
 import { log } from '../core/logger.js';
 import type { Logger } from '../types.js';
 
-/** Kinds never swept by age: the task entity (it has its own decision table), its chunks (deleted with their parent). */
-const OWN_KINDS = new Set([TASK_KIND, CHUNK_KIND]);
+/**
+ * Kinds never swept by age: the task entity (it has its own decision table), its chunks (deleted with their parent),
+ * the namespace registry (an entry goes only once its namespace holds no task entity: see sweep-namespaces).
+ */
+const OWN_KINDS = new Set([TASK_KIND, CHUNK_KIND, NAMESPACE_KIND]);
 
 /** Throws InvalidArgumentError unless `kind` is a user-visible underscore-prefixed kind the age sweep may touch. */
 export function checkTransientKind(kind: string): string {
   if (!kind.startsWith(TRANSIENT_PREFIX) || kind.startsWith('__') || OWN_KINDS.has(kind)) {
     throw new InvalidArgumentError(
-      `kind "${kind}" cannot be swept by age: name a kind that starts with one underscore (e.g. "_MyTransient"), other than ${TASK_KIND} and ${CHUNK_KIND}.`,
+      `kind "${kind}" cannot be swept by age: name a kind that starts with one underscore (e.g. "_MyTransient"), other than ${TASK_KIND}, ${CHUNK_KIND} and ${NAMESPACE_KIND}.`,
     );
   }
   return kind;

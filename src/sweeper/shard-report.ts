@@ -120,7 +120,12 @@ export class ShardReport {
 
   /** The running totals to `onProgress` (after each page), with `done` once the shard is finished. */
   progress(done = false): void {
-    this.sweep.onProgress?.({ shard: this.shard, stats: structuredClone(this.stats), done });
+    this.sweep.onProgress?.({
+      namespace: this.sweep.namespace ?? '',
+      shard: this.shard,
+      stats: structuredClone(this.stats),
+      done,
+    });
   }
 
   /** The budget ran out: where the cursor continues. */

@@ -1,74 +1,94 @@
-/** Sweeping every shard in this process, in parallel, with shared limits on Cloud Tasks look-ups and commits (the CLI's `deferred sweep`). */
-import type { Datastore } from '@google-cloud/datastore';
-import { TASK_KIND, parseAgeKey } from '../store/schema.js';
+/** Sweeping every shard of every namespace the runtime writes to, in this process, in parallel, with shared limits on Cloud Tasks look-ups and commits (the CLI's `deferred sweep`). */
 import { kindsToSweep } from './kinds.js';
 import { limitersFor, resolveSweepOptions, type SweepOptions } from './sweep-options.js';
+import { planNamespaces } from './sweep-namespaces.js';
 import { runShard } from './sweep-shard.js';
 import { addStats, emptyStats, type SweepStats } from './sweep-stats.js';
 
-/** Result of {@link sweep}: totals, per-shard counts, and how many shards were swept. */
+/** What a sweep did in one namespace. */
+export interface NamespaceSweep {
+  /** The namespace (`''`: the default one). */
+  namespace: string;
+  /** Shards swept there (none in a namespace that holds no task entity). */
+  shards: number;
+  stats: SweepStats;
+}
+
+/** Result of {@link sweep}: totals, per-shard and per-namespace counts, and how long it took. */
 export interface SweepResult {
   stats: SweepStats;
+  /** One entry per shard swept, namespace by namespace (the runtime's own first). */
   shards: SweepStats[];
+  /** The namespaces swept, the runtime's own first. */
+  namespaces: NamespaceSweep[];
   /** Milliseconds the sweep took. */
   elapsedMs: number;
 }
 
 /**
- * The highest shard number present in the namespace's task entities (one descending query on `ageKey`, which sorts by
- * shard first), or -1 when there are none. Lets a sweep notice entities written with more shards than it was told.
- */
-export async function highestShardInUse(datastore: Datastore, namespace?: string): Promise<number> {
-  const query = datastore
-    .createQuery(namespace ?? datastore.namespace ?? '', TASK_KIND)
-    .select('ageKey')
-    .order('ageKey', { descending: true })
-    .limit(1);
-  const [rows] = await datastore.runQuery(query);
-  const ageKey = rows[0]?.ageKey;
-  return (typeof ageKey === 'string' ? parseAgeKey(ageKey)?.shard : undefined) ?? -1;
-}
-
-/**
- * Sweeps all shards to the end, in parallel in this process. When task entities exist in shards beyond `shards` (the
- * writers use more shards than the sweep was told), those shards are swept too, with a warning.
+ * Sweeps to the end, in parallel in this process, every shard of the runtime's own namespace and of every namespace in
+ * its registry (see {@link SweepOptions.namespace}). When task entities exist in shards beyond `shards` (the writers
+ * use more shards than the sweep was told), those shards are swept too, with a warning. Other underscore kinds are
+ * swept by age in the runtime's own namespace only.
  */
 export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const started = Date.now();
   const o = resolveSweepOptions(options);
-  const highest = await highestShardInUse(options.datastore, o.namespace);
-  const count = Math.max(o.shards, highest + 1);
-  if (count > o.shards) {
-    o.log({
-      severity: 'WARNING',
-      message: `task entities exist in shard ${highest}, beyond the ${o.shards} shards configured; sweeping ${count} shards. Configure the sweeper with the writers' shard count.`,
-      event: 'shards-extended',
-      shards: count,
-    });
-  }
-  // Found once for all shards; each kind is swept by one of them.
-  const kinds = await kindsToSweep(options.datastore, {
-    namespace: o.namespace,
+  const home = o.namespace ?? '';
+  const plans = await planNamespaces(o.datastore, {
+    home,
+    shards: o.shards,
+    namespaces: options.namespaces,
+    discover: options.discoverNamespaces,
+    nowMs: o.nowMs,
+    dryRun: o.dryRun,
+    log: o.logger,
+  });
+  // Found once for all shards; each kind is swept by one shard of the runtime's own namespace.
+  const kinds = await kindsToSweep(o.datastore, {
+    namespace: home,
     kinds: o.kinds,
     discover: o.discoverKinds,
     log: o.logger,
   });
-  const limiters = limitersFor(o); // shared: the limits hold for the whole sweep, not per shard
-  const perShard = await Promise.all(
-    Array.from({ length: count }, (_, shard) =>
-      runShard(o, { shard, cursor: null, budgetMs: Infinity }, limiters, kinds).then((r) => r.stats),
-    ),
+  const limiters = limitersFor(o); // shared: the limits hold for the whole sweep, not per shard or namespace
+  const namespaces = await Promise.all(
+    plans.map(async ({ namespace, shards: count }) => {
+      const inNamespace = { ...o, namespace: namespace || undefined };
+      const perShard = await Promise.all(
+        Array.from({ length: count }, (_, shard) =>
+          runShard(
+            inNamespace,
+            { shard, cursor: null, budgetMs: Infinity },
+            limiters,
+            namespace === home ? kinds : [],
+          ).then((r) => r.stats),
+        ),
+      );
+      return { namespace, perShard };
+    }),
   );
-  const stats = perShard.reduce((total, s) => addStats(total, s), emptyStats());
+  const shards = namespaces.flatMap((n) => n.perShard);
+  const stats = shards.reduce((total, s) => addStats(total, s), emptyStats());
   const elapsedMs = Date.now() - started;
   o.log({
     severity: 'INFO',
-    message: `swept ${count} shards`,
+    message: `swept ${shards.length} shards in ${namespaces.length} namespace${namespaces.length === 1 ? '' : 's'}`,
     event: 'sweep-done',
     stats,
-    shards: count,
+    shards: shards.length,
+    namespaces: namespaces.map((n) => n.namespace),
     elapsedMs,
     dryRun: o.dryRun || undefined,
   });
-  return { stats, shards: perShard, elapsedMs };
+  return {
+    stats,
+    shards,
+    namespaces: namespaces.map(({ namespace, perShard }) => ({
+      namespace,
+      shards: perShard.length,
+      stats: perShard.reduce((total, s) => addStats(total, s), emptyStats()),
+    })),
+    elapsedMs,
+  };
 }

@@ -26,8 +26,23 @@ export interface SweepOptions {
   datastore: Datastore;
   /** The official Cloud Tasks client (only `getTask` and `createTask` are used). */
   tasks: SweeperTasksClient;
-  /** Namespace to sweep. @default the client's namespace */
+  /**
+   * The runtime's own namespace. `sweep()` and the distributed sweep cover it and every namespace in its registry (the
+   * namespaces the runtime writes task entities to: tenants' entity groups of transactional defers); `sweepShard()`
+   * sweeps this namespace only.
+   * @default the client's namespace
+   */
   namespace?: string;
+  /** More namespaces `sweep()` and the distributed sweep cover (their task entities). @default [] */
+  namespaces?: readonly string[];
+  /**
+   * `sweep()` and the distributed sweep also cover every namespace a `__namespace__` query lists, where the store
+   * answers one (Datastore, Firestore in Datastore mode and the Datastore emulator do; the Firestore emulator does
+   * not): once after upgrading, for task entities written in other namespaces before the registry existed. It covers
+   * every namespace of the database, other applications' too.
+   * @default false
+   */
+  discoverNamespaces?: boolean;
   /**
    * Number of shards entities are written with; also decides which shard sweeps each other underscore kind.
    * @default 16
@@ -73,8 +88,11 @@ export interface SweepOptions {
    * @default JSON lines, INFO and above, with `component: 'cloud-deferred/sweeper'` (stdout; stderr from WARNING)
    */
   log?: Logger;
-  /** Called after each page with the shard's running totals, and with `done` once the shard is finished (the CLI's progress bar). */
-  onProgress?: (progress: { shard: number; stats: SweepStats; done: boolean }) => void;
+  /**
+   * Called after each page with the shard's running totals (and its namespace, `''` for the default one), and with
+   * `done` once the shard is finished (the CLI's progress bar).
+   */
+  onProgress?: (progress: { namespace: string; shard: number; stats: SweepStats; done: boolean }) => void;
   /** Stops the sweep between operations; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
 }

@@ -1,11 +1,12 @@
-/** `deferred stats`: transient entities by state and age, chunks, and other underscore kinds, read from indexes only. */
+/** `deferred stats`: transient entities by state and age, in the runtime's namespace and each one it writes to, chunks, and other underscore kinds, read from indexes only. */
 import type { Argv, CommandModule } from 'yargs';
 import { checkTransientKind } from '../../sweeper/kinds.js';
-import { AGE_BUCKETS, inventory } from '../../sweeper/inventory.js';
+import { AGE_BUCKETS, inventoryAll } from '../../sweeper/inventory.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
+import { namespaceLabel, withNamespaceFlags, type NamespaceArgs } from '../namespace-flags.js';
 import { table } from '../render.js';
 
-interface StatsArgs extends ConnectionArgs {
+interface StatsArgs extends ConnectionArgs, NamespaceArgs {
   json: boolean;
   kind: string[];
 }
@@ -14,7 +15,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
   command: 'stats',
   describe: 'Count transient entities by state and age (index-only queries; payloads are not read)',
   builder: (yargs: Argv) =>
-    withConnection(yargs)
+    withNamespaceFlags(withConnection(yargs), 'count')
       .option('json', { type: 'boolean', default: false, describe: 'print the counts as one JSON object' })
       .option('kind', {
         type: 'string',
@@ -22,7 +23,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
         default: [] as string[],
         describe: 'also count this underscore-prefixed kind (repeatable; needed where __kind__ queries fail)',
       })
-      .example('$0 stats', 'task entities by state and age in the default namespace')
+      .example('$0 stats', 'task entities by state and age in the namespace and the ones it writes to')
       .check((argv) => {
         for (const kind of argv.kind as string[]) checkTransientKind(kind);
         return true;
@@ -30,7 +31,15 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
   handler: async (argv) => {
     const connection = connect(argv);
     try {
-      const found = await inventory(connection.datastore, { namespace: connection.namespace, kinds: argv.kind });
+      const found = await inventoryAll(connection.datastore, {
+        namespace: connection.namespace,
+        kinds: argv.kind,
+        namespaces: argv['also-namespace'],
+        discover: argv['all-namespaces'],
+        log: {
+          write: (entry) => void process.stderr.write(`deferred: ${entry.severity.toLowerCase()}: ${entry.message}\n`),
+        },
+      });
       if (argv.json) {
         process.stdout.write(`${JSON.stringify(found)}\n`);
         return;
@@ -43,9 +52,25 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       });
       const totals = labels.map((label) => states.reduce((sum, s) => sum + (found.tasks[s]![label] ?? 0), 0));
       rows.push(['total', ...totals, found.totalTasks]);
-      process.stdout.write(`_DeferredTask entities in ${connection.describe}, by state and age:\n\n`);
+      const where = found.namespaces.length === 1 ? '' : ` (${found.namespaces.length} namespaces)`;
+      process.stdout.write(`_DeferredTask entities in ${connection.describe}${where}, by state and age:\n\n`);
       process.stdout.write(table(['state', ...labels, 'total'], rows));
       process.stdout.write(`\npast expireAt: ${found.expiredTasks}   payload chunks: ${found.chunks}\n`);
+      process.stdout.write(`\nBy namespace:\n\n`);
+      process.stdout.write(
+        table(
+          ['namespace', 'tasks', ...['pending', 'running', 'done', 'failed'], 'past expireAt', 'chunks'],
+          found.namespaces.map((n) => [
+            namespaceLabel(n.namespace),
+            n.totalTasks,
+            ...['pending', 'running', 'done', 'failed'].map((state) =>
+              Object.values(n.tasks[state] ?? {}).reduce((a, b) => a + b, 0),
+            ),
+            n.expiredTasks,
+            n.chunks,
+          ]),
+        ),
+      );
       const kinds = Object.entries(found.kinds);
       if (kinds.length) {
         process.stdout.write(`\nOther transient kinds:\n\n`);

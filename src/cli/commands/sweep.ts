@@ -1,4 +1,4 @@
-/** `deferred sweep`: sweeps every shard in this process, in parallel, with a progress bar and a summary table (or JSON). */
+/** `deferred sweep`: sweeps every shard of every namespace the runtime writes to in this process, in parallel, with a progress bar and summary tables (or JSON). */
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_SHARDS } from '../../store/schema.js';
 import { checkTransientKind } from '../../sweeper/kinds.js';
@@ -8,12 +8,13 @@ import { sweep } from '../../sweeper/sweep-all.js';
 import { addStats, emptyStats, totalDeleted, type SweepStats } from '../../sweeper/sweep-stats.js';
 import { parseDuration } from '../../util/duration.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
+import { namespaceLabel, withNamespaceFlags, type NamespaceArgs } from '../namespace-flags.js';
 import { EXIT } from '../exit-codes.js';
 import { ProgressBar, humanMs, table } from '../render.js';
 import { SHARD_COUNT } from '../../store/schema.js';
 import { wholeNumber } from '../../util/whole-number.js';
 
-interface SweepArgs extends ConnectionArgs {
+interface SweepArgs extends ConnectionArgs, NamespaceArgs {
   'older-than'?: string;
   grace: string;
   'retention-done'?: string;
@@ -42,6 +43,21 @@ export function summaryRows(stats: SweepStats): (string | number)[][] {
   ];
 }
 
+/** The per-namespace rows of a sweep. */
+export function namespaceRows(
+  namespaces: readonly { namespace: string; shards: number; stats: SweepStats }[],
+): (string | number)[][] {
+  return namespaces.map(({ namespace, shards, stats }) => [
+    namespaceLabel(namespace),
+    shards,
+    stats.scanned,
+    totalDeleted(stats),
+    stats.redriven,
+    stats.kept,
+    stats.errors,
+  ]);
+}
+
 /** A logger for the terminal: WARNING and ERROR as one line on stderr; everything as JSON with --verbose. */
 function terminalLogger(verbose: boolean, bar: ProgressBar): Logger {
   return {
@@ -59,9 +75,10 @@ function terminalLogger(verbose: boolean, bar: ProgressBar): Logger {
 
 export const sweepCommand: CommandModule<object, SweepArgs> = {
   command: 'sweep',
-  describe: 'Sweep transient entities now: every shard in parallel, in this process',
+  describe:
+    'Sweep transient entities now: every shard of the namespace and of the namespaces it writes to, in parallel, in this process',
   builder: (yargs: Argv) =>
-    withConnection(yargs)
+    withNamespaceFlags(withConnection(yargs), 'sweep')
       .option('older-than', {
         type: 'string',
         describe: 'only look at entities created longer ago than this, e.g. 30m, 2h, 7d (default: --grace)',
@@ -106,6 +123,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         describe: 'log every decision as JSON on stderr',
       })
       .example('$0 sweep --dry-run', 'show what a sweep would delete and re-drive')
+      .example('$0 sweep --all-namespaces --dry-run', 'also look at every namespace of the database (after an upgrade)')
       .example('$0 sweep --older-than 1h --shards 32 --json', 'sweep entities older than an hour, 32 shards, JSON out')
       .check((argv) => {
         for (const flag of ['older-than', 'grace', 'retention-done', 'retention-failed'] as const) {
@@ -121,9 +139,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const connection = connect(argv);
     const bar = new ProgressBar();
     const graceMs = parseDuration(argv.grace, '--grace');
-    const perShard = new Map<number, SweepStats>();
-    const finished = new Set<number>();
-    let shardCount = argv.shards;
+    const perShard = new Map<string, SweepStats>();
+    const finished = new Set<string>();
     try {
       const result = await sweep({
         datastore: connection.datastore,
@@ -142,15 +159,17 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         pageSize: argv['page-size'],
         dryRun: argv['dry-run'],
         kinds: argv.kind,
+        namespaces: argv['also-namespace'],
+        discoverNamespaces: argv['all-namespaces'],
         log: terminalLogger(argv.verbose, bar),
-        onProgress: ({ shard, stats, done }) => {
-          perShard.set(shard, stats);
-          if (done) finished.add(shard);
-          shardCount = Math.max(shardCount, shard + 1);
+        onProgress: ({ namespace, shard, stats, done }) => {
+          const id = `${namespace}/${shard}`;
+          perShard.set(id, stats);
+          if (done) finished.add(id);
           const total = [...perShard.values()].reduce((sum, s) => addStats(sum, s), emptyStats());
           bar.update(
             finished.size,
-            shardCount,
+            Math.max(perShard.size, argv.shards),
             `scanned ${total.scanned}  deleted ${totalDeleted(total)}  re-driven ${total.redriven}  kept ${total.kept}  errors ${total.errors}`,
           );
         },
@@ -159,11 +178,15 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       const { stats } = result;
       if (argv.json) {
         process.stdout.write(
-          `${JSON.stringify({ dryRun: argv['dry-run'], shards: result.shards.length, elapsedMs: result.elapsedMs, stats, perShard: result.shards })}\n`,
+          `${JSON.stringify({ dryRun: argv['dry-run'], shards: result.shards.length, elapsedMs: result.elapsedMs, stats, perShard: result.shards, namespaces: result.namespaces })}\n`,
         );
       } else {
-        const title = `${argv['dry-run'] ? 'Dry run (nothing changed)' : 'Sweep'} of ${connection.describe}: ${result.shards.length} shards in ${humanMs(result.elapsedMs)}`;
+        const spread = result.namespaces.length === 1 ? '' : ` over ${result.namespaces.length} namespaces`;
+        const title = `${argv['dry-run'] ? 'Dry run (nothing changed)' : 'Sweep'} of ${connection.describe}: ${result.shards.length} shards${spread} in ${humanMs(result.elapsedMs)}`;
         process.stdout.write(`${title}\n\n${table([argv['dry-run'] ? 'would' : 'what', 'count'], summaryRows(stats))}`);
+        process.stdout.write(
+          `\nBy namespace:\n\n${table(['namespace', 'shards', 'scanned', 'deleted', 're-driven', 'kept', 'errors'], namespaceRows(result.namespaces))}`,
+        );
       }
       if (stats.errors > 0) process.exitCode = EXIT.failure;
     } finally {
