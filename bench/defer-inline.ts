@@ -2,6 +2,7 @@
 import { typicalArgs } from './codec.js';
 import type { Figure } from './lib/figure.js';
 import { measured, pairedRuns, ratioRow } from './lib/paired.js';
+import { startRecordingSdk, withOpenTelemetryRow } from './lib/otel.js';
 import { benchDeferred } from './lib/runtime.js';
 import { pool } from './lib/stats.js';
 
@@ -21,6 +22,14 @@ export const deferInlineFigure: Figure = {
       handlerUrl: stack.parkedUrl,
     });
     const sendReceipt = deferred.task('sendReceipt', (..._args: unknown[]) => undefined);
+    // The same defer with OpenTelemetry: the SDK registered for this figure, every PRODUCER span recorded.
+    const traced = benchDeferred(stack, {
+      queuePath,
+      namespace: stack.namespace('inline'),
+      handlerUrl: stack.parkedUrl,
+      openTelemetry: true,
+    }).task('sendReceipt', (..._args: unknown[]) => undefined);
+    const sdk = startRecordingSdk();
     const args = typicalArgs();
     const url = `${stack.parkedUrl}/tasks/sendReceipt`;
     let bodyBytes = 0;
@@ -30,10 +39,16 @@ export const deferInlineFigure: Figure = {
       if (stack.mode === 'local') await stack.purgeQueue(queuePath);
       return { count, ms, cpu };
     };
+    let spans = 0;
     const samples = await pairedRuns(ctx, 'defer_inline', 'tasks/s', {
       ours: () =>
         measure(async () => {
           const deferral = await sendReceipt.defer(...args);
+          if (deferral.status !== 'enqueued') throw new Error(`defer() returned ${deferral.status}`);
+        }),
+      otel: () =>
+        measure(async () => {
+          const deferral = await traced.defer(...args);
           if (deferral.status !== 'enqueued') throw new Error(`defer() returned ${deferral.status}`);
         }),
       // What a hand-written enqueue does: serialise the arguments, create an HTTP task with them as the body.
@@ -46,7 +61,10 @@ export const deferInlineFigure: Figure = {
             task: { httpRequest: { url, httpMethod: 'POST', headers: { 'Content-Type': 'application/json' }, body } },
           });
         }),
-    });
+    })
+      .then((paired) => ((spans = sdk.spans()), paired))
+      .finally(() => sdk.stop());
+    if (spans === 0) throw new Error('the OpenTelemetry side recorded no span');
     return [
       ratioRow(
         'defer_inline',
@@ -57,6 +75,7 @@ export const deferInlineFigure: Figure = {
           details: { tasksPerSlice: count, concurrency: CONCURRENCY, baselineBodyBytes: bodyBytes },
         },
       ),
+      withOpenTelemetryRow('defer_inline', 'tasks/s', samples, { spans }),
     ];
   },
 };

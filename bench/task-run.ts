@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { typicalArgs } from './codec.js';
 import { pairedRatios, type Figure } from './lib/figure.js';
 import { measured, pairedRuns, ratioRow } from './lib/paired.js';
+import { startRecordingSdk, withOpenTelemetryRow } from './lib/otel.js';
 import { benchDeferred, queueId, SECRET } from './lib/runtime.js';
 import { pool, summarize } from './lib/stats.js';
 
@@ -84,7 +85,13 @@ export const taskRunFigure: Figure = {
     const completions = new Completions();
     let route: http.RequestListener = (_req, res) => res.writeHead(503).end();
     const server = http.createServer((req, res) => {
-      const prefix = req.url?.startsWith('/bare/') ? 'bare' : req.url?.startsWith('/checked/') ? 'checked' : 'ours';
+      const prefix = req.url?.startsWith('/bare/')
+        ? 'bare'
+        : req.url?.startsWith('/checked/')
+          ? 'checked'
+          : req.url?.startsWith('/otel/')
+            ? 'otel'
+            : 'ours';
       res.once('finish', () => completions.record(prefix, res.statusCode));
       route(req, res);
     });
@@ -109,6 +116,18 @@ export const taskRunFigure: Figure = {
         ran++;
       });
       const handler = deferred.handler;
+      // The same runtime with OpenTelemetry (the SDK registered for this figure): a CONSUMER span per run.
+      const tracedRuntime = benchDeferred(stack, {
+        queuePath: queues[0]!,
+        namespace: stack.namespace('run'),
+        handlerUrl: `${origin}/otel/_deferred`,
+        openTelemetry: true,
+      });
+      const tracedReceipt = tracedRuntime.task('sendReceipt', (..._args: unknown[]) => {
+        ran++;
+      });
+      const tracedHandler = tracedRuntime.handler;
+      const sdk = startRecordingSdk();
       route = (req, res) => {
         if (req.url?.startsWith('/bare/')) {
           // The bare handler: read the body, answer 200.
@@ -133,10 +152,12 @@ export const taskRunFigure: Figure = {
           });
           return;
         }
+        if (req.url?.startsWith('/otel/')) return tracedHandler(req, res);
         handler(req, res);
       };
       const args = typicalArgs();
       const handles = queues.map((q) => sendReceipt.with({ queue: queueId(q) }));
+      const tracedHandles = queues.map((q) => tracedReceipt.with({ queue: queueId(q) }));
       const rawTask = (i: number, path: 'bare' | 'checked') => {
         const body = Buffer.from(JSON.stringify({ task: 'sendReceipt', args }), 'utf8');
         const headers: Record<string, string> = { 'Content-Type': 'application/json' };
@@ -148,7 +169,10 @@ export const taskRunFigure: Figure = {
       };
 
       /** Fills the paused queues, then times from resuming them until every task was answered 2xx. */
-      const measure = async (prefix: 'ours' | 'bare' | 'checked', enqueue: (i: number) => Promise<unknown>) => {
+      const measure = async (
+        prefix: 'ours' | 'bare' | 'checked' | 'otel',
+        enqueue: (i: number) => Promise<unknown>,
+      ) => {
         await pool(count, 32, enqueue);
         await new Promise((resolve) => setTimeout(resolve, 250)); // token buckets refill (100 at 500/s)
         completions.reset();
@@ -159,11 +183,16 @@ export const taskRunFigure: Figure = {
         await Promise.all(queues.map((q) => stack.pauseQueue(q)));
         return { count, ms, cpu };
       };
+      let spans = 0;
       const samples = await pairedRuns(ctx, 'run', 'tasks/s', {
         ours: () => measure('ours', (i) => handles[i % QUEUES]!.defer(...args)),
         baseline: () => measure('bare', (i) => rawTask(i, 'bare')),
         checked: () => measure('checked', (i) => rawTask(i, 'checked')),
-      });
+        otel: () => measure('otel', (i) => tracedHandles[i % QUEUES]!.defer(...args)),
+      })
+        .then((paired) => ((spans = sdk.spans()), paired))
+        .finally(() => sdk.stop());
+      if (spans === 0) throw new Error('the OpenTelemetry side recorded no span');
       if (ran < count) throw new Error(`our task function ran ${ran} times, expected at least ${count}`);
       const details = { tasksPerSlice: count, queues: QUEUES, concurrentDispatches: QUEUES * PER_QUEUE_CONCURRENCY };
       const checked = samples.others.checked!;
@@ -182,6 +211,7 @@ export const taskRunFigure: Figure = {
           note: 'reference: a hand-written handler that checks an HMAC of the body and parses it, the least a safe one does',
           details,
         },
+        withOpenTelemetryRow('run', 'tasks/s', samples, { ...details, spans }),
       ];
     } finally {
       server.closeAllConnections();

@@ -88,6 +88,7 @@ export {
 } from './clients/tasks-client.js';
 export { createDatastore, type CreateDatastoreOptions, type DatastoreOptions } from './clients/datastore-client.js';
 export { currentTask } from './core/run-context.js';
+export { withTraceContext, type TraceSource } from './core/trace-context.js';
 export { MemoryLogger, jsonLogger, silentLogger, type JsonLoggerOptions } from './core/logger.js';
 export type {
   ClassTaskOptions,
@@ -97,6 +98,7 @@ export type {
   Deferral,
   Deferred,
   DeferredConfig,
+  DeferredEvents,
   DeferredTasks,
   DeferredTransaction,
   Duration,
@@ -110,8 +112,11 @@ export type {
   MethodsHandle,
   NodeHandler,
   OidcOptions,
+  SweepFinishedEvent,
   SweepFunction,
   SweepRequest,
+  TaskEndedEvent,
+  TaskEvent,
   TaskHandle,
   TaskInfo,
   TaskOptions,

@@ -155,6 +155,13 @@ export interface DeferOptions extends TaskOptions {
    */
   readonly transaction?: DeferredTransaction;
   /**
+   * The trace the task carries (its Cloud Task's `traceparent` header, stored with entity-backed tasks, so re-drives
+   * and hops keep it): a W3C `traceparent` value, or `false` to carry none.
+   * @default the current trace: the active OpenTelemetry span (when `@opentelemetry/api` is installed), else the
+   * running task's trace, else the request being handled (see `withTraceContext`), else none
+   */
+  readonly traceparent?: string | false;
+  /**
    * With `transaction`: the entity group of the task's entity. Without it, the root of the first entity the
    * transaction writes (or a root `_DeferredTask` entity when it writes none).
    */
@@ -303,6 +310,30 @@ export interface TaskInfo {
   readonly retryReason: string | null;
   /** Key of the task's `_DeferredTask` entity (entity-backed tasks), else null. */
   readonly entityKey: Key | null;
+  /**
+   * The trace this run belongs to: the one its Cloud Task carried (the `traceparent` of the request, task or
+   * OpenTelemetry span that deferred it), or this run's own span when it carried none and OpenTelemetry traces it;
+   * null when there is none. Tasks this run defers carry it on.
+   */
+  readonly trace: {
+    /** 32 hex digits. */
+    readonly traceId: string;
+    /** 16 hex digits: the span this run's log lines belong to. */
+    readonly spanId: string;
+    readonly sampled: boolean;
+    /** The W3C `traceparent` header value of this position in the trace. */
+    readonly traceparent: string;
+  } | null;
+  /**
+   * Cloud Logging's correlation fields for this run: `logging.googleapis.com/trace`
+   * (`projects/<project>/traces/<trace id>`), `logging.googleapis.com/spanId`, `logging.googleapis.com/trace_sampled`
+   * (when there is a trace) and `logging.googleapis.com/labels` (`task`, `queue`, `attempt`). The runtime's own lines
+   * carry them; spread them into your structured log lines to see them beside the deferring request's.
+   *
+   * @example
+   * console.log(JSON.stringify({ severity: 'INFO', message: 'charged', ...currentTask()?.logFields }));
+   */
+  readonly logFields: Readonly<Record<string, unknown>>;
 }
 
 /** The sweep route's request, as given to the function registered with `deferred.onSweep(fn)`. */
@@ -465,10 +496,91 @@ export interface DeferredConfig {
    * @default 'accept' (the next minor release makes 'refuse' the default)
    */
   readonly legacySignatures?: 'accept' | 'refuse';
+  /**
+   * OpenTelemetry spans (a PRODUCER span per defer, a CONSUMER span per run, spans of sweeps) and the active span as
+   * the trace a defer carries, when `@opentelemetry/api` is installed (it is loaded on first use, once). `false`
+   * uses none of it even when it is installed.
+   * @default true
+   */
+  readonly openTelemetry?: boolean;
   /** @default JSON lines on stdout/stderr */
   readonly logger?: Logger;
   /** @default the system clock */
   readonly clock?: TimeSource;
+}
+
+// ---- sweep counts and the events for metrics -------------------------------------------------------------------
+
+/** Why an entity was deleted. */
+export type DeleteReason = 'done' | 'failed' | 'leaked' | 'expired' | 'transientKind';
+
+/** What one sweep (a shard, a segment of a shard, or a whole run) saw and did. In a dry run: what it would have done. */
+export interface SweepStats {
+  /** Entities read (task entities in the shard's age range, plus expired entities of other underscore kinds). */
+  scanned: number;
+  /**
+   * Entities deleted, by reason (`transientKind`: another underscore-prefixed kind past its `expireAt`). Every reason
+   * but `done` counts what this sweep removed: its deletes are transactions that re-read the entity, so one that
+   * another sweep deleted first is not counted. `done` counts the deletes this sweep committed: done entities go in
+   * plain batched commits without a re-read (twice the reclaim rate), and Datastore's answer to a delete does not say
+   * whether the entity was still there, so when two sweeps cover the same shard at once both may count the same
+   * entity. Summed over concurrent sweeps, `done` can exceed what was reclaimed; a single sweep's count is exact.
+   */
+  deleted: Record<DeleteReason, number>;
+  /** Committed transactional tasks whose Cloud Task was lost and was created again. */
+  redriven: number;
+  /** Entities left in place (still needed, not yet reclaimable, or changed underneath the sweep). */
+  kept: number;
+  /** Operations that failed (Cloud Tasks look-ups, re-drives, commits); their entities are left for the next sweep. */
+  errors: number;
+}
+
+/** What every task event says about the delivery. */
+export interface TaskEvent {
+  /** Registered task name. */
+  readonly task: string;
+  readonly queue: string;
+  /** Full Cloud Task name. */
+  readonly cloudTaskName: string;
+  /** 1-based attempt (see {@link TaskInfo.attempt}). */
+  readonly attempt: number;
+  /** Whether the task lives in a `_DeferredTask` entity. */
+  readonly entityBacked: boolean;
+  /** Everything `currentTask()` says about the run (its trace included). */
+  readonly info: TaskInfo;
+}
+
+/** A run that ended: how long it took, and (unless it succeeded) why. */
+export interface TaskEndedEvent extends TaskEvent {
+  readonly durationMs: number;
+  /** The error that ended a failed or retried run. */
+  readonly error?: string;
+}
+
+/** A distributed sweep run (`installSweeper`) whose last shard finished: its totals over every shard and segment. */
+export interface SweepFinishedEvent {
+  readonly runId: string;
+  readonly shards: number;
+  readonly stats: SweepStats;
+  /** From the run's fan-out to its last shard's end. */
+  readonly elapsedMs: number;
+}
+
+/**
+ * The events of a runtime instance, for metrics (`deferred.on(name, listener)`): Cloud Monitoring, Prometheus, ...
+ * Listeners run synchronously after what they report; one that throws is logged (WARNING) and changes nothing.
+ */
+export interface DeferredEvents {
+  /** A delivery is about to run its function (after the entity-backed state machine admitted it). */
+  taskStarted: TaskEvent;
+  /** The run succeeded (its held children are created). */
+  taskSucceeded: TaskEndedEvent;
+  /** The run failed for good: `PermanentTaskFailure`, past `maxAttempts`, unknown task, undecodable arguments. */
+  taskFailed: TaskEndedEvent;
+  /** The run failed and Cloud Tasks will deliver it again. */
+  taskRetried: TaskEndedEvent;
+  /** A distributed sweep run finished (emitted by the instance `installSweeper` was given). */
+  sweepFinished: SweepFinishedEvent;
 }
 
 /**
@@ -536,4 +648,11 @@ export interface Deferred {
   onSweep(fn: SweepFunction): void;
   /** Registered task names, sorted. */
   taskNames(): string[];
+  /**
+   * Listens to an event (see {@link DeferredEvents}); returns the function that stops listening.
+   *
+   * @example
+   * deferred.on('taskFailed', (e) => failures.add(1, { task: e.task, queue: e.queue }));
+   */
+  on<E extends keyof DeferredEvents>(event: E, listener: (payload: DeferredEvents[E]) => void): () => void;
 }

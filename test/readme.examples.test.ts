@@ -6,6 +6,10 @@ import { createWorker, deferReports } from '../examples/quickstart.js';
 import { orderTasks } from '../examples/transactional.js';
 import { creditTasks } from '../examples/chaining.js';
 import { Invoice, invoiceTasks } from '../examples/classes.js';
+import { recordTaskMetrics } from '../examples/metrics.js';
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { PermanentTaskFailure } from '../src/errors/index.js';
 import { freePort } from '../src/local-stack/index.js';
 import { ManualClock, startTasksEmulator } from '../src/tasks-emulator/index.js';
 import { TASK_KIND } from '../src/store/schema.js';
@@ -100,5 +104,48 @@ describe('README examples', () => {
       expect(Invoice.sentVia).toEqual(['inv-1 by email']);
       expect(Invoice.store.get('inv-1')!.status).toBe('sent');
     });
+
+    it('metrics: task outcomes and durations are counted from the events, by task and outcome', async () => {
+      const reader = new CollectingReader();
+      const provider = new MeterProvider({ readers: [reader] });
+      metrics.setGlobalMeterProvider(provider);
+      try {
+        const rt = await setup(ctx());
+        recordTaskMetrics(rt.deferred);
+        const work = rt.deferred.task('work', (fail: boolean) => {
+          if (fail) throw new PermanentTaskFailure('bad input');
+        });
+        await work.defer(false);
+        await work.defer(false);
+        await work.defer(true);
+        await rt.advance();
+        const { resourceMetrics } = await reader.collect();
+        const points = (name: string) =>
+          resourceMetrics.scopeMetrics
+            .flatMap((scope) => scope.metrics)
+            .filter((metric) => metric.descriptor.name === name)
+            .flatMap((metric) => metric.dataPoints as { attributes: Record<string, unknown>; value: unknown }[]);
+        const runs = points('deferred_task_runs').map((p) => [p.attributes.outcome, p.value]);
+        expect(runs.sort()).toEqual([
+          ['taskFailed', 1],
+          ['taskSucceeded', 2],
+        ]);
+        const durations = points('deferred_task_duration_ms').map((p) => (p.value as { count: number }).count);
+        expect(durations.sort()).toEqual([1, 2]);
+      } finally {
+        await provider.shutdown();
+        metrics.disable();
+      }
+    });
   });
 });
+
+/** A metric reader the test collects from when it wants (a pull reader, as Prometheus's is). */
+class CollectingReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -4,6 +4,7 @@ import { sign } from '../src/codec/index.js';
 import { SWEEP_RUN_KIND } from '../src/store/schema.js';
 import { silentLogger } from '../src/core/logger.js';
 import { installSweeper, runIdFor, segmentTaskId, type FanOutResult } from '../src/sweeper/index.js';
+import type { SweepFinishedEvent } from '../src/types.js';
 import { describeStorage } from './support/backends.js';
 import { SECRET, useRuntime, type RuntimeFixture } from './support/runtime.js';
 import { remainingIds, seedTasks, type TaskSpec } from './support/task-fixture.js';
@@ -45,6 +46,8 @@ describeStorage('installSweeper (distributed mode)', (ctx) => {
   it('a signed sweep request fans out one task per shard; a doubled request joins the same run; the run adds up', async () => {
     const rt = await setup(ctx());
     const sweeper = installSweeper(rt.deferred, { shards: 4, olderThanMs: 0, graceMs: 10 * MINUTE, log: silentLogger });
+    const finished: SweepFinishedEvent[] = [];
+    rt.deferred.on('sweepFinished', (event) => finished.push(event));
     const now = rt.clock.now();
     const keys = await seedTasks(ctx().datastore, rt.client, `seed-${rt.queue}`, specs(), { now, shards: 4 });
 
@@ -67,6 +70,8 @@ describeStorage('installSweeper (distributed mode)', (ctx) => {
     expect(run!.totals).toMatchObject({ scanned: 50, redriven: 5, kept: 5, errors: 0 });
     expect(run!.totals.deleted).toMatchObject({ done: 30, leaked: 10 });
     expect(run!.expireAt.getTime()).toBeGreaterThan(now + 6 * DAY);
+    // One sweepFinished event, for metrics, with the run's totals.
+    expect(finished).toEqual([{ runId, shards: 4, stats: run!.totals, elapsedMs: expect.any(Number) }]);
     const left = await remainingIds(ctx().datastore, keys);
     expect([...left].sort()).toEqual(
       [

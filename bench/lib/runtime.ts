@@ -22,7 +22,7 @@ export function queueId(queuePath: string): string {
 /** A runtime whose default queue is `queuePath`, writing entities into `namespace`, delivering to `handlerUrl`. */
 export function benchDeferred(
   stack: BenchStack,
-  options: { queuePath: string; namespace: string; handlerUrl: string },
+  options: { queuePath: string; namespace: string; handlerUrl: string; openTelemetry?: boolean },
 ): Deferred {
   return createDeferred({
     projectId: stack.projectId,
@@ -33,5 +33,7 @@ export function benchDeferred(
     datastore: stack.datastore(options.namespace),
     tasks: stack.tasks,
     logger: discardLogger,
+    // Off unless a side asks for it: the figures measure the runtime without OpenTelemetry, and its cost separately.
+    openTelemetry: options.openTelemetry ?? false,
   });
 }

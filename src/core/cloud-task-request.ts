@@ -1,6 +1,7 @@
 /** Building the CreateTask request of a deferral (HTTP or App Engine target), and its stored JSON form for re-drives. */
 import type { protos } from '@google-cloud/tasks';
 import { SIGNATURE_HEADER } from '../codec/index.js';
+import { TRACEPARENT_HEADER } from './trace-context.js';
 
 type CreateTaskRequest = protos.google.cloud.tasks.v2.ICreateTaskRequest;
 
@@ -32,6 +33,8 @@ export interface TaskRequestSpec {
   /** Value of the signature header. */
   readonly signature: string;
   readonly headers: Readonly<Record<string, string>>;
+  /** The W3C trace context the task carries (its `traceparent` header), or null/absent for none. */
+  readonly traceparent?: string | null;
   /** When Cloud Tasks should deliver (already capped to its 30-day horizon); null = as soon as possible (no scheduleTime sent). */
   readonly scheduleMs: number | null;
   readonly dispatchDeadlineMs: number | null;
@@ -46,6 +49,7 @@ function timestamp(ms: number): { seconds: number; nanos: number } {
 export function buildCreateTaskRequest(target: TaskTarget, spec: TaskRequestSpec): CreateTaskRequest {
   const headers: Record<string, string> = {
     ...spec.headers,
+    ...(spec.traceparent ? { [TRACEPARENT_HEADER]: spec.traceparent } : {}),
     'Content-Type': 'application/json',
     [SIGNATURE_HEADER]: spec.signature,
   };

@@ -56,6 +56,8 @@ export interface ResolvedConfig {
   readonly trustAppEngineHeaders: boolean;
   readonly unknownTasks: 'fail' | 'retry';
   readonly legacySignatures: 'accept' | 'refuse';
+  /** Use `@opentelemetry/api` when it is installed. */
+  readonly openTelemetry: boolean;
   readonly logger: Logger;
   readonly clock: TimeSource;
 }
@@ -80,6 +82,12 @@ function legacySignaturesOf(value: unknown): 'accept' | 'refuse' {
   if (value === undefined) return 'accept';
   if (value === 'accept' || value === 'refuse') return value;
   throw new ConfigurationError(`legacySignatures must be 'accept' or 'refuse', got ${JSON.stringify(value)}.`);
+}
+
+function booleanOf(value: unknown, fallback: boolean, what: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  throw new ConfigurationError(`${what} must be true or false, got ${JSON.stringify(value)}.`);
 }
 
 const systemClock: TimeSource = { now: () => Date.now() };
@@ -186,6 +194,7 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
     trustAppEngineHeaders: config.trustAppEngineHeaders ?? (Boolean(process.env.GAE_APPLICATION) && !urlBase),
     unknownTasks: unknownTasksOf(config.unknownTasks),
     legacySignatures: legacySignaturesOf(config.legacySignatures),
+    openTelemetry: booleanOf(config.openTelemetry, true, 'openTelemetry'),
     logger: config.logger ?? defaultLogger,
     clock: config.clock ?? systemClock,
   };

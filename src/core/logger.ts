@@ -1,5 +1,6 @@
 /** The one logging model of cloud-deferred: structured entries with Cloud Logging's severities, written to an injectable {@link Logger} (JSON lines by default). */
 import type { LogEntry, Logger, LogSeverity } from '../types.js';
+import { deliveryLogFields } from './run-context.js';
 
 const RANK: Readonly<Record<LogSeverity, number>> = { DEBUG: 0, INFO: 1, NOTICE: 2, WARNING: 3, ERROR: 4, CRITICAL: 5 };
 
@@ -53,10 +54,14 @@ export class MemoryLogger implements Logger {
   }
 }
 
-/** Writes an entry, never letting a failing logger break the runtime. */
+/**
+ * Writes an entry, never letting a failing logger break the runtime. While a delivery is handled, the entry gets its
+ * Cloud Logging trace fields and labels (the entry's own fields win).
+ */
 export function log(logger: Logger, entry: LogEntry): void {
   try {
-    logger.write(entry);
+    const fields = deliveryLogFields();
+    logger.write(fields ? { ...fields, ...entry } : entry);
   } catch {
     // a broken logger must not fail a task (or a sweep)
   }

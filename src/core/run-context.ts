@@ -21,6 +21,29 @@ export interface RunContext {
 
 const storage = new AsyncLocalStorage<RunContext>();
 
+/** The log fields of the delivery being handled: mutable, since they grow as the delivery is known better. */
+export interface DeliveryScope {
+  fields: Readonly<Record<string, unknown>>;
+}
+
+const delivery = new AsyncLocalStorage<DeliveryScope>();
+
+/** Runs `fn` (the handling of one delivery) so that every line the runtime logs inside it carries `scope.fields`. */
+export function runInDelivery<T>(scope: DeliveryScope, fn: () => T): T {
+  return delivery.run(scope, fn);
+}
+
+/** Replaces the log fields of the delivery being handled (when one is). */
+export function setDeliveryLogFields(fields: Readonly<Record<string, unknown>>): void {
+  const scope = delivery.getStore();
+  if (scope) scope.fields = fields;
+}
+
+/** The fields every log line of the delivery being handled carries (Cloud Logging's trace fields, labels), if any. */
+export function deliveryLogFields(): Readonly<Record<string, unknown>> | undefined {
+  return delivery.getStore()?.fields;
+}
+
 /** Runs `fn` with `context` as the current task. */
 export function runWithContext<T>(context: RunContext, fn: () => T): T {
   return storage.run(context, fn);

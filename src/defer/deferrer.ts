@@ -24,6 +24,8 @@ import type {
 import { TransactionImpl, runDeferredTransaction } from './deferred-transaction.js';
 import { Enqueuer, type PreparedDefer } from './enqueue.js';
 import { resolveDeferOptions } from './options.js';
+import { telemetry } from '../core/telemetry.js';
+import { endDeferTrace, startDeferTrace } from './trace-capture.js';
 
 /**
  * The deferring half of a runtime instance: registers tasks in the registry it shares with the handler, encodes and
@@ -239,13 +241,37 @@ export class Deferrer {
     if (options.maxAttempts !== null) meta.maxAttempts = options.maxAttempts;
     if (options.retentionMs !== DEFAULT_RETENTION_MS) meta.retentionMs = options.retentionMs;
     const envelope = encodeCall(definition.name, args, bound, meta, this.codec);
-    const prepared: PreparedDefer = { task: definition.name, options, envelope, meta };
     const current = currentRunContext();
+    const found = config.openTelemetry ? telemetry() : null;
+    const otel = found instanceof Promise ? await found : found;
+    const trace = startDeferTrace(definition.name, options.queue, options.traceparent, current, otel);
+    const prepared: PreparedDefer = {
+      task: definition.name,
+      options,
+      envelope,
+      meta,
+      traceparent: trace.traceparent,
+    };
+    if (!trace.span) return this.deferPrepared(prepared, current);
+    try {
+      const deferral = await this.deferPrepared(prepared, current);
+      endDeferTrace(trace, deferral);
+      return deferral;
+    } catch (error) {
+      endDeferTrace(trace, null, error);
+      throw error;
+    }
+  }
+
+  /** Creates the Cloud Task of a prepared defer, or holds it (transaction, running parent). */
+  private async deferPrepared(prepared: PreparedDefer, current: RunContext | undefined): Promise<Deferral> {
+    const config = this.config;
+    const { options, task } = prepared;
     if (current?.closed) {
       log(config.logger, {
         severity: 'WARNING',
-        message: `task ${definition.name} was deferred after its parent ${current.info.task} had finished (a promise not awaited?): enqueued at once, not held`,
-        task: definition.name,
+        message: `task ${task} was deferred after its parent ${current.info.task} had finished (a promise not awaited?): enqueued at once, not held`,
+        task,
       });
     }
     const run = current && !current.closed ? current : undefined;
@@ -267,7 +293,7 @@ export class Deferrer {
         },
       });
       return {
-        task: definition.name,
+        task,
         queue: options.queue,
         cloudTaskName: `${queuePath(config.projectId, config.location, options.queue)}/tasks/${taskId}`,
         entityKey: null,

@@ -26,6 +26,8 @@ export interface PreparedDefer {
   /** The full envelope (task, arguments, meta). */
   readonly envelope: Buffer;
   readonly meta: EnvelopeMeta;
+  /** The trace the Cloud Task carries as its `traceparent` header, or null for none. */
+  readonly traceparent: string | null;
 }
 
 /** An entity-backed deferral planned inside a transaction: its mutations go into the commit, its task after it. */
@@ -79,6 +81,7 @@ export class Enqueuer {
       body: prepared.envelope,
       signature: signBody(prepared.envelope, this.config.secrets[0]!),
       headers: options.headers,
+      traceparent: prepared.traceparent,
       // Due now: no scheduleTime, Cloud Tasks dispatches at once (one field less to send, store and parse).
       scheduleMs: options.etaMs > this.config.clock.now() ? options.etaMs : null,
       dispatchDeadlineMs: options.dispatchDeadlineMs,
@@ -120,6 +123,7 @@ export class Enqueuer {
       body,
       signature: signBody(body, config.secrets[0]!),
       headers: options.headers,
+      traceparent: prepared.traceparent,
       scheduleMs: Math.min(options.etaMs, nowMs + SCHEDULE_HORIZON_MS),
       dispatchDeadlineMs: options.dispatchDeadlineMs,
     });

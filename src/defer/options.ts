@@ -6,6 +6,7 @@ import { parseDuration } from '../util/duration.js';
 import { wholeNumber } from '../util/whole-number.js';
 import { checkCloudTaskId, checkQueueId } from '../core/task-names.js';
 import { DEFAULT_RETENTION_MS } from '../store/schema.js';
+import { traceparentOption, type TraceContext } from '../core/trace-context.js';
 
 /** Cloud Tasks accepts a dispatch deadline between 15 s and 30 min for HTTP targets. */
 export const MIN_DISPATCH_DEADLINE_MS = 15_000;
@@ -17,7 +18,7 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 const RESERVED_HEADER =
-  /^(content-type|content-length|authorization|host|user-agent|x-cloudtasks-.*|x-appengine-.*|x-deferred-.*)$/i;
+  /^(content-type|content-length|authorization|host|user-agent|traceparent|x-cloudtasks-.*|x-appengine-.*|x-deferred-.*)$/i;
 
 /** The concrete options of one defer. */
 export interface ResolvedDeferOptions {
@@ -32,6 +33,8 @@ export interface ResolvedDeferOptions {
   readonly entityBacked: boolean;
   readonly transaction: DeferredTransaction | null;
   readonly parent: Key | null;
+  /** The trace to carry as given (`false`: none), or undefined for the current one. */
+  readonly traceparent: TraceContext | false | undefined;
 }
 
 function toEpochMs(eta: Date | number): number {
@@ -89,6 +92,11 @@ export function resolveDeferOptions(
     }
     if (layer.headers) {
       for (const [name, value] of Object.entries(layer.headers)) {
+        if (/^traceparent$/i.test(name)) {
+          throw new InvalidArgumentError(
+            'header traceparent is set by the runtime (the current trace); pass the traceparent option instead (a W3C traceparent, or false for none).',
+          );
+        }
         if (RESERVED_HEADER.test(name)) {
           throw new InvalidArgumentError(
             `header ${name} is reserved (the runtime or Cloud Tasks sets it); use another header name.`,
@@ -150,5 +158,6 @@ export function resolveDeferOptions(
     entityBacked: merged.entityBacked === true || merged.transaction !== undefined,
     transaction: merged.transaction ?? null,
     parent: merged.parent ?? null,
+    traceparent: traceparentOption(merged.traceparent),
   };
 }

@@ -42,9 +42,13 @@ import {
   taskKey,
   type StoredTask,
 } from '../store/task-entity.js';
-import type { LogEntry, LogSeverity, SweepFunction, TaskInfo } from '../types.js';
+import type { LogEntry, LogSeverity, SweepFunction, TaskEvent, TaskInfo } from '../types.js';
 import { BodyBudget } from './body-budget.js';
-import { runWithContext, type RunContext } from '../core/run-context.js';
+import { runInDelivery, runWithContext, setDeliveryLogFields, type RunContext } from '../core/run-context.js';
+import { traceContextOfHeaders, traceLogFields, type TraceContext } from '../core/trace-context.js';
+import { telemetry, type OtelSpan, type Telemetry } from '../core/telemetry.js';
+import { endRunSpan, startRunSpan, tracedInfo } from './run-trace.js';
+import type { EventHub } from '../core/events.js';
 import { describeError, log } from '../core/logger.js';
 import { oidcVerifier } from './oidc-verifier.js';
 import { readDeliveryHeaders, type DeliveryHeaders } from './task-headers.js';
@@ -119,6 +123,15 @@ export interface ExecutorDeps {
   readonly namespaces: NamespaceRegistry;
   readonly codec: CodecSettings;
   readonly sweep: () => SweepFunction | undefined;
+  /** Where the task events go (`deferred.on`). */
+  readonly events?: EventHub;
+}
+
+/** A run being made: its task info (with its trace), and its CONSUMER span when OpenTelemetry is there. */
+interface Run {
+  readonly info: TaskInfo;
+  readonly otel: Telemetry | null;
+  readonly span: OtelSpan | null;
 }
 
 /** How a delivery ended, and the error that ended it (if any). */
@@ -302,6 +315,19 @@ export class TaskExecutor {
     } finally {
       request.release?.();
     }
+    const delivered = traceContextOfHeaders(request.headers);
+    // Every line logged while this delivery is handled carries its trace (and, once known, its task's labels).
+    const scope = { fields: delivered ? traceLogFields(config.projectId, delivered) : {} };
+    return runInDelivery(scope, () => this.deliver(name, request, transport, delivered));
+  }
+
+  private async deliver(
+    name: string,
+    request: CoreRequest,
+    transport: boolean,
+    delivered: TraceContext | null,
+  ): Promise<CoreResponse> {
+    const { config } = this.deps;
     const delivery = readDeliveryHeaders(request.headers);
     let parsed: ParsedEnvelope;
     try {
@@ -316,29 +342,53 @@ export class TaskExecutor {
       });
       return ok('rejected', { error: 'malformed body' });
     }
-    const info = this.taskInfo(name, delivery, parsed);
+    const info = this.taskInfo(name, delivery, parsed, delivered);
+    setDeliveryLogFields(info.logFields);
     return parsed.ref
       ? this.runEntityBacked(info, parsed, delivery, transport)
       : this.runInline(info, parsed, request.body);
   }
 
-  private taskInfo(name: string, delivery: DeliveryHeaders, parsed: ParsedEnvelope): TaskInfo {
+  private taskInfo(
+    name: string,
+    delivery: DeliveryHeaders,
+    parsed: ParsedEnvelope,
+    delivered: TraceContext | null,
+  ): TaskInfo {
     const { config } = this.deps;
     const queue = delivery.queue ?? config.queue;
     const taskId = delivery.taskId ?? `direct-${randomId()}`;
-    return {
-      task: name,
-      queue,
-      cloudTaskName: `${queuePath(config.projectId, config.location, queue)}/tasks/${taskId}`,
-      retryCount: delivery.retryCount,
-      executionCount: delivery.executionCount,
-      attempt: delivery.retryCount + 1,
-      maxAttempts: parsed.meta.maxAttempts ?? null,
-      eta: delivery.etaMs === null ? null : new Date(delivery.etaMs),
-      previousResponse: delivery.previousResponse,
-      retryReason: delivery.retryReason,
-      entityKey: null,
-    };
+    return tracedInfo(
+      config.projectId,
+      {
+        task: name,
+        queue,
+        cloudTaskName: `${queuePath(config.projectId, config.location, queue)}/tasks/${taskId}`,
+        retryCount: delivery.retryCount,
+        executionCount: delivery.executionCount,
+        attempt: delivery.retryCount + 1,
+        maxAttempts: parsed.meta.maxAttempts ?? null,
+        eta: delivery.etaMs === null ? null : new Date(delivery.etaMs),
+        previousResponse: delivery.previousResponse,
+        retryReason: delivery.retryReason,
+        entityKey: null,
+      },
+      delivered,
+    );
+  }
+
+  /**
+   * Starts a run: its CONSUMER span when OpenTelemetry is there (linked to the delivered trace), and the run's trace
+   * and log fields from it. `info.trace` is still the delivered context here.
+   */
+  private async startRun(info: TaskInfo): Promise<Run> {
+    const found = this.deps.config.openTelemetry ? telemetry() : null;
+    const otel = found instanceof Promise ? await found : found;
+    if (!otel) return { info, otel: null, span: null };
+    const started = startRunSpan(otel, info, info.trace);
+    const traced = tracedInfo(this.deps.config.projectId, info, info.trace, started.context);
+    setDeliveryLogFields(traced.logFields);
+    return { info: traced, otel, span: started.span };
   }
 
   /** The definition to run, or the outcome of a delivery that must not run (task not registered here, past maxAttempts). */
@@ -363,7 +413,10 @@ export class TaskExecutor {
    * decode (a `$class` whose codec a deploy removed, a tag it does not know) fail for good: every retry would fail the
    * same way. An error thrown by a class codec's own `decode` (e.g. a failed look-up) is retried like a run's.
    */
-  private async attempt(definition: TaskDefinition, info: TaskInfo, call: ParsedEnvelope): Promise<Ended> {
+  private async attempt(definition: TaskDefinition, run: Run, call: ParsedEnvelope): Promise<Ended> {
+    const { info } = run;
+    const events = this.deps.events;
+    if (events?.has('taskStarted')) events.emit('taskStarted', taskEvent(info));
     let decoded: { args: unknown[]; bound: unknown };
     try {
       decoded = await decodeCall(call, this.deps.codec);
@@ -375,7 +428,7 @@ export class TaskExecutor {
       };
     }
     try {
-      await this.invoke(definition, info, decoded);
+      await this.invoke(definition, run, decoded);
       return { outcome: { kind: 'done' } };
     } catch (caught) {
       return { outcome: this.outcomeOf(caught, info), error: caught };
@@ -385,12 +438,13 @@ export class TaskExecutor {
   /** Runs the function in its context; on success creates the children it deferred. */
   private async invoke(
     definition: TaskDefinition,
-    info: TaskInfo,
+    { info, otel, span }: Run,
     { args, bound }: { args: unknown[]; bound: unknown },
   ): Promise<void> {
     const context: RunContext = { info, children: [], sequence: 0, closed: false };
+    const run = () => runWithContext(context, async () => definition.run(args, bound));
     try {
-      await runWithContext(context, async () => definition.run(args, bound));
+      await (otel && span ? otel.within(span, run) : run());
     } finally {
       context.closed = true;
     }
@@ -402,6 +456,21 @@ export class TaskExecutor {
     const message = describeError(error);
     if (error instanceof PermanentTaskFailure) return { kind: 'failed', error: message };
     return retryOrGiveUp(message, info);
+  }
+
+  /** Ends a run: its span, its log line. */
+  private endRun(run: Run, outcome: RunOutcome, error: unknown, startedMs: number): void {
+    if (run.span) endRunSpan(run.span, outcome, error);
+    this.logRun(run.info, outcome, error, startedMs);
+    const events = this.deps.events;
+    const event = ENDED[outcome.kind];
+    if (events?.has(event)) {
+      events.emit(event, {
+        ...taskEvent(run.info),
+        durationMs: Math.max(0, Date.now() - startedMs),
+        ...(outcome.kind === 'done' ? {} : { error: outcome.error }),
+      });
+    }
   }
 
   private logRun(info: TaskInfo, outcome: RunOutcome, error: unknown, startedMs: number): void {
@@ -436,11 +505,13 @@ export class TaskExecutor {
 
   // ---- inline tasks: at-least-once, failures recorded in a `failed` entity --------------------------------------
 
-  private async runInline(info: TaskInfo, parsed: ParsedEnvelope, body: Buffer): Promise<CoreResponse> {
+  private async runInline(delivered: TaskInfo, parsed: ParsedEnvelope, body: Buffer): Promise<CoreResponse> {
     const startedMs = Date.now();
+    const run = await this.startRun(delivered);
+    const { info } = run;
     const admitted = this.admit(info);
-    const { outcome, error } = 'outcome' in admitted ? admitted : await this.attempt(admitted.definition, info, parsed);
-    this.logRun(info, outcome, error, startedMs);
+    const { outcome, error } = 'outcome' in admitted ? admitted : await this.attempt(admitted.definition, run, parsed);
+    this.endRun(run, outcome, error, startedMs);
     if (outcome.kind === 'failed') await this.recordInlineFailure(info, body, outcome.error, parsed.meta.retentionMs);
     return TaskExecutor.respond(outcome);
   }
@@ -514,15 +585,21 @@ export class TaskExecutor {
   }
 
   /** The entity's own account of a delivery: its queue, Cloud Task, ETA and attempt count (not the headers'). */
-  private static fromEntity(info: TaskInfo, task: StoredTask): TaskInfo {
-    return {
-      ...info,
-      queue: task.queue || info.queue,
-      cloudTaskName: task.cloudTaskName || info.cloudTaskName,
-      eta: task.eta,
-      attempt: Math.max(1, task.attempts),
-      entityKey: task.key,
-    };
+  private fromEntity(info: TaskInfo, task: StoredTask): TaskInfo {
+    const fromEntity = tracedInfo(
+      this.deps.config.projectId,
+      {
+        ...info,
+        queue: task.queue || info.queue,
+        cloudTaskName: task.cloudTaskName || info.cloudTaskName,
+        eta: task.eta,
+        attempt: Math.max(1, task.attempts),
+        entityKey: task.key,
+      },
+      info.trace,
+    );
+    setDeliveryLogFields(fromEntity.logFields);
+    return fromEntity;
   }
 
   private async runEntityBacked(
@@ -606,25 +683,27 @@ export class TaskExecutor {
         );
         return ok('stale', { current: claim.current });
       case 'early':
-        return this.hop(TaskExecutor.fromEntity(withKey, claim.task), claim.task);
+        return this.hop(this.fromEntity(withKey, claim.task), claim.task);
       case 'run':
-        return this.runClaimed(TaskExecutor.fromEntity(withKey, claim.task), claim.task);
+        return this.runClaimed(this.fromEntity(withKey, claim.task), claim.task);
     }
   }
 
-  private async runClaimed(info: TaskInfo, task: StoredTask): Promise<CoreResponse> {
+  private async runClaimed(claimed: TaskInfo, task: StoredTask): Promise<CoreResponse> {
     const { config } = this.deps;
     const startedMs = Date.now();
+    const run = await this.startRun(claimed);
+    const { info } = run;
     const admitted = this.admit(info);
     let ended: Ended;
     if ('outcome' in admitted) {
       ended = admitted;
     } else {
       const call = await this.storedCall(info, task);
-      ended = 'outcome' in call ? call : await this.attempt(admitted.definition, info, call);
+      ended = 'outcome' in call ? call : await this.attempt(admitted.definition, run, call);
     }
     const { outcome, error } = ended;
-    this.logRun(info, outcome, error, startedMs);
+    this.endRun(run, outcome, error, startedMs);
     const owned = await completeTask(config.datastore, task.key, task.attempts, outcome, config.clock.now());
     if (!owned) {
       this.logSkip(
@@ -671,6 +750,21 @@ export class TaskExecutor {
     this.logSkip(info, 'INFO', `task ${info.task} is due ${task.eta.toISOString()}: hopped to ${name}`, 'hopped');
     return ok('hopped', { next: name });
   }
+}
+
+/** The event of each way a run ends. */
+const ENDED = { done: 'taskSucceeded', failed: 'taskFailed', retry: 'taskRetried' } as const;
+
+/** What the task events say about a run. */
+function taskEvent(info: TaskInfo): TaskEvent {
+  return {
+    task: info.task,
+    queue: info.queue,
+    cloudTaskName: info.cloudTaskName,
+    attempt: info.attempt,
+    entityBacked: info.entityKey !== null,
+    info,
+  };
 }
 
 /** A failed attempt: retried, unless it was the last one maxAttempts allows. */

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeHandler } from '../types.js';
 import type { BodyReservation } from './body-budget.js';
 import { RouteCache, type CoreResponse, type Route, type TaskExecutor } from './execute.js';
+import { runInRequestTrace, traceContextOfHeaders } from '../core/trace-context.js';
 
 class TooLarge extends Error {}
 class OverBudget extends Error {}
@@ -167,8 +168,13 @@ export function nodeHandler(executor: TaskExecutor, basePath: string, maxBodyByt
     const target = splitTarget((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/');
     const route = routes.get(target.path);
     if (!route) {
-      if (next) next();
-      else send(res, { status: 404, body: { error: 'not found' } });
+      if (!next) send(res, { status: 404, body: { error: 'not found' } });
+      else {
+        // Middleware: the app's handlers run in this request's trace, so the tasks they defer carry it.
+        const trace = traceContextOfHeaders(req.headers as Record<string, string | undefined>);
+        if (trace) runInRequestTrace(trace, next);
+        else next();
+      }
       return;
     }
     serve(executor, req, res, route, target, maxBodyBytes).catch((error: unknown) => {

@@ -1,6 +1,8 @@
 /** The composition root: `createDeferred` wires the configuration, the task registry, the deferring side (`defer/`) and the serving side (`handler/`: executor and HTTP adapters) into one runtime instance. */
 import { resolveConfig, type ResolvedConfig } from '../core/config.js';
 import { TaskRegistry } from '../core/task-registry.js';
+import { telemetry } from '../core/telemetry.js';
+import { EventHub } from '../core/events.js';
 import { Deferrer } from '../defer/deferrer.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { TaskExecutor } from '../handler/execute.js';
@@ -13,6 +15,7 @@ import type {
   Deferral,
   Deferred,
   DeferredConfig,
+  DeferredEvents,
   DeferredTransaction,
   FetchHandler,
   MethodsHandle,
@@ -36,6 +39,8 @@ import { registerRuntime } from './services.js';
  */
 export function createDeferred(config: DeferredConfig): Deferred {
   const resolved = resolveConfig(config);
+  // Loaded now, in the background (never at import): the first defer then finds it ready.
+  if (resolved.openTelemetry) void telemetry();
   return new DeferredRuntime(() => resolved, new TaskRegistry());
 }
 
@@ -45,6 +50,7 @@ export class DeferredRuntime implements Deferred {
   private readonly deferrer: Deferrer;
   /** The other namespaces it writes task entities to: registered by the deferring side, checked by the serving side. */
   private readonly namespaces: NamespaceRegistry;
+  private readonly events = new EventHub(() => this.config.logger);
   private executorInstance: TaskExecutor | undefined;
   private sweepFunction: SweepFunction | undefined;
   private nodeHandlerInstance: NodeHandler | undefined;
@@ -59,7 +65,7 @@ export class DeferredRuntime implements Deferred {
   ) {
     this.namespaces = new NamespaceRegistry(() => this.config);
     this.deferrer = new Deferrer(() => this.config, registry, this.namespaces);
-    registerRuntime(this, () => this.config);
+    registerRuntime(this, () => this.config, this.events);
   }
 
   /** The resolved configuration (resolved on first use). */
@@ -76,6 +82,7 @@ export class DeferredRuntime implements Deferred {
       namespaces: this.namespaces,
       codec: { maxDepth: config.maxDepth, codecs: config.codecs, datastore: config.datastore },
       sweep: () => this.sweepFunction,
+      events: this.events,
     });
     return this.executorInstance;
   }
@@ -131,5 +138,9 @@ export class DeferredRuntime implements Deferred {
 
   taskNames(): string[] {
     return this.registry.names();
+  }
+
+  on<E extends keyof DeferredEvents>(event: E, listener: (payload: DeferredEvents[E]) => void): () => void {
+    return this.events.on(event, listener);
   }
 }

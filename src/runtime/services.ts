@@ -1,13 +1,24 @@
 /** The seam for modules built on a runtime instance (mappers, recurring jobs, the distributed sweeper): the configuration of an instance made by `createDeferred`, without a downcast. */
 import type { ResolvedConfig } from '../core/config.js';
+import type { EventHub } from '../core/events.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import type { Deferred } from '../types.js';
 
 const configs = new WeakMap<object, () => ResolvedConfig>();
+const hubs = new WeakMap<object, EventHub>();
 
-/** Called by each runtime instance when it is made; `config` resolves its configuration (lazily, for the default instance). */
-export function registerRuntime(deferred: Deferred, config: () => ResolvedConfig): void {
+/**
+ * Called by each runtime instance when it is made; `config` resolves its configuration (lazily, for the default
+ * instance), `events` is where its events go.
+ */
+export function registerRuntime(deferred: Deferred, config: () => ResolvedConfig, events: EventHub): void {
   configs.set(deferred, config);
+  hubs.set(deferred, events);
+}
+
+/** The event hub of a runtime instance made by `createDeferred`, or undefined for any other object. */
+export function runtimeEvents(deferred: Deferred): EventHub | undefined {
+  return hubs.get(deferred);
 }
 
 /**

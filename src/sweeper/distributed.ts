@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Datastore } from '@google-cloud/datastore';
 import pLimit from 'p-limit';
-import { runtimeConfigSource } from '../runtime/services.js';
+import { runtimeConfigSource, runtimeEvents } from '../runtime/services.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { DEFAULT_SHARDS, SHARD_COUNT, SWEEP_RUN_KIND, shardOf } from '../store/schema.js';
 import { optionalWholeNumber } from '../util/whole-number.js';
@@ -325,6 +325,12 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
     // This segment finished its namespace's part: the run is done once every part is.
     const run = await readRun(args.runId);
     if (run?.status === 'done') {
+      runtimeEvents(deferred)?.emit('sweepFinished', {
+        runId: run.runId,
+        shards: run.shards,
+        stats: run.totals,
+        elapsedMs: Math.max(0, nowMs - run.startedAt.getTime()),
+      });
       log({
         severity: 'INFO',
         message: `sweep run ${run.runId} finished: ${run.shards} shards in ${run.namespaces.length} namespace${run.namespaces.length === 1 ? '' : 's'}`,

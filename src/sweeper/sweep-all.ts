@@ -1,6 +1,7 @@
 /** Sweeping every shard of every namespace the runtime writes to, in this process, in parallel, with shared limits on Cloud Tasks look-ups and commits (the CLI's `deferred sweep`). */
 import { kindsToSweep } from './kinds.js';
-import { limitersFor, resolveSweepOptions, type SweepOptions } from './sweep-options.js';
+import { limitersFor, resolveSweepOptions, type ResolvedSweep, type SweepOptions } from './sweep-options.js';
+import { tracedSweep } from './sweep-trace.js';
 import { planNamespaces } from './sweep-namespaces.js';
 import { runShard } from './sweep-shard.js';
 import { addStats, emptyStats, type SweepStats } from './sweep-stats.js';
@@ -32,8 +33,21 @@ export interface SweepResult {
  * swept by age in the runtime's own namespace only.
  */
 export async function sweep(options: SweepOptions): Promise<SweepResult> {
-  const started = Date.now();
   const o = resolveSweepOptions(options);
+  return tracedSweep(
+    'sweep',
+    { 'deferred.sweep.dry_run': o.dryRun },
+    () => sweepAll(options, o),
+    (result) => ({
+      'deferred.sweep.shards': result.shards.length,
+      'deferred.sweep.namespaces': result.namespaces.length,
+      'deferred.sweep.elapsed_ms': result.elapsedMs,
+    }),
+  );
+}
+
+async function sweepAll(options: SweepOptions, o: ResolvedSweep): Promise<SweepResult> {
+  const started = Date.now();
   const home = o.namespace ?? '';
   const plans = await planNamespaces(o.datastore, {
     home,

@@ -17,6 +17,7 @@ import {
   type SweepShardOptions,
 } from './sweep-options.js';
 import type { SweepStats } from './sweep-stats.js';
+import { tracedSweep } from './sweep-trace.js';
 
 /** What {@link sweepShard} returns: its counts, and a cursor when the budget ran out before the shard was done. */
 export interface SweepShardResult {
@@ -57,7 +58,21 @@ const unheld: PageHold = (fn) => fn();
  * Sweeps one shard with options already resolved and limiters shared with the other shards of the sweep (`sweep()`
  * resolves once and calls this per shard). `kinds`: the other underscore kinds, when the caller found them already.
  */
-export async function runShard(
+export function runShard(
+  sweep: ResolvedSweep,
+  target: ShardTarget,
+  limiters: SweepLimiters,
+  kinds?: readonly string[],
+): Promise<SweepShardResult> {
+  return tracedSweep(
+    'sweep shard',
+    { 'deferred.sweep.shard': target.shard, 'deferred.sweep.continued': target.cursor !== null },
+    () => scanShard(sweep, target, limiters, kinds),
+    (result) => ({ 'deferred.sweep.paused': result.cursor !== null }),
+  );
+}
+
+async function scanShard(
   sweep: ResolvedSweep,
   target: ShardTarget,
   limiters: SweepLimiters,

@@ -1,28 +1,8 @@
-/** The counters a sweep reports (scanned, deleted by reason, re-driven, kept, errors) and how to add them up. */
+/** The counters a sweep reports (scanned, deleted by reason, re-driven, kept, errors; their types are in types.ts, beside the events that carry them) and how to add them up. */
 
-/** Why an entity was deleted. */
-export type DeleteReason = 'done' | 'failed' | 'leaked' | 'expired' | 'transientKind';
+import type { DeleteReason, SweepStats } from '../types.js';
 
-/** What one sweep (a shard, a segment of a shard, or a whole run) saw and did. In a dry run: what it would have done. */
-export interface SweepStats {
-  /** Entities read (task entities in the shard's age range, plus expired entities of other underscore kinds). */
-  scanned: number;
-  /**
-   * Entities deleted, by reason (`transientKind`: another underscore-prefixed kind past its `expireAt`). Every reason
-   * but `done` counts what this sweep removed: its deletes are transactions that re-read the entity, so one that
-   * another sweep deleted first is not counted. `done` counts the deletes this sweep committed: done entities go in
-   * plain batched commits without a re-read (twice the reclaim rate), and Datastore's answer to a delete does not say
-   * whether the entity was still there, so when two sweeps cover the same shard at once both may count the same
-   * entity. Summed over concurrent sweeps, `done` can exceed what was reclaimed; a single sweep's count is exact.
-   */
-  deleted: Record<DeleteReason, number>;
-  /** Committed transactional tasks whose Cloud Task was lost and was created again. */
-  redriven: number;
-  /** Entities left in place (still needed, not yet reclaimable, or changed underneath the sweep). */
-  kept: number;
-  /** Operations that failed (Cloud Tasks look-ups, re-drives, commits); their entities are left for the next sweep. */
-  errors: number;
-}
+export type { DeleteReason, SweepStats };
 
 /** A zeroed {@link SweepStats}. */
 export function emptyStats(): SweepStats {

@@ -123,6 +123,44 @@ describe.each(MAJORS)('the packed library in a fresh app with the $name', (major
     expect(existsSync(join(app, 'node_modules', 'cloud-deferred', 'node_modules', '@google-cloud'))).toBe(false);
   });
 
+  it(`has @opentelemetry/api only where google-gax brings it (${majors.tasks === '6' ? 'not at all' : 'one copy'})`, () => {
+    // cloud-deferred's own dependency on it is an optional peer: npm installs nothing for it.
+    expect(copiesOf(app, '@opentelemetry/api')).toHaveLength(majors.tasks === '6' ? 0 : 1);
+  });
+
+  it('imports cloud-deferred without loading @opentelemetry/api; createDeferred loads it in the background when it is there', async () => {
+    const log = join(app, 'resolved.log');
+    writeFileSync(
+      join(app, 'hooks.mjs'),
+      `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  if (result.url.includes('/node_modules/@opentelemetry/api/')) appendFileSync(${JSON.stringify(log)}, result.url + '\\n');
+  return result;
+}
+`,
+    );
+    writeFileSync(
+      join(app, 'register.mjs'),
+      `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`,
+    );
+    const script = `
+import { existsSync } from 'node:fs';
+const { createDeferred } = await import('cloud-deferred');
+const afterImport = existsSync(${JSON.stringify(log)});
+createDeferred({ projectId: 'p', location: 'l', secret: 'consumer-test-secret-0123456789', datastore: {}, tasks: {}, handlerUrl: 'http://127.0.0.1:1/_deferred' });
+await new Promise((r) => setTimeout(r, 500));
+console.log(JSON.stringify({ afterImport, afterCreate: existsSync(${JSON.stringify(log)}) }));
+`;
+    const node = await nodeBinary('22');
+    const { stdout } = await run(node, ['--import', './register.mjs', '--input-type=module', '-e', script], {
+      cwd: app,
+      timeout: 60_000,
+    });
+    const seen = JSON.parse(stdout.trim().split('\n').pop()!) as { afterImport: boolean; afterCreate: boolean };
+    expect(seen).toEqual({ afterImport: false, afterCreate: majors.tasks !== '6' });
+  }, 120_000);
+
   it('type-checks the app, which passes its own clients without a cast, under tsc --strict', async () => {
     const result = await run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', app], { cwd: app }).catch(
       (error: { stdout: string; stderr: string }) => error,

@@ -106,11 +106,16 @@ export function useRuntime(options: { oidc?: boolean } = {}) {
 
   return async function setup(
     storage: StorageContext,
-    config: Partial<DeferredConfig> & { serve?: 'node' | 'fetch'; record?: boolean } = {},
+    config: Partial<DeferredConfig> & {
+      serve?: 'node' | 'fetch';
+      record?: boolean;
+      /** The app behind the handler, which then serves as middleware (Express style: `next()` for other paths). */
+      app?: http.RequestListener;
+    } = {},
   ): Promise<RuntimeFixture> {
     const logger = new MemoryLogger();
     const queue = `q-${randomBytes(5).toString('hex')}`;
-    const { serve = 'node', record = false, ...rest } = config;
+    const { serve = 'node', record = false, app, ...rest } = config;
     let handle: http.RequestListener = (_req, res) => res.writeHead(503).end();
     const recorded: RecordedRequest[] = [];
     const server = http.createServer((req, res) => {
@@ -150,7 +155,12 @@ export function useRuntime(options: { oidc?: boolean } = {}) {
         : {}),
       ...rest,
     });
-    handle = serve === 'node' ? deferred.handler : fetchToNode(deferred.fetchHandler);
+    handle =
+      serve === 'fetch'
+        ? fetchToNode(deferred.fetchHandler)
+        : app
+          ? (req, res) => deferred.handler(req, res, () => app(req, res))
+          : deferred.handler;
     const queuePath = `projects/${PROJECT}/locations/${LOCATION}/queues/${queue}`;
     return {
       deferred,

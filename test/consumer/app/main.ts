@@ -10,8 +10,11 @@ import {
   createDeferred,
   createTasksClient,
   emulatorTasksClientOptions,
+  currentTask,
   startTasksEmulator,
   sweep,
+  withTraceContext,
+  type TaskEndedEvent,
 } from 'cloud-deferred';
 
 const projectId = process.env.GOOGLE_CLOUD_PROJECT ?? 'consumer-app';
@@ -57,11 +60,22 @@ const shipOrder = deferred.task('shipOrder', (orderId: string) => void ran.push(
 const bigReport = deferred.task('bigReport', (data: Buffer) => {
   ran.push(`big:${data.length}:${createHash('sha256').update(data).digest('hex').slice(0, 12)}`);
 });
-const child = deferred.task('child', (from: string) => void ran.push(`child:${from}`));
+// Trace context without OpenTelemetry set up: a request's traceparent travels to the task and on to its child.
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const traces: Record<string, string | undefined> = {};
+const child = deferred.task('child', (from: string) => {
+  traces.child = currentTask()?.trace?.traceId;
+  ran.push(`child:${from}`);
+});
 const parent = deferred.task('parent', async () => {
+  const info = currentTask();
+  traces.parent = info?.trace?.traceId;
+  traces.parentLog = String(info?.logFields['logging.googleapis.com/trace']);
   ran.push('parent');
   await child.defer('parent');
 });
+const succeeded: TaskEndedEvent[] = [];
+deferred.on('taskSucceeded', (event) => succeeded.push(event));
 const saveRef = deferred.task('saveRef', async (ref: Key) => {
   ran.push(`saveRef:${datastore.isKey(ref)}`);
   await datastore.save({ key: datastore.key(['Holder', 'h1']), data: { ref } });
@@ -103,7 +117,7 @@ const rolledBack = await deferred
     (error: Error) => error.message === 'not paid',
   );
 const spilled = await bigReport.defer(big);
-await parent.defer();
+await withTraceContext({ traceparent: `00-${TRACE}-00f067aa0ba902b7-01` }, () => parent.defer());
 const refKey = datastore.key({ namespace, path: ['Account', 'acme', 'User', datastore.int('9223372036854775807')] });
 await saveRef.defer(refKey);
 await datastore.save({ key: datastore.key(['User', 'u1']), data: { name: 'Ada' } });
@@ -126,6 +140,18 @@ check(
   rolledBack && !ran.includes('ship:o2') && !(await datastore.get(datastore.key(['Order', 'o2'])))[0],
 );
 check('spilled 2 MB payload is entity-backed', spilled.entityKey !== null);
+check(
+  "the request's trace reached the task and its child, and the task's log fields",
+  traces.parent === TRACE && traces.child === TRACE && traces.parentLog === `projects/${projectId}/traces/${TRACE}`,
+  JSON.stringify(traces),
+);
+check(
+  'taskSucceeded was emitted for each run',
+  ['inline', 'shipOrder', 'bigReport', 'parent', 'child', 'saveRef', 'touch'].every((task) =>
+    succeeded.some((event) => event.task === task),
+  ),
+  JSON.stringify(succeeded.map((event) => event.task)),
+);
 
 const [holder] = await datastore.get(datastore.key(['Holder', 'h1']));
 const stored = (holder as { ref?: object } | undefined)?.ref;
