@@ -116,6 +116,65 @@ describe('namespaces', () => {
       expect(await registryEntry(acme)).toBeUndefined(); // idle and run out: forgotten
     });
 
+    it('a process renews a registration once less than 15 days of it are left, and never for its own namespace', async () => {
+      const rt = await setup(ctx());
+      const noop = rt.deferred.task('noop', () => undefined);
+      const acme = tenant('acme');
+      const deferInto = (account: ReturnType<typeof keyIn>) =>
+        rt.deferred.transaction(async (tx) => {
+          tx.save({ key: account, data: { n: 1 } });
+          await tx.defer(noop);
+        });
+      await deferInto(ctx().datastore.key(['Account', 'x'])); // the runtime's own namespace: no registry entry
+      expect((await ctx().datastore.runQuery(ctx().datastore.createQuery(NAMESPACE_KIND)))[0]).toEqual([]);
+
+      await deferInto(keyIn(acme, 'Account', 'x'));
+      const first = (await registryEntry(acme))!;
+      expect((first.registeredUntil as Date).getTime() - (first.refreshedAt as Date).getTime()).toBe(30 * DAY);
+      await rt.advance(14 * DAY);
+      await deferInto(keyIn(acme, 'Account', 'x')); // 16 days left: relied on
+      expect((await registryEntry(acme))!.refreshedAt).toEqual(first.refreshedAt);
+      await rt.advance(2 * DAY);
+      await deferInto(keyIn(acme, 'Account', 'x')); // 14 days left: renewed before the commit
+      const renewed = (await registryEntry(acme))!;
+      expect((renewed.refreshedAt as Date).getTime()).toBe(rt.clock.now());
+      expect((renewed.registeredUntil as Date).getTime()).toBe(rt.clock.now() + 30 * DAY);
+    });
+
+    it('a registry write that fails rolls the transaction back: nothing is committed where no sweep would look', async () => {
+      let failUpserts = 1;
+      const flaky = new Proxy(ctx().datastore, {
+        get(target, property, receiver) {
+          if (property === 'upsert' && failUpserts > 0) {
+            return () => {
+              failUpserts--;
+              return Promise.reject(Object.assign(new Error('14 UNAVAILABLE: registry write lost'), { code: 14 }));
+            };
+          }
+          return Reflect.get(target, property, receiver) as unknown; // methods run on the proxy, reading through it
+        },
+      });
+      const rt = await setup({ ...ctx(), datastore: flaky });
+      const noop = rt.deferred.task('noop', () => undefined);
+      const acme = tenant('acme');
+      const order = keyIn(acme, 'Order', 'o1');
+      const placeOrder = () =>
+        rt.deferred.transaction(async (tx) => {
+          tx.save({ key: order, data: { status: 'paid' } });
+          return tx.defer(noop);
+        });
+      await expect(placeOrder()).rejects.toThrow(/registry write lost/);
+      expect((await ctx().datastore.get(order))[0]).toBeUndefined();
+      expect(await tasksIn(acme)).toEqual([]);
+      expect(await registryEntry(acme)).toBeUndefined();
+      expect(await rt.listTasks()).toEqual([]);
+
+      const deferral = await placeOrder(); // the next one registers and commits
+      expect(deferral.entityKey!.namespace).toBe(acme);
+      expect(await registryEntry(acme)).toMatchObject({ namespace: acme });
+      expect(await tasksIn(acme)).toHaveLength(1);
+    });
+
     it('the distributed sweep fans out shard tasks per namespace, with deterministic names, and its run adds them up', async () => {
       const rt = await setup(ctx(), { shards: 4 }); // entities written over 4 shards: at most 4 shard tasks a tenant
       const sweeper = installSweeper(rt.deferred, {
