@@ -29,8 +29,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          // `npm run test:load`, `npm run test:consumer`, and the unit project.
-          exclude: [...configDefaults.exclude, 'test/unit/**', 'test/load/**', 'test/consumer/**'],
+          // `npm run test:load`, `npm run test:consumer`, `npm run test:browser`, and the unit project.
+          exclude: [...configDefaults.exclude, 'test/unit/**', 'test/load/**', 'test/consumer/**', 'test/browser/**'],
           globalSetup: ['test/setup/global-emulators.ts'],
         },
       },

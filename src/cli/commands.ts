@@ -6,6 +6,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { statsCommand } from './commands/stats.js';
 import { sweepCommand } from './commands/sweep.js';
 import { jobsCommand } from './commands/jobs.js';
+import { dashboardCommand } from './commands/dashboard.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
 export const commands: CommandModule<any, any>[] = [];
@@ -15,3 +16,4 @@ commands.push(statsCommand); // deferred stats
 commands.push(inspectCommand); // deferred inspect <key>
 commands.push(devCommand); // deferred dev
 commands.push(jobsCommand); // deferred jobs list|show|enable|disable|run-now
+commands.push(dashboardCommand); // deferred dashboard

@@ -1,6 +1,6 @@
 /** Distributed sweeping: the sweep endpoint fans out one task per shard of every namespace the runtime writes to, named per run; each shard task sweeps within a budget and continues itself; run records add up the shards. */
 import { createHash } from 'node:crypto';
-import type { Datastore } from '@google-cloud/datastore';
+import type { Datastore, Key } from '@google-cloud/datastore';
 import pLimit from 'p-limit';
 import { runtimeConfigSource, runtimeEvents } from '../runtime/services.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
@@ -201,6 +201,50 @@ function encodePart(part: RunPart) {
   return Object.entries(data).map(([name, value]) => ({ name, value, excludeFromIndexes: !indexed.has(name) }));
 }
 
+/** The key of one part of a run: in the runtime's own namespace `home`, named after the run (and the part's namespace when it is another). */
+function runPartKey(datastore: Datastore, home: string, runId: string, namespace?: string): Key {
+  return datastore.key({
+    namespace: home || undefined,
+    path: [SWEEP_RUN_KIND, namespace === undefined ? runId : `${runId}-n${namespaceHash(namespace)}`],
+  });
+}
+
+/**
+ * Whole runs from a page of `_DeferredSweepRun` entities of `home` (the runtime's namespace; the dashboard reads the
+ * newest by `expireAt`): the first `limit` runs whose own part is in the page, in the page's order, each with the parts
+ * of its other namespaces, taken from the page or, when it does not hold them, looked up by key (in one call).
+ * Answers the runs and how many entities were looked up.
+ */
+export async function runsOfPage(
+  datastore: Datastore,
+  home: string,
+  entities: readonly Record<string, unknown>[],
+  limit: number,
+): Promise<{ runs: SweepRunRecord[]; lookedUp: number }> {
+  const parts = entities.map((entity) => decodePart(entity, home));
+  const own = parts.filter((part) => part.namespace === home).slice(0, limit);
+  const found = new Map(parts.filter((part) => part.namespace !== home).map((p) => [`${p.runId}/${p.namespace}`, p]));
+  const missing = own.flatMap((run) =>
+    (run.plan ?? [])
+      .filter(({ namespace }) => namespace !== home && !found.has(`${run.runId}/${namespace}`))
+      .map(({ namespace }) => ({ runId: run.runId, namespace })),
+  );
+  if (missing.length > 0) {
+    const [looked] = await datastore.get(missing.map((m) => runPartKey(datastore, home, m.runId, m.namespace)));
+    for (const part of (looked as Record<string, unknown>[]).map((e) => decodePart(e, home))) {
+      found.set(`${part.runId}/${part.namespace}`, part);
+    }
+  }
+  const runs = own.map((run) => {
+    const others = new Map<string, RunPart | undefined>();
+    for (const { namespace } of run.plan ?? []) {
+      if (namespace !== home) others.set(namespace, found.get(`${run.runId}/${namespace}`));
+    }
+    return runOf(run, others);
+  });
+  return { runs, lookedUp: missing.length };
+}
+
 /** The run as a whole, from its parts (a part not written yet: none of its shards done). */
 function runOf(home: RunPart, others: Map<string, RunPart | undefined>): SweepRunRecord {
   // Records written before runs covered several namespaces carry no plan: the runtime's own namespace only.
@@ -257,11 +301,7 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
   const namespace = () => options.namespace ?? datastore().namespace;
   const home = () => namespace() ?? '';
   /** The key of one namespace's part of a run (absent namespace: the runtime's own). */
-  const runKey = (runId: string, ns?: string) =>
-    datastore().key({
-      namespace: home() || undefined,
-      path: [SWEEP_RUN_KIND, ns === undefined ? runId : `${runId}-n${namespaceHash(ns)}`],
-    });
+  const runKey = (runId: string, ns?: string) => runPartKey(datastore(), home(), runId, ns);
   const taskOptions = (name: string) => ({
     name,
     ifExists: 'ignore' as const,

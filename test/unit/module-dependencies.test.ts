@@ -26,6 +26,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   sweeper: ['errors', 'util', 'codec', 'store', 'core', 'runtime/services', 'types'],
   'tasks-emulator': ['errors', 'util', 'clients'],
   'local-stack': ['errors', 'util', 'clients', 'core', 'runtime', 'sweeper', 'tasks-emulator', 'types'],
+  dashboard: ['errors', 'util', 'codec', 'store', 'core', 'runtime', 'jobs', 'sweeper', 'types'],
   cli: ['*'],
   index: ['*'],
 };

@@ -4,7 +4,7 @@ import { formatArgs, inspectTask } from '../../sweeper/inspect-task.js';
 import { parseDuration } from '../../util/duration.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 import { EXIT } from '../exit-codes.js';
-import { parseTaskKey } from '../key-arg.js';
+import { parseTaskKey } from '../../store/key-text.js';
 
 interface InspectArgs extends ConnectionArgs {
   key: string;

@@ -1,7 +1,7 @@
-/** Parsing the `<key>` argument of `deferred inspect`: a `_DeferredTask` name, or a key path `Kind:name/Kind:id/...`. */
+/** The text form of a task entity's key (what `deferred inspect` accepts, and the dashboard's task view): a `_DeferredTask` name, or a key path `Kind:name/Kind:id/...`. */
 import type { Datastore, Key } from '@google-cloud/datastore';
-import { InvalidArgumentError } from '../errors/index.js';
-import { TASK_KIND } from '../store/schema.js';
+import { InvalidArgumentError } from '../errors/invalid-argument.js';
+import { TASK_KIND } from './schema.js';
 
 const USAGE =
   'give a _DeferredTask name (e.g. 3f2a...c9) or a key path such as "Account:acme/_DeferredTask:3f2a...c9" (numeric ids as Kind:123, a digits-only name as Kind:"123")';

@@ -1,0 +1,142 @@
+/** `deferred dashboard`: the dashboard on loopback behind a random access token, until Ctrl-C. */
+import type { Argv, CommandModule } from 'yargs';
+import { emulatorTasksClientOptions, parseHostPort } from '../../clients/tasks-client.js';
+import { createDeferred } from '../../runtime/deferred-runtime.js';
+import { InvalidArgumentError } from '../../errors/index.js';
+import { parseDuration } from '../../util/duration.js';
+import { connect, withConnection, type ConnectionArgs } from '../connection.js';
+
+interface DashboardArgs extends ConnectionArgs {
+  host: string;
+  port: number;
+  'read-only': boolean;
+  secret?: string;
+  'handler-url'?: string;
+  queue: string[];
+  shards?: number;
+  refresh: string;
+  json: boolean;
+}
+
+export const dashboardCommand: CommandModule<object, DashboardArgs> = {
+  command: 'dashboard',
+  describe:
+    'Serve the dashboard on loopback (queues, task entities, failures, jobs, sweeps) and print its URL with an access token',
+  builder: (yargs: Argv) =>
+    withConnection(yargs)
+      .option('host', {
+        type: 'string',
+        default: '127.0.0.1',
+        describe: 'loopback address to listen on (127.0.0.1, ::1, localhost)',
+      })
+      .option('port', { type: 'number', default: 0, describe: 'port (0 = a free one)' })
+      .option('read-only', { type: 'boolean', default: false, describe: 'show everything, change nothing' })
+      .option('secret', {
+        type: 'string',
+        group: 'App:',
+        describe: "the app's signing secret, for Enable / Run now of recurring jobs [env: DEFERRED_SECRET]",
+      })
+      .option('handler-url', {
+        type: 'string',
+        group: 'App:',
+        describe: "the app's handler URL, e.g. https://worker-abc.a.run.app/_deferred [env: DEFERRED_HANDLER_URL]",
+      })
+      .option('queue', {
+        type: 'string',
+        array: true,
+        default: [] as string[],
+        describe: 'show only this queue (repeatable; default: every queue of the location)',
+      })
+      .option('shards', { type: 'number', describe: 'sweeper shards the entities are written with (default 16)' })
+      .option('refresh', {
+        type: 'string',
+        default: '10s',
+        describe: 'how often the page refreshes (counts: every 30s at most)',
+      })
+      .option('json', { type: 'boolean', default: false, describe: 'print the URL as one JSON line' })
+      .example('$0 dashboard', 'open the printed URL in a browser on this machine')
+      .example('DEFERRED_SECRET=... $0 dashboard --handler-url https://app/_deferred', 'with Enable and Run now')
+      .check((argv) => {
+        const port = argv.port as number;
+        if (!Number.isInteger(port) || port < 0 || port > 65535) {
+          throw new InvalidArgumentError(
+            `--port must be a port number from 0 to 65535 (0 = a free port), got ${String(port)}.`,
+          );
+        }
+        if (!['127.0.0.1', '::1', 'localhost'].includes(String(argv.host))) {
+          throw new InvalidArgumentError(
+            `--host must be a loopback address (127.0.0.1, ::1 or localhost), got "${String(argv.host)}": to serve the dashboard to others, mount createDashboard() in your app behind its own authorization.`,
+          );
+        }
+        const refresh = parseDuration(String(argv.refresh), '--refresh');
+        if (refresh < 500)
+          throw new InvalidArgumentError(`--refresh must be at least 500ms, got "${String(argv.refresh)}".`);
+        for (const q of argv.queue as string[]) {
+          if (!/^[A-Za-z0-9-]{1,100}$/.test(q))
+            throw new InvalidArgumentError(`--queue "${q}" is not a queue id (letters, digits, hyphens).`);
+        }
+        return true;
+      }) as unknown as Argv<DashboardArgs>,
+  handler: async (argv) => {
+    const connection = connect(argv);
+    const { v2beta3 } = await import('@google-cloud/tasks');
+    const tasksHost = argv['tasks-emulator-host'] ?? process.env.CLOUD_TASKS_EMULATOR_HOST;
+    const parsed = tasksHost ? parseHostPort(tasksHost) : undefined;
+    const tasksBeta = parsed
+      ? new v2beta3.CloudTasksClient(emulatorTasksClientOptions(parsed.host, parsed.port))
+      : new v2beta3.CloudTasksClient({ projectId: connection.projectId });
+    const secret = argv.secret ?? process.env.DEFERRED_SECRET;
+    const handlerUrl = argv['handler-url'] ?? process.env.DEFERRED_HANDLER_URL;
+    const deferred =
+      secret && handlerUrl
+        ? createDeferred({
+            projectId: connection.projectId,
+            location: connection.location,
+            handlerUrl,
+            secret,
+            datastore: connection.datastore,
+            tasks: connection.tasks,
+            ...(argv.shards ? { shards: argv.shards } : {}),
+          })
+        : undefined;
+    const { serveDashboard } = await import('../../dashboard/index.js');
+    const served = await serveDashboard({
+      host: argv.host,
+      port: argv.port,
+      deferred,
+      datastore: connection.datastore,
+      tasks: connection.tasks,
+      tasksBeta,
+      projectId: connection.projectId,
+      location: connection.location,
+      ...(connection.namespace ? { namespace: connection.namespace } : {}),
+      ...(argv.queue.length ? { queues: argv.queue } : {}),
+      ...(argv.shards ? { shards: argv.shards } : {}),
+      readOnly: argv['read-only'],
+      refreshMs: parseDuration(argv.refresh, '--refresh'),
+    });
+    if (argv.json) process.stdout.write(`${JSON.stringify({ url: served.url, origin: served.origin })}\n`);
+    else {
+      process.stdout.write(
+        [
+          `Dashboard of ${connection.describe}${argv['read-only'] ? ' (read-only)' : ''}:`,
+          '',
+          `    ${served.url}`,
+          '',
+          deferred ? '' : "Enable and Run now of recurring jobs need --secret and --handler-url (the app's).",
+          'Open the URL on this machine; the token in it is the only way in. Ctrl-C to stop.',
+          '',
+        ]
+          .filter((line, i, all) => line !== '' || all[i - 1] !== '')
+          .join('\n'),
+      );
+    }
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    await served.close();
+    await Promise.allSettled([connection.close(), tasksBeta.close()]);
+    process.exit(0);
+  },
+};

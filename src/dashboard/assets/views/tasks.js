@@ -1,0 +1,240 @@
+// @ts-check
+/** Task views: the entities of one state a page at a time, and one task as `deferred inspect` shows it. */
+import { ApiError, get } from '../api.js';
+import { bytes, duration, h, num, panel, replace, statePill, table, time, when } from '../dom.js';
+
+const STATES = ['pending', 'running', 'failed', 'done'];
+
+/**
+ * A box that opens a task by key.
+ * @param {import('../app.js').Context} ctx
+ */
+export function openTaskBox(ctx) {
+  const input = h('input', {
+    type: 'search',
+    name: 'key',
+    placeholder: 'Open a task: entity name or key path',
+    'aria-label': 'task key',
+  });
+  const form = h(
+    'form',
+    {
+      class: 'toolbar',
+      onsubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        if (input.value.trim()) ctx.go(`#/task?key=${encodeURIComponent(input.value.trim())}`);
+      },
+    },
+    input,
+    h('button', { type: 'submit' }, 'Open'),
+  );
+  return form;
+}
+
+/**
+ * Rows of task entities, each opening the task view.
+ * @param {any[]} rows
+ * @param {import('../app.js').Context} ctx
+ */
+export function taskRows(rows, ctx) {
+  return rows.map((r) =>
+    h(
+      'tr',
+      { class: 'link', 'data-key': r.key, onclick: () => ctx.go(`#/task?key=${encodeURIComponent(r.key)}`) },
+      h('td', { class: 'key', title: r.key }, r.key),
+      h('td', { class: 'mono' }, r.task),
+      h('td', null, r.queue),
+      h('td', null, statePill(r.state)),
+      h('td', { class: 'num' }, num(r.attempts)),
+      h('td', null, time(r.state === 'done' || r.state === 'failed' ? r.finishedAt : r.created)),
+      h('td', null, r.lastError ? h('span', { class: 'err' }, r.lastError) : h('span', { class: 'note' }, '-')),
+    ),
+  );
+}
+
+export const TASK_HEAD = ['key', 'task', 'queue', 'state', { text: 'attempts', num: true }, 'when', 'last error'];
+
+/**
+ * @param {HTMLElement} root
+ * @param {URLSearchParams} params
+ * @param {import('../app.js').Context} ctx
+ */
+export function mountTasks(root, params, ctx) {
+  const state = STATES.includes(params.get('state') ?? '') ? /** @type {string} */ (params.get('state')) : 'pending';
+  /** @type {(string | null)[]} */
+  const cursors = [null];
+  let page = 0;
+  const list = h('div');
+  const pager = h('div', { class: 'toolbar' });
+  replace(
+    root,
+    h(
+      'div',
+      { class: 'page-title' },
+      h('h1', null, 'Tasks'),
+      h('span', { class: 'sub' }, 'entity-backed tasks and failure records (_DeferredTask)'),
+    ),
+    h(
+      'div',
+      { class: 'toolbar' },
+      h(
+        'div',
+        { class: 'tabs' },
+        STATES.map((s) => h('a', { href: `#/tasks?state=${s}`, class: s === state ? 'active' : null }, s)),
+      ),
+      h('span', { style: null }, ' '),
+      openTaskBox(ctx),
+    ),
+    list,
+    pager,
+  );
+  async function refresh() {
+    const data = await get('tasks', { state, cursor: cursors[page] });
+    cursors[page + 1] = data.next;
+    replace(
+      list,
+      panel({
+        title: `${state[0].toUpperCase()}${state.slice(1)} tasks`,
+        sub: `page ${page + 1} · in key order · ${data.cost.billedReads} entity reads`,
+        flush: true,
+        body: table(TASK_HEAD, taskRows(data.rows, ctx), `No ${state} task entities.`),
+      }),
+    );
+    replace(
+      pager,
+      h(
+        'button',
+        {
+          type: 'button',
+          disabled: page === 0,
+          onclick: () => {
+            page--;
+            void refresh();
+          },
+        },
+        '← Previous',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          disabled: !data.next,
+          onclick: () => {
+            page++;
+            void refresh();
+          },
+        },
+        'Next →',
+      ),
+    );
+  }
+  return { refresh };
+}
+
+/** @param {[string, unknown][]} pairs */
+function kv(pairs) {
+  return h(
+    'div',
+    { class: 'kv' },
+    pairs.flatMap(([k, v]) => [h('div', null, k), h('div', { 'data-field': k }, /** @type {any} */ (v ?? '-'))]),
+  );
+}
+
+/**
+ * @param {HTMLElement} root
+ * @param {URLSearchParams} params
+ * @param {import('../app.js').Context} ctx
+ * @param {(task: any, ctx: import('../app.js').Context) => Node | null} [extraActions]
+ */
+export function mountTask(root, params, ctx, extraActions) {
+  const key = params.get('key') ?? '';
+  const body = h('div', { class: 'view' });
+  replace(
+    root,
+    h('div', { class: 'page-title' }, h('h1', null, 'Task'), h('span', { class: 'sub mono' }, key)),
+    openTaskBox(ctx),
+    body,
+  );
+  async function refresh() {
+    let t;
+    try {
+      t = await get('task', { key });
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 404 || error.status === 400)) {
+        replace(body, h('div', { class: 'banner' }, error.message));
+        return;
+      }
+      throw error;
+    }
+    const verdictTone = t.verdict.startsWith('delete') ? 'bad' : t.verdict.startsWith('re-drive') ? 'warn' : 'ok';
+    const args = t.args;
+    replace(
+      body,
+      h(
+        'div',
+        { class: 'grid-2' },
+        panel({
+          title: t.task,
+          sub: `queue ${t.queue}`,
+          actions: [statePill(t.state), extraActions ? extraActions(t, ctx) : null],
+          flush: true,
+          body: kv([
+            ['key', h('span', { class: 'mono' }, t.path)],
+            ['state', `${t.state}${t.transactional ? ' · transactional' : ''}`],
+            ['attempts', num(t.attempts)],
+            ['last error', t.lastError ? h('span', { class: 'err mono' }, t.lastError) : '-'],
+            ['created', when(t.created)],
+            ['eta', when(t.eta)],
+            ['lease until', when(t.leaseUntil)],
+            ['finished', when(t.finishedAt)],
+            ['retention', duration(t.retentionMs)],
+            ['expires', when(t.expireAt)],
+            ['shard', String(t.shard)],
+            ['payload', `${bytes(t.payloadBytes)}, ${t.encoding}, ${t.chunks} chunk(s)`],
+          ]),
+        }),
+        h(
+          'div',
+          { class: 'view' },
+          panel({
+            title: 'What a sweep would do now',
+            flush: true,
+            body: kv([
+              ['verdict', h('span', { class: `pill ${verdictTone}`, 'data-verdict': t.verdict }, t.verdict)],
+              [
+                'cloud task',
+                h(
+                  'span',
+                  null,
+                  h('span', { class: `pill ${t.cloudTask === 'exists' ? 'ok' : ''}` }, t.cloudTask),
+                  ' ',
+                  h('span', { class: 'mono note' }, t.cloudTaskName),
+                ),
+              ],
+            ]),
+          }),
+          panel({
+            title: 'Arguments',
+            sub: args.note ?? args.error ?? 'decoded (Dates, Maps, BigInts, Buffers as Node prints them)',
+            flush: true,
+            body: [
+              args.text !== null ? h('pre', { 'data-args': 'decoded' }, args.text) : null,
+              t.bound
+                ? h('details', null, h('summary', null, 'Bound environment (closure)'), h('pre', null, t.bound))
+                : null,
+              args.encoded !== null
+                ? h(
+                    'details',
+                    { open: args.text === null },
+                    h('summary', null, `Encoded JSON${args.truncated ? ' (first 64 KB)' : ''}`),
+                    h('pre', { 'data-args': 'encoded' }, args.encoded),
+                  )
+                : null,
+            ],
+          }),
+        ),
+      ),
+    );
+  }
+  return { refresh };
+}
