@@ -91,9 +91,10 @@ describe('faults: concurrent deliveries of one entity', { timeout: 60_000 }, () 
       expect(counts).toMatchObject({ lost: 0, doubleRuns: 0, livePayloadsDeleted: 0, leaks: 0 });
       for (const e of expected) expect(ledger.starts(e.id)).toBe(1);
       expect(outcomes.done).toBe(ENTITIES);
-      expect((outcomes.busy ?? 0) + (outcomes.duplicate ?? 0) + (outcomes.error ?? 0)).toBeGreaterThanOrEqual(
-        ENTITIES * COPIES,
-      );
+      // The copies are ignored as busy (leased), duplicate (done) or stale (their Cloud Task is not the entity's own),
+      // or answered with an error and retried.
+      const ignored = ['busy', 'duplicate', 'stale', 'error'].reduce((n, outcome) => n + (outcomes[outcome] ?? 0), 0);
+      expect(ignored).toBeGreaterThanOrEqual(ENTITIES * COPIES);
     });
   });
 });
