@@ -44,7 +44,7 @@ export function withOpenTelemetryRow(
   const otel = samples.others.otel!;
   return {
     figure,
-    label: 'with OpenTelemetry (SDK, every span recorded)',
+    label: 'with OpenTelemetry',
     unit,
     ours: summarize(otel),
     baseline: summarize(samples.ours),
