@@ -6,7 +6,15 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   // README examples import the package by name, as users do.
-  resolve: { alias: { 'cloud-deferred': fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
+  resolve: {
+    alias: [
+      {
+        find: /^cloud-deferred\/testing$/,
+        replacement: fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
+      },
+      { find: /^cloud-deferred$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+    ],
+  },
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,

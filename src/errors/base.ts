@@ -13,7 +13,8 @@ export type DeferredErrorCode =
   | 'UNAUTHENTICATED'
   | 'PERMANENT_TASK_FAILURE'
   | 'SINGULAR_TASK_FAILURE'
-  | 'CONFIGURATION';
+  | 'CONFIGURATION'
+  | 'RUN_LIMIT';
 
 /** Base class: every error from this package is `instanceof DeferredError` and carries a stable `code`. */
 export class DeferredError extends Error {

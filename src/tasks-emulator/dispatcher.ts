@@ -10,7 +10,14 @@ import { APP_ENGINE_USER_AGENT, HTTP_USER_AGENT, type TaskRecord } from './task-
 /** What the dispatcher needs from the emulator around it. */
 export interface DispatcherDeps {
   readonly clock: Clock;
-  readonly sender: HttpSender;
+  /** Sends an attempt: over HTTP ({@link HttpSender}), or in-process (the testing harness's in-memory backend). */
+  readonly sender: Pick<HttpSender, 'send'>;
+  /**
+   * `manual`: queues dispatch nothing by themselves; only RunTask does (the testing harness decides which task runs
+   * when). Schedules, retries and backoff are kept as usual.
+   * @default 'auto'
+   */
+  readonly dispatch?: 'auto' | 'manual';
   readonly oidc: OidcProvider;
   /** Base URL of the App Engine app (App Engine targets), if configured. */
   readonly appEngineBaseUrl: string | undefined;
@@ -78,7 +85,7 @@ export class Dispatcher {
 
   /** Dispatches every due task the queue's state, concurrency and rate limit allow, then sleeps until the next one. */
   pump(queue: QueueRecord): void {
-    if (this.stopped || queue.deleted || queue.state !== 'RUNNING') {
+    if (this.stopped || queue.deleted || queue.state !== 'RUNNING' || this.deps.dispatch === 'manual') {
       this.sleep(queue);
       return;
     }

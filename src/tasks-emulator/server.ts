@@ -72,6 +72,13 @@ export interface TasksEmulatorOptions {
    * @default 15_000
    */
   minDispatchDeadlineMs?: number;
+  /**
+   * `'manual'`: queues dispatch nothing by themselves, only RunTask does, so a test decides which task runs when (the
+   * testing harness of `cloud-deferred/testing` drives the emulator this way). Schedules, retries and backoff are
+   * kept as usual.
+   * @default 'auto'
+   */
+  dispatch?: 'auto' | 'manual';
 }
 
 /** Which client {@link RunningTasksEmulator.createClient} makes. */
@@ -139,6 +146,7 @@ export async function startTasksEmulator(options: TasksEmulatorOptions = {}): Pr
     sender,
     oidc,
     appEngineBaseUrl: options.appEngineBaseUrl,
+    dispatch: options.dispatch ?? 'auto',
     retire: (queue, task) => engine.retire(queue, task),
   });
   engine.attach(dispatcher);

@@ -27,6 +27,19 @@ const ALLOWED: Record<string, readonly string[]> = {
   'tasks-emulator': ['errors', 'util', 'clients'],
   'local-stack': ['errors', 'util', 'clients', 'core', 'runtime', 'sweeper', 'tasks-emulator', 'types'],
   dashboard: ['errors', 'util', 'codec', 'store', 'core', 'runtime', 'jobs', 'sweeper', 'types'],
+  testing: [
+    'errors',
+    'util',
+    'codec',
+    'clients',
+    'store',
+    'core',
+    'runtime/services',
+    'sweeper',
+    'tasks-emulator',
+    'local-stack',
+    'types',
+  ],
   cli: ['*'],
   index: ['*'],
 };
@@ -150,5 +163,6 @@ describe('src/ module dependencies', () => {
     expect(allowed(join(SRC, 'handler/execute.ts'), join(SRC, 'defer/enqueue.ts'))).toBe(false);
     expect(allowed(join(SRC, 'sweeper/distributed.ts'), join(SRC, 'runtime/deferred-runtime.ts'))).toBe(false);
     expect(allowed(join(SRC, 'sweeper/distributed.ts'), join(SRC, 'runtime/services.ts'))).toBe(true);
+    expect(allowed(join(SRC, 'testing/harness.ts'), join(SRC, 'runtime/deferred-runtime.ts'))).toBe(false);
   });
 });
