@@ -70,6 +70,16 @@ function taskIdOf(headers: Iterable<readonly [string, string]>): string | null {
   return null;
 }
 
+/**
+ * Closes the gRPC channels of a Datastore client the harness made (`Datastore` has no `close()`; its gapic clients,
+ * kept in `clients_` as the in-memory backend's stubs are, each have one).
+ */
+async function closeDatastoreClient(datastore: Datastore): Promise<void> {
+  const stubs = (datastore as unknown as { clients_?: Map<string, { close?: () => Promise<void> }> }).clients_;
+  if (!(stubs instanceof Map)) return;
+  await Promise.allSettled([...stubs.values()].map(async (stub) => stub.close?.()));
+}
+
 const MEMORY_ORIGIN = 'http://cloud-deferred.test';
 
 /** The in-memory world: a real `Datastore` client answered from memory, Cloud Tasks in process, the fetch handler. */
@@ -234,7 +244,7 @@ export async function emulatorWorld(settings: EmulatorWorldSettings): Promise<Ba
       await Promise.allSettled([tasks.close()]);
       await Promise.allSettled([emulator.stop(), closeServer()]);
       if (started) {
-        await datastore!.close().catch(() => undefined);
+        await closeDatastoreClient(datastore!);
         await started.stop();
       }
     },
