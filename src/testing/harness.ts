@@ -144,7 +144,10 @@ export interface TestHarness<App> {
    * horizon, recurring jobs' ticks. Returns what ran.
    */
   advance(duration: Duration, options?: RunOptions): Promise<TaskRun[]>;
-  /** Runs the sweeper over the app's namespace at the harness's time, with the app's shard count. */
+  /**
+   * Runs the sweeper at the harness's time, with the app's shard count: over the app's namespace and every namespace
+   * it wrote task entities to.
+   */
   sweep(options?: Partial<Omit<SweepOptions, 'datastore' | 'tasks'>>): Promise<SweepResult>;
   /** Stops what the harness started (emulators, servers). */
   close(): Promise<void>;
