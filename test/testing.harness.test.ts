@@ -12,6 +12,7 @@ import { defineRecurringJob } from '../src/jobs/recurring.js';
 import { TASK_KIND } from '../src/store/schema.js';
 import { createTestHarness, type HarnessEnvironment } from '../src/testing/harness.js';
 import type { TaskInfo } from '../src/types.js';
+import { clearNamespace } from './support/backends.js';
 import { describeHarness } from './support/stores.js';
 
 const SECRET = 'harness-test-secret-0123456789';
@@ -304,6 +305,29 @@ describeHarness('createTestHarness', (ctx) => {
     await h.advance('7d');
     expect((await h.sweep()).stats.deleted.done).toBe(1);
     expect(await count()).toBe(0);
+  });
+
+  it('runs a transactional task written in a tenant’s namespace there, and sweep() reclaims it there', async () => {
+    const h = await ctx().start((env) => shop(env), { now: START });
+    const home = h.datastore.namespace ?? '';
+    const tenant = `${home}-acme`;
+    try {
+      await h.app.deferred.transaction(async (tx) => {
+        tx.save({ key: h.datastore.key({ namespace: tenant, path: ['Order', 't1'] }), data: { status: 'placed' } });
+        await tx.defer(h.app.notify, 't1', 'a tenant’s order');
+      });
+      const [waiting] = await h.deferred();
+      expect(waiting).toMatchObject({ task: 'notify', args: ['t1', 'a tenant’s order'], entityBacked: true });
+      expect(waiting!.entityKey!.namespace).toBe(tenant);
+      expect((await h.drain()).map((r) => r.outcome)).toEqual(['done']);
+      await h.advance('8d'); // past the 7 days a finished task entity is kept
+      const swept = await h.sweep();
+      expect(swept.namespaces.map((n) => n.namespace)).toEqual([home, tenant]);
+      expect(swept.namespaces[1]!.stats.deleted.done).toBe(1);
+      expect((await h.datastore.runQuery(h.datastore.createQuery(tenant, TASK_KIND)))[0]).toEqual([]);
+    } finally {
+      await clearNamespace(h.datastore, tenant);
+    }
   });
 
   it('shows a paused queue’s tasks as waiting but delivers nothing from it until it is resumed', async () => {
