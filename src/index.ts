@@ -79,6 +79,24 @@ export {
   type DecodeEnvelopeOptions,
 } from './codec/index.js';
 export { createDeferred } from './runtime/deferred-runtime.js';
+export { listFailedTasks, matchingFailedTasks } from './failures/list-failed.js';
+export { readFailedTask } from './failures/read-failed.js';
+export { discardFailedTasks } from './failures/discard-failed.js';
+export type {
+  AttemptRecord,
+  DiscardOptions,
+  DiscardResult,
+  FailedTask,
+  FailedTaskFilter,
+  FailedTaskPage,
+  FailedTaskPageOptions,
+  FailedTaskSummary,
+  FailureLedger,
+  RetryOptions,
+  RetryResult,
+  StoredArguments,
+} from './types.js';
+export { formatTaskKey, parseTaskKey } from './store/key-text.js';
 export {
   createTasksClient,
   emulatorTasksClientOptions,

@@ -25,7 +25,10 @@
  *   from the parent's Cloud Task id and a sequence number, so a retried parent never forks its chain.
  * - **hop**: Cloud Tasks schedules at most 30 days ahead; a task due later is delivered at the horizon, and the
  *   handler re-schedules it (a hop) until its ETA.
- * - **retention**: how long a finished (`done` / `failed`) entity is kept for inspection before the sweeper deletes it.
+ * - **retention**: how long a finished (`done` / `failed` / `retried`) entity is kept for inspection before the sweeper
+ *   deletes it.
+ * - **failure ledger**: the `failed` records (inline and entity-backed tasks alike), with each one's attempt history;
+ *   `deferred.failures` lists, reads, replays (`retry`: once, the record becoming `retried`) and discards them.
  * - **sweeper**: the separate, sharded job that deletes finished and leaked `_DeferredTask` entities.
  */
 import type { Datastore, Key, Transaction } from '@google-cloud/datastore';
@@ -511,8 +514,8 @@ export interface DeferredConfig {
 
 // ---- sweep counts and the events for metrics -------------------------------------------------------------------
 
-/** Why an entity was deleted. */
-export type DeleteReason = 'done' | 'failed' | 'leaked' | 'expired' | 'transientKind';
+/** Why an entity was deleted (`retried`: a failure record replayed from the ledger, past its retention). */
+export type DeleteReason = 'done' | 'failed' | 'retried' | 'leaked' | 'expired' | 'transientKind';
 
 /** What one sweep (a shard, a segment of a shard, or a whole run) saw and did. In a dry run: what it would have done. */
 export interface SweepStats {
@@ -655,4 +658,283 @@ export interface Deferred {
    * deferred.on('taskFailed', (e) => failures.add(1, { task: e.task, queue: e.queue }));
    */
   on<E extends keyof DeferredEvents>(event: E, listener: (payload: DeferredEvents[E]) => void): () => void;
+  /**
+   * The failure ledger: the records of tasks that failed for good (inline and entity-backed), to list newest first
+   * with filters, read with their attempt history, replay once (`retry`) or delete (`discard`).
+   */
+  readonly failures: FailureLedger;
+}
+
+// ---- the failure ledger (`deferred.failures`) ---------------------------------------------------------------
+
+/** One attempt of a task as its record keeps it (a record keeps the last 20). */
+export interface AttemptRecord {
+  /** When the attempt ended. */
+  readonly at: Date;
+  /** 1-based attempt number (Cloud Tasks' retry count + 1). */
+  readonly attempt: number;
+  /** Cloud Tasks' retry count of the delivery (`X-CloudTasks-TaskRetryCount`). */
+  readonly retryCount: number;
+  /** The HTTP status the handler answered: 200 (done, or failed for good), 500 (retried). */
+  readonly status: number;
+  /** How the attempt ended. */
+  readonly outcome: 'done' | 'failed' | 'retry';
+  /** The error's message (truncated to 500 characters). */
+  readonly error?: string;
+  /** The error's stack (truncated to 1,500 characters). */
+  readonly stack?: string;
+  /** How long the run took, in milliseconds. */
+  readonly durationMs?: number;
+}
+
+/** Which failed tasks to list, retry or discard. Every field is optional; given ones must all match. */
+export interface FailedTaskFilter {
+  /**
+   * Only records of this registered task name (or of one of these).
+   * @default every task
+   */
+  readonly task?: string | readonly string[];
+  /**
+   * Only records of this queue id (or of one of these).
+   * @default every queue
+   */
+  readonly queue?: string | readonly string[];
+  /**
+   * Only tasks that failed at or after this time (a `Date` or epoch milliseconds).
+   * @default no lower bound
+   */
+  readonly since?: Date | number;
+  /**
+   * Only tasks that failed before this time (a `Date` or epoch milliseconds).
+   * @default no upper bound
+   */
+  readonly until?: Date | number;
+  /**
+   * Only records whose last error contains this text (case-insensitive) or matches this RegExp. It is matched against
+   * the start of the error kept in the ledger's index (about the first 1,200 characters, on one line), so that a
+   * page is read from the index alone.
+   * @default no condition on the error
+   */
+  readonly grep?: string | RegExp;
+  /**
+   * Datastore namespace of the records.
+   * @default the Datastore client's namespace
+   */
+  readonly namespace?: string;
+}
+
+/** How much one call of `list` reads. */
+export interface FailedTaskPageOptions {
+  /**
+   * Most records in the page (1-1000).
+   * @default 50
+   */
+  readonly limit?: number;
+  /** The `cursor` of the previous page, to continue after it; absent or null for the newest records. */
+  readonly cursor?: string | null;
+  /**
+   * Most index entries read for this page (1-100,000). With a filter that few records match, a page may come back
+   * shorter than `limit` (even empty) with a cursor to continue: each call does bounded work.
+   * @default 1000
+   */
+  readonly maxScan?: number;
+}
+
+/** One failed task as the list shows it, read from the ledger's index (no payload is read). */
+export interface FailedTaskSummary {
+  /** The record's key in the form `deferred inspect` and the other methods accept. */
+  readonly key: string;
+  /** The record's Datastore key. */
+  readonly entityKey: Key;
+  /** Registered task name. */
+  readonly task: string;
+  /** Queue id. */
+  readonly queue: string;
+  /** Attempts made (runs of an entity-backed task; the last attempt number of an inline one). */
+  readonly attempts: number;
+  /** When it failed for good. */
+  readonly failedAt: Date;
+  /** The last error, on one line, as far as the index keeps it. */
+  readonly lastError: string;
+  /** True when `lastError` is cut (the record has the whole error: `get`). */
+  readonly lastErrorCut: boolean;
+  /** Id of the Cloud Task that failed (the last segment of its name, as log lines give it in `taskName`). */
+  readonly cloudTaskId: string;
+  /** True for the record of an inline task (written when it failed); false for an entity-backed task's own entity. */
+  readonly inline: boolean;
+}
+
+/** One page of failed tasks, newest first. */
+export interface FailedTaskPage {
+  readonly tasks: FailedTaskSummary[];
+  /** Pass as `cursor` for the next page; null when there is nothing more. */
+  readonly cursor: string | null;
+  /** Index entries read for this page (matching or not). */
+  readonly scanned: number;
+}
+
+/** The decoded call stored in a record, or why it could not be read. */
+export type StoredArguments =
+  | {
+      /** The arguments in their encoded (JSON) form. */
+      readonly encodedArgs: unknown;
+      /** The decoded arguments (Dates, Maps, BigInts, your registered classes...), when they decode here. */
+      readonly args?: unknown[];
+      /** A closure task's bound environment, decoded. */
+      readonly bound?: unknown;
+      /** Why the arguments do not decode here (a codec this process does not register, ...). */
+      readonly decodeError?: string;
+      /** Settings that travel with the call (`maxAttempts`, `retentionMs`). */
+      readonly meta?: unknown;
+    }
+  | { readonly error: string };
+
+/** One failure record in full. */
+export interface FailedTask {
+  readonly key: string;
+  readonly entityKey: Key;
+  /** `failed`, or `retried` once it was replayed (see `retried`). */
+  readonly state: 'failed' | 'retried';
+  readonly task: string;
+  readonly queue: string;
+  /** Full name of the Cloud Task that failed. */
+  readonly cloudTaskName: string;
+  readonly inline: boolean;
+  readonly attempts: number;
+  readonly created: Date;
+  readonly eta: Date;
+  /** When it failed for good. */
+  readonly failedAt: Date | null;
+  /** The whole last error. */
+  readonly lastError: string | null;
+  /** The last attempts, oldest first (at most 20; records of earlier versions have none). */
+  readonly history: readonly AttemptRecord[];
+  /** How long the record is kept after it failed (or after its retry), in milliseconds. */
+  readonly retentionMs: number;
+  readonly expireAt: Date;
+  /** Size of the stored call in bytes (uncompressed). */
+  readonly payloadBytes: number;
+  /** The stored call: arguments decoded where they can be. */
+  readonly payload: StoredArguments;
+  /** For a retried record: the Cloud Task and entity that replay it, and when. */
+  readonly retried: { readonly cloudTaskName: string; readonly entityKey: string; readonly at: Date } | null;
+}
+
+/** Options of a retry. */
+export interface RetryOptions {
+  /**
+   * Queue id to replay into.
+   * @default the queue the task failed in
+   */
+  readonly queue?: string;
+  /**
+   * Run no earlier than this long from now. Give `delay` or `eta`, not both.
+   * @default 0 (now)
+   */
+  readonly delay?: Duration;
+  /** Run no earlier than this time. Give `delay` or `eta`, not both. @default now */
+  readonly eta?: Date | number;
+  /**
+   * Decide and report (with the Cloud Task names a retry would create), change nothing.
+   * @default false
+   */
+  readonly dryRun?: boolean;
+  /**
+   * Retries in flight at once when several are asked for.
+   * @default 4
+   */
+  readonly concurrency?: number;
+}
+
+/** What a retry did with one record. */
+export interface RetryResult {
+  /** The record, in the form `deferred inspect` accepts. */
+  readonly key: string;
+  /**
+   * `retried`: marked retried and its replay created (see `enqueued`); `would-retry`: a dry run's answer;
+   * `already-retried`: an earlier retry replayed it (the Cloud Task that did is in `cloudTaskName`), so nothing ran
+   * again; `not-failed`: the record is in another state (`state`); `missing`: no record at that key; `error`: nothing
+   * changed (`error` says why).
+   */
+  readonly status: 'retried' | 'would-retry' | 'already-retried' | 'not-failed' | 'missing' | 'error';
+  readonly task?: string;
+  /** The replay's Cloud Task (full name). */
+  readonly cloudTaskName?: string;
+  /** The replay's `_DeferredTask` entity, in the form `deferred inspect` accepts. */
+  readonly entityKey?: string;
+  /** When the record was retried. */
+  readonly retriedAt?: Date;
+  /** For `not-failed`: the record's state. */
+  readonly state?: string;
+  /**
+   * For `retried`: false when the record is marked retried but creating its Cloud Task failed (`error`); the replay's
+   * entity is then the outbox, and the sweeper creates the task (re-drive) once its ETA + grace has passed.
+   */
+  readonly enqueued?: boolean;
+  readonly error?: string;
+}
+
+/** Options of a discard. */
+export interface DiscardOptions {
+  /**
+   * Decide and report, delete nothing.
+   * @default false
+   */
+  readonly dryRun?: boolean;
+}
+
+/** What a discard did with one record. */
+export interface DiscardResult {
+  readonly key: string;
+  /**
+   * `discarded`: the record and its payload chunks are deleted; `would-discard`: a dry run's answer; `not-failed`:
+   * the entity is not a failure record (`state`), so it was left alone (a live task's payload is never deleted);
+   * `missing`: nothing at that key; `error`: nothing changed.
+   */
+  readonly status: 'discarded' | 'would-discard' | 'not-failed' | 'missing' | 'error';
+  readonly task?: string;
+  readonly state?: string;
+  readonly error?: string;
+}
+
+/**
+ * The failure ledger of a runtime instance (`deferred.failures`): the records of tasks that failed for good, which
+ * Cloud Tasks no longer holds. List them, read one, replay (retry) or discard them; the CLI (`deferred failed`,
+ * `deferred retry`, `deferred discard`) and the dashboard call these methods.
+ */
+export interface FailureLedger {
+  /**
+   * A page of failed tasks, newest first, from the ledger's index (no payload is read; no composite index is needed).
+   *
+   * @example
+   * let cursor: string | null = null;
+   * do {
+   *   const page = await deferred.failures.list({ task: 'sendReport', since: Date.now() - 3_600_000 }, { cursor });
+   *   for (const failed of page.tasks) console.log(failed.failedAt, failed.key, failed.lastError);
+   *   cursor = page.cursor;
+   * } while (cursor);
+   */
+  list(filter?: FailedTaskFilter, page?: FailedTaskPageOptions): Promise<FailedTaskPage>;
+  /** Every failed task matching `filter`, newest first, page after page. */
+  matching(filter?: FailedTaskFilter): AsyncIterable<FailedTaskSummary>;
+  /** One failure record (`failed` or `retried`) with its history and decoded arguments; undefined when there is none. */
+  get(key: Key | string, options?: { readonly namespace?: string }): Promise<FailedTask | undefined>;
+  /**
+   * Replays failed tasks: each record's stored call is deferred again (entity-backed, in the record's namespace) with
+   * its original queue, headers, dispatch deadline, `maxAttempts` and retention unless `options` override the queue or
+   * the timing, and the record becomes `retried` with the new Cloud Task's name, in the same transaction that checks
+   * it is still `failed`. Retrying a record twice, or from two processes at once, replays it once. Each key gets one
+   * result, in order.
+   *
+   * @example
+   * const [result] = await deferred.failures.retry('failed.default.1234567890123456789');
+   * // { status: 'retried', cloudTaskName: 'projects/.../tasks/1234567890123456789-r1', ... }
+   */
+  retry(keys: Key | string | readonly (Key | string)[], options?: RetryOptions): Promise<RetryResult[]>;
+  /** {@link FailureLedger.retry} of every failed task matching `filter` (all pages). */
+  retryMatching(filter: FailedTaskFilter, options?: RetryOptions): Promise<RetryResult[]>;
+  /** Deletes failure records (`failed` or `retried`) and their payload chunks now. Never touches another state. */
+  discard(keys: Key | string | readonly (Key | string)[], options?: DiscardOptions): Promise<DiscardResult[]>;
+  /** {@link FailureLedger.discard} of every failed task matching `filter` (all pages). */
+  discardMatching(filter: FailedTaskFilter, options?: DiscardOptions): Promise<DiscardResult[]>;
 }

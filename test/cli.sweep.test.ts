@@ -57,7 +57,7 @@ describeStorage('deferred sweep / stats / inspect', (ctx) => {
     expect(result).toMatchObject({ dryRun: false, shards: 16 });
     expect(result.stats).toEqual({
       scanned: 6,
-      deleted: { done: 2, failed: 1, leaked: 1, expired: 0, transientKind: 0 },
+      deleted: { done: 2, failed: 1, retried: 0, leaked: 1, expired: 0, transientKind: 0 },
       redriven: 1,
       kept: 1,
       errors: 0,

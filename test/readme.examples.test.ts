@@ -10,6 +10,8 @@ import { recordTaskMetrics } from '../examples/metrics.js';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { PermanentTaskFailure } from '../src/errors/index.js';
+import { replayFailedReports } from '../examples/failures.js';
+import { taskIdOf } from '../src/core/task-names.js';
 import { freePort } from '../src/local-stack/index.js';
 import { ManualClock, startTasksEmulator } from '../src/tasks-emulator/index.js';
 import { TASK_KIND } from '../src/store/schema.js';
@@ -92,6 +94,33 @@ describe('README examples', () => {
       await rt.advance();
       const [failed] = await datastore.runQuery(datastore.createQuery(TASK_KIND));
       expect(failed.map((f) => f.lastError)).toEqual(['PermanentTaskFailure: amount must be positive, got 0']);
+    });
+
+    it('failures: lists why a task failed, replays it once', async () => {
+      const rt = await setup(ctx());
+      let broken = true;
+      const sent: string[] = [];
+      const sendReport = rt.deferred.task(
+        'sendReport',
+        (user: string) => {
+          if (broken) throw new Error(`SMTP 451 for ${user}`);
+          sent.push(user);
+        },
+        { maxAttempts: 2 },
+      );
+      const since = rt.clock.now();
+      const deferral = await sendReport.defer('u1');
+      await rt.advance();
+      await rt.advance(60_000);
+      broken = false;
+      const key = `failed.${rt.queue}.${taskIdOf(deferral.cloudTaskName!)}`;
+      expect(await replayFailedReports(rt.deferred, since)).toEqual([
+        `${key}: 2 attempts, the last answered 200: Error: SMTP 451 for u1 (gave up after 2 of 2 attempts)`,
+        `retried ${key} as ${deferral.cloudTaskName}-r1`,
+      ]);
+      await rt.advance();
+      expect(sent).toEqual(['u1']);
+      expect(await replayFailedReports(rt.deferred, since)).toEqual([]); // nothing failed is left
     });
 
     it('classes: a method runs on the instance loaded from its key', async () => {

@@ -9,6 +9,13 @@ export interface EnvelopeMeta {
   maxAttempts?: number;
   /** Retention of the failure record of an inline task; absent = the default (7 days). */
   retentionMs?: number;
+  /**
+   * The defer's own headers, when it has any: an inline task's failure record has no stored request, so a retry from
+   * the failure ledger restores them from here. The handler ignores them.
+   */
+  headers?: Record<string, string>;
+  /** The defer's dispatch deadline, when it set one (for a retry, like `headers`). */
+  dispatchDeadlineMs?: number;
 }
 
 /** What the codec needs to know. */

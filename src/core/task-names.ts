@@ -64,6 +64,18 @@ export function hopTaskId(currentId: string): string {
   return derived(currentId, 'h1');
 }
 
+/**
+ * The deterministic id of the Cloud Task that replays a failed task (`x` -> `x-r1`; a replay's own failure -> `x-r2`;
+ * a hop suffix is dropped first, so `x-r1-h2` -> `x-r2`). Each failure record is replayed at most once, so its replay's
+ * name is used once, and a dry run can say it in advance.
+ */
+export function retryTaskId(failedId: string): string {
+  const base = failedId.replace(/-h\d+$/, '');
+  const match = /^(.*)-r(\d+)$/.exec(base);
+  if (match) return derived(match[1]!, `r${Number(match[2]) + 1}`);
+  return derived(base, 'r1');
+}
+
 /** `projects/<p>/locations/<l>/queues/<q>`. */
 export function queuePath(projectId: string, location: string, queue: string): string {
   return `projects/${projectId}/locations/${location}/queues/${queue}`;

@@ -240,6 +240,9 @@ export class Deferrer {
     const meta: EnvelopeMeta = {};
     if (options.maxAttempts !== null) meta.maxAttempts = options.maxAttempts;
     if (options.retentionMs !== DEFAULT_RETENTION_MS) meta.retentionMs = options.retentionMs;
+    // What a retry from the failure ledger restores (an inline task's record keeps no request).
+    if (Object.keys(options.headers).length > 0) meta.headers = { ...options.headers };
+    if (options.dispatchDeadlineMs !== null) meta.dispatchDeadlineMs = options.dispatchDeadlineMs;
     const envelope = encodeCall(definition.name, args, bound, meta, this.codec);
     const current = currentRunContext();
     const found = config.openTelemetry ? telemetry() : null;

@@ -4,6 +4,7 @@ import { createTaskOnce, isNotFound } from '../core/cloud-task-calls.js';
 import { SCHEDULE_HORIZON_MS, buildCreateTaskRequest, storedRequest } from '../core/cloud-task-request.js';
 import { TaskAlreadyExistsError } from '../errors/runtime.js';
 import { log } from '../core/logger.js';
+import { formatTaskKey } from '../store/key-text.js';
 import {
   chunkKeys,
   packPayload,
@@ -99,8 +100,9 @@ export class Enqueuer {
 
   /**
    * Plans an entity-backed deferral: the entity (state `pending`, the Cloud Task's name and request chosen now) and
-   * the request whose body carries only the entity's key. `parent` places the entity in a caller's entity group;
-   * `packed` is the payload already compressed (by default it is compressed here, synchronously).
+   * the request whose body carries only the entity's key. `parent` places the entity in a caller's entity group
+   * (else it is a root entity, in `namespace` when given); `packed` is the payload already compressed (by default it
+   * is compressed here, synchronously).
    */
   planEntityTask(
     prepared: PreparedDefer,
@@ -108,12 +110,13 @@ export class Enqueuer {
     parent: Key | null,
     transactional: boolean,
     packed: PackedPayload = packPayload(prepared.envelope),
+    namespace?: string,
   ): PlannedEntityTask {
     const { options } = prepared;
     const config = this.config;
     const nowMs = config.clock.now();
     const entityName = randomId();
-    const key = taskKey(config.datastore, entityName, parent);
+    const key = taskKey(config.datastore, entityName, parent, namespace);
     const parentPath = this.queuePath(options.queue);
     const body = encodeRefEnvelope(prepared.task, key, prepared.meta);
     const request = buildCreateTaskRequest(config.target, {
@@ -200,6 +203,7 @@ export class Enqueuer {
         message: `could not delete the entity of a task that was not created; the sweeper will: ${String(cleanup)}`,
         task: planned.deferral.task,
         taskName: planned.deferral.cloudTaskName ?? undefined,
+        entityKey: formatTaskKey(planned.deferral.entityKey!),
       }),
     );
   }

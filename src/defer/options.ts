@@ -20,6 +20,11 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const RESERVED_HEADER =
   /^(content-type|content-length|authorization|host|user-agent|traceparent|x-cloudtasks-.*|x-appengine-.*|x-deferred-.*)$/i;
 
+/** True for a header the runtime or Cloud Tasks sets itself (a task may not set it). */
+export function isReservedHeader(name: string): boolean {
+  return RESERVED_HEADER.test(name);
+}
+
 /** The concrete options of one defer. */
 export interface ResolvedDeferOptions {
   readonly queue: string;

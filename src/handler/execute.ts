@@ -25,7 +25,10 @@ import { BadEnvelopeError } from '../errors/payload.js';
 import { UnauthenticatedError } from '../errors/runtime.js';
 import { PermanentTaskFailure, SingularTaskFailure } from '../errors/task-failures.js';
 import { DEFAULT_DISPATCH_DEADLINE_MS } from '../core/config.js';
-import { DEFAULT_RETENTION_MS, TASK_KIND } from '../store/schema.js';
+import { appendAttemptLog, attemptLogKey, deleteAttemptLog, readAttemptLog } from '../store/attempt-log.js';
+import { appendHistory, attemptRecord } from '../store/history.js';
+import { formatTaskKey } from '../store/key-text.js';
+import { DEFAULT_RETENTION_MS, TASK_KIND, type AttemptRecord } from '../store/schema.js';
 import {
   claimTask,
   completeTask,
@@ -459,9 +462,10 @@ export class TaskExecutor {
   }
 
   /** Ends a run: its span, its log line. */
-  private endRun(run: Run, outcome: RunOutcome, error: unknown, startedMs: number): void {
+  /** `logged`: what the run's log line says about the delivery (an inline failure's line names its failure record). */
+  private endRun(run: Run, outcome: RunOutcome, error: unknown, startedMs: number, logged = run.info): void {
     if (run.span) endRunSpan(run.span, outcome, error);
-    this.logRun(run.info, outcome, error, startedMs);
+    this.logRun(logged, outcome, error, startedMs);
     const events = this.deps.events;
     const event = ENDED[outcome.kind];
     if (events?.has(event)) {
@@ -494,6 +498,25 @@ export class TaskExecutor {
     });
   }
 
+  /** The history entry of an attempt that ended with `outcome` (`attempt`: the entity's own run count, if any). */
+  private attemptOf(info: TaskInfo, ended: Ended, startedMs: number, attempt = info.attempt): AttemptRecord {
+    const { outcome, error } = ended;
+    const stack =
+      error instanceof Error && !(error instanceof SingularTaskFailure) && outcome.kind !== 'done'
+        ? error.stack
+        : undefined;
+    return attemptRecord({
+      at: new Date(this.deps.config.clock.now()),
+      attempt,
+      retryCount: info.retryCount,
+      status: TaskExecutor.respond(outcome).status,
+      outcome: outcome.kind,
+      ...(outcome.kind === 'done' ? {} : { error: outcome.error }),
+      ...(stack === undefined ? {} : { stack }),
+      durationMs: Math.max(0, Date.now() - startedMs),
+    });
+  }
+
   private logSkip(info: TaskInfo, severity: LogSeverity, message: string, outcome: string): void {
     log(this.deps.config.logger, { severity, message, ...deliveryFields(info), outcome });
   }
@@ -510,22 +533,75 @@ export class TaskExecutor {
     const run = await this.startRun(delivered);
     const { info } = run;
     const admitted = this.admit(info);
-    const { outcome, error } = 'outcome' in admitted ? admitted : await this.attempt(admitted.definition, run, parsed);
-    this.endRun(run, outcome, error, startedMs);
-    if (outcome.kind === 'failed') await this.recordInlineFailure(info, body, outcome.error, parsed.meta.retentionMs);
+    const ended = 'outcome' in admitted ? admitted : await this.attempt(admitted.definition, run, parsed);
+    const { outcome, error } = ended;
+    const logName = `${info.queue}.${taskIdOf(info.cloudTaskName)}`;
+    // A permanent failure's line names the failure record it writes (`failed.<queue>.<id>`), for `deferred inspect`.
+    const recordKey =
+      outcome.kind === 'failed'
+        ? taskKey(this.deps.config.datastore, inlineFailureName(info.queue, taskIdOf(info.cloudTaskName)))
+        : null;
+    this.endRun(run, outcome, error, startedMs, recordKey ? { ...info, entityKey: recordKey } : info);
+    if (outcome.kind === 'failed') {
+      await this.recordInlineFailure(
+        info,
+        body,
+        outcome.error,
+        parsed.meta.retentionMs,
+        this.attemptOf(info, ended, startedMs),
+      );
+    } else if (outcome.kind === 'retry') {
+      await this.logInlineAttempt(info, logName, this.attemptOf(info, ended, startedMs));
+    } else if (info.retryCount > 0) {
+      // Done after failed attempts: their log is no longer needed (best effort; the sweeper reclaims it by age).
+      await deleteAttemptLog(this.deps.config.datastore, attemptLogKey(this.deps.config.datastore, logName)).catch(
+        () => undefined,
+      );
+    }
     return TaskExecutor.respond(outcome);
   }
 
-  /** Writes a `failed` `_DeferredTask` record of an inline task (with its payload), for inspection; swept after retention. */
+  /** Appends a failed attempt of an inline task that will be retried to its attempt log (see store/attempt-log.ts). */
+  private async logInlineAttempt(info: TaskInfo, logName: string, attempt: AttemptRecord): Promise<void> {
+    const { config } = this.deps;
+    try {
+      const key = attemptLogKey(config.datastore, logName);
+      await appendAttemptLog(
+        config.datastore,
+        key,
+        info.task,
+        attempt,
+        new Date(config.clock.now() + config.expireAfterMs),
+      );
+    } catch (caught) {
+      log(config.logger, {
+        severity: 'WARNING',
+        message: `could not log the failed attempt of task ${info.task} (its failure record will miss it): ${describeError(caught)}`,
+        ...deliveryFields(info),
+      });
+    }
+  }
+
+  /**
+   * Writes a `failed` `_DeferredTask` record of an inline task (with its payload and its attempt history: the logged
+   * earlier attempts and this one), for inspection and replay; swept after retention.
+   */
   private async recordInlineFailure(
     info: TaskInfo,
     body: Buffer,
     lastError: string,
     retentionMs: number | undefined,
+    attempt: AttemptRecord,
   ): Promise<void> {
     const { config } = this.deps;
     const nowMs = config.clock.now();
+    const logName = `${info.queue}.${taskIdOf(info.cloudTaskName)}`;
     const key = taskKey(config.datastore, inlineFailureName(info.queue, taskIdOf(info.cloudTaskName)));
+    const logKey = attemptLogKey(config.datastore, logName);
+    let earlier: AttemptRecord[] = [];
+    if (info.retryCount > 0) {
+      earlier = await readAttemptLog(config.datastore, logKey).catch(() => []);
+    }
     try {
       await saveTask(
         config.datastore,
@@ -541,17 +617,19 @@ export class TaskExecutor {
             etaMs: info.eta?.getTime() ?? nowMs,
             retentionMs: retentionMs ?? DEFAULT_RETENTION_MS,
           },
-          { attempts: info.attempt, lastError },
+          { attempts: info.attempt, lastError, history: appendHistory(earlier, attempt) },
           { nowMs, shards: config.shards, expireAfterMs: config.expireAfterMs },
           packPayload(body),
         ),
       );
+      if (info.retryCount > 0) await deleteAttemptLog(config.datastore, logKey).catch(() => undefined);
     } catch (caught) {
       log(config.logger, {
         severity: 'ERROR',
         message: `could not record the failure of task ${info.task}: ${describeError(caught)}`,
         task: info.task,
         taskName: info.cloudTaskName,
+        entityKey: formatTaskKey(key),
       });
     }
   }
@@ -704,7 +782,14 @@ export class TaskExecutor {
     }
     const { outcome, error } = ended;
     this.endRun(run, outcome, error, startedMs);
-    const owned = await completeTask(config.datastore, task.key, task.attempts, outcome, config.clock.now());
+    const owned = await completeTask(
+      config.datastore,
+      task.key,
+      task.attempts,
+      outcome,
+      config.clock.now(),
+      this.attemptOf(info, ended, startedMs, task.attempts),
+    );
     if (!owned) {
       this.logSkip(
         info,
@@ -775,9 +860,22 @@ function retryOrGiveUp(error: string, info: TaskInfo): RunOutcome {
   return { kind: 'retry', error };
 }
 
-/** The log fields that say which delivery a line is about. */
+/**
+ * The log fields that say which delivery a line is about; for an entity-backed task also its entity, as `entityKey`
+ * in the form `deferred inspect` accepts (and `namespace` when it is not the default one).
+ */
 function deliveryFields(info: TaskInfo): Pick<LogEntry, 'task' | 'taskName' | 'attempt' | 'queue'> {
-  return { task: info.task, taskName: info.cloudTaskName, attempt: info.attempt, queue: info.queue };
+  const fields: Record<string, unknown> = {
+    task: info.task,
+    taskName: info.cloudTaskName,
+    attempt: info.attempt,
+    queue: info.queue,
+  };
+  if (info.entityKey) {
+    fields.entityKey = formatTaskKey(info.entityKey);
+    if (info.entityKey.namespace) fields.namespace = info.entityKey.namespace;
+  }
+  return fields as Pick<LogEntry, 'task' | 'taskName' | 'attempt' | 'queue'>;
 }
 
 function unknownTaskMessage(name: string): string {

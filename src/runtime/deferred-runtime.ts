@@ -1,10 +1,13 @@
-/** The composition root: `createDeferred` wires the configuration, the task registry, the deferring side (`defer/`) and the serving side (`handler/`: executor and HTTP adapters) into one runtime instance. */
+/** The composition root: `createDeferred` wires the configuration, the task registry, the deferring side (`defer/`), the serving side (`handler/`: executor and HTTP adapters) and the failure ledger (`failures/`) into one runtime instance. */
 import { resolveConfig, type ResolvedConfig } from '../core/config.js';
 import { TaskRegistry } from '../core/task-registry.js';
 import { telemetry } from '../core/telemetry.js';
 import { EventHub } from '../core/events.js';
 import { Deferrer } from '../defer/deferrer.js';
+import { Enqueuer } from '../defer/enqueue.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
+import { createFailureLedger } from '../failures/failure-ledger.js';
+import type { FailureLedger } from '../types.js';
 import { TaskExecutor } from '../handler/execute.js';
 import { fetchHandler } from '../handler/fetch.js';
 import { nodeHandler } from '../handler/node.js';
@@ -58,6 +61,7 @@ export class DeferredRuntime implements Deferred {
   /** The adapters, built on first use (after the configuration is resolved) and then kept: one route cache each. */
   private nodeAdapter: NodeHandler | undefined;
   private fetchAdapter: FetchHandler | undefined;
+  private failureLedger: FailureLedger | undefined;
 
   constructor(
     private readonly configSource: () => ResolvedConfig,
@@ -142,5 +146,15 @@ export class DeferredRuntime implements Deferred {
 
   on<E extends keyof DeferredEvents>(event: E, listener: (payload: DeferredEvents[E]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  // ---- the failure ledger ----------------------------------------------------------------------------------------
+
+  get failures(): FailureLedger {
+    this.failureLedger ??= createFailureLedger(() => {
+      const config = this.config;
+      return { config, enqueuer: new Enqueuer(config), namespaces: this.namespaces };
+    });
+    return this.failureLedger;
   }
 }

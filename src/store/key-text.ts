@@ -1,4 +1,4 @@
-/** The text form of a task entity's key (what `deferred inspect` accepts, and the dashboard's task view): a `_DeferredTask` name, or a key path `Kind:name/Kind:id/...`. */
+/** The text form of a task entity's key (what `deferred inspect` accepts, log lines carry, and the dashboard's task view shows): a `_DeferredTask` name, or a key path `Kind:name/Kind:id/...`. */
 import type { Datastore, Key } from '@google-cloud/datastore';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { TASK_KIND } from './schema.js';
@@ -33,4 +33,37 @@ export function parseTaskKey(datastore: Datastore, text: string, namespace?: str
     );
   }
   return datastore.key({ namespace: namespace || undefined, path: path as never });
+}
+
+/** One path element's id in the text form: numeric ids as digits, names as they are unless they would read as an id. */
+function idText(key: Key): string {
+  if (key.name !== undefined) {
+    const name = String(key.name);
+    return /^\d+$/.test(name) || name.includes('/') || name.includes(':') ? `"${name}"` : name;
+  }
+  return String(key.id);
+}
+
+/**
+ * The text form of a key that {@link parseTaskKey} reads back: a root `_DeferredTask` entity by its name, anything else
+ * as its path (`Account:acme/_DeferredTask:3f2a...`). The namespace is not part of it (`--namespace`).
+ */
+export function formatTaskKey(key: Key): string {
+  if (
+    !key.parent &&
+    key.kind === TASK_KIND &&
+    key.name !== undefined &&
+    idText(key) === key.name &&
+    !key.name.includes(':')
+  ) {
+    return key.name;
+  }
+  const parts: string[] = [];
+  for (let k: Key | undefined = key; k; k = k.parent) parts.unshift(`${k.kind}:${idText(k)}`);
+  return parts.join('/');
+}
+
+/** A key given as a `Key` or in its text form, as a `Key` of this client (in `namespace` for text). */
+export function toTaskKey(datastore: Datastore, key: Key | string, namespace?: string): Key {
+  return typeof key === 'string' ? parseTaskKey(datastore, key, namespace ?? datastore.namespace) : key;
 }

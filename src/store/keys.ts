@@ -1,4 +1,4 @@
-/** Datastore key helpers: stable ids for maps and logs, readable paths, entity-group roots (all from the codec's one walk of a key's ancestry). */
+/** Datastore key helpers: stable ids for maps, entity-group roots (all from the codec's one walk of a key's ancestry). */
 import type { Key } from '@google-cloud/datastore';
 import { keyChain } from '../codec/datastore-key.js';
 
@@ -6,13 +6,6 @@ import { keyChain } from '../codec/datastore-key.js';
 export function keyId(key: Key): string {
   const parts = keyChain(key).map((k) => `${k.kind}:${k.name !== undefined ? `"${k.name}"` : String(k.id)}`);
   return `${key.namespace ?? ''}/${parts.join('/')}`;
-}
-
-/** Readable form of a key path for logs and the CLI: `Account:acme/_DeferredTask:abc`. */
-export function keyPath(key: Key): string {
-  return keyChain(key)
-    .map((k) => `${k.kind}:${k.name ?? String(k.id)}`)
-    .join('/');
 }
 
 /** The root of a key's entity group (its top ancestor, or the key itself). */

@@ -1,5 +1,8 @@
 /** The shape of the transient entities cloud-deferred writes (`_DeferredTask` and its chunks), shared by the runtime and the sweeper. */
 import type { WholeNumberRange } from '../util/whole-number.js';
+import type { AttemptRecord } from '../types.js';
+
+export type { AttemptRecord };
 
 /** Kind of the entity that backs a task: its payload (when spilled or transactional) and its state machine. */
 export const TASK_KIND = '_DeferredTask';
@@ -12,6 +15,11 @@ export const SWEEP_RUN_KIND = '_DeferredSweepRun';
  * task entities (a transactional defer into a tenant's entity group). Kept in the runtime's own namespace.
  */
 export const NAMESPACE_KIND = '_DeferredNamespace';
+/**
+ * Kind of the attempt log of an inline task that failed and will be retried (its earlier attempts' outcomes, folded into
+ * the failure record if it fails for good). Transient: it carries `expireAt` and is swept by age.
+ */
+export const ATTEMPTS_KIND = '_DeferredAttempts';
 /** Every kind this package creates starts with this prefix; the sweeper also sweeps other such kinds that carry `expireAt`. */
 export const TRANSIENT_PREFIX = '_';
 
@@ -25,8 +33,22 @@ export const CHUNK_BYTES = 900 * 1024;
 /**
  * The state machine of an entity-backed task. Changes happen in Datastore transactions:
  * `pending` -> `running` (with a lease) -> `done` | `failed`; a failed attempt that will be retried goes back to `pending`.
+ * A `failed` record (of any task, inline ones too) becomes `retried` when it is replayed from the failure ledger; it is
+ * finished like `done` and `failed`, and swept after its retention.
  */
-export type TaskState = 'pending' | 'running' | 'done' | 'failed';
+export type TaskState = 'pending' | 'running' | 'done' | 'failed' | 'retried';
+
+/** The states in which a record never runs again: swept once their retention has passed. */
+export const FINISHED_STATES: readonly TaskState[] = ['done', 'failed', 'retried'];
+
+/** Attempts a record keeps: the last 20. */
+export const HISTORY_LIMIT = 20;
+/** Characters of an error message kept per attempt. */
+export const ERROR_CHARS = 500;
+/** Characters of a stack kept per attempt. */
+export const STACK_CHARS = 1500;
+/** Characters of `lastError` kept (an entity is at most 1 MiB, and a huge message must not make the record unwritable). */
+export const LAST_ERROR_CHARS = 4000;
 
 /**
  * Properties of a `_DeferredTask` entity. Indexed: `state`, `shard`, `ageKey`, `expireAt`. Everything else is written
@@ -76,6 +98,14 @@ export interface DeferredTaskEntity {
   encoding: 'gzip' | 'identity';
   /** Size of the uncompressed payload in bytes. */
   payloadBytes: number;
+  /** The last attempts' outcomes, oldest first (stored as JSON, not indexed). Absent on entities of earlier versions. */
+  history?: readonly AttemptRecord[];
+  /** When `retried`: the full name of the Cloud Task that replays it. */
+  retriedAs?: string | null;
+  /** When `retried`: when it was replayed (its retention runs from then). */
+  retriedAt?: Date | null;
+  /** When `retried`: the key of the `_DeferredTask` entity that carries the replay, in the form `inspect` accepts. */
+  retriedEntity?: string | null;
 }
 
 /** Properties of a `_DeferredTaskChunk` entity (key: child of its task entity, numeric id = 1-based index). */
@@ -89,8 +119,12 @@ export interface DeferredTaskChunkEntity {
   expireAt: Date;
 }
 
-/** Indexed properties of a `_DeferredTask`; the others go into `excludeFromIndexes`. */
-export const INDEXED_TASK_PROPERTIES = ['state', 'shard', 'ageKey', 'expireAt'] as const;
+/**
+ * Indexed properties of a `_DeferredTask`; the others go into `excludeFromIndexes`. `failedKey` and `failedTaskId` are
+ * the failure ledger's index (see failed-index.ts): written only on `failed` (and, for `failedTaskId`, `retried`)
+ * records, derived from the record when it is written.
+ */
+export const INDEXED_TASK_PROPERTIES = ['state', 'shard', 'ageKey', 'expireAt', 'failedKey', 'failedTaskId'] as const;
 
 const SHARD_DIGITS = 4;
 const TIME_DIGITS = 15;

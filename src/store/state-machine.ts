@@ -2,14 +2,15 @@
 import type { Datastore, Key } from '@google-cloud/datastore';
 import { chunkKeys, fromEntity, taskEntityData, withoutKey, type StoredTask } from './task-entity.js';
 import { inTransaction, isTransient } from './in-transaction.js';
-import { finishedAgeKey, finishedDueMs, type DeferredTaskEntity } from './schema.js';
+import { appendHistory, boundedError } from './history.js';
+import { finishedAgeKey, finishedDueMs, type AttemptRecord, type DeferredTaskEntity } from './schema.js';
 
 /** What a delivery may do with a task entity in its current state. */
 export type ClaimDecision =
   /** Run it: the entity becomes `running` with these changes. */
   | { readonly kind: 'run'; readonly next: DeferredTaskEntity }
   /** It already finished; a duplicate delivery runs nothing. */
-  | { readonly kind: 'finished'; readonly state: 'done' | 'failed' }
+  | { readonly kind: 'finished'; readonly state: 'done' | 'failed' | 'retried' }
   /** Another delivery holds the lease. */
   | { readonly kind: 'busy'; readonly leaseUntil: Date }
   /** A delivery of a Cloud Task scheduled at the 30-day horizon, before the task's ETA: hop forward, run nothing. */
@@ -46,7 +47,10 @@ export function decideClaim(
   leaseMs: number,
   schedule: DeliverySchedule = { scheduledMs: nowMs, notBeforeMs: null },
 ): ClaimDecision {
-  if (task.state === 'done' || task.state === 'failed') return { kind: 'finished', state: task.state };
+  // A retried record was replayed under another Cloud Task: a late delivery of its own runs nothing.
+  if (task.state === 'done' || task.state === 'failed' || task.state === 'retried') {
+    return { kind: 'finished', state: task.state };
+  }
   if (task.state === 'running' && task.leaseUntil && task.leaseUntil.getTime() > nowMs) {
     return { kind: 'busy', leaseUntil: task.leaseUntil };
   }
@@ -73,13 +77,14 @@ export type RunOutcome =
 /**
  * The entity after a run that claimed it as attempt `claimedAttempts` (pure). Null when the run no longer owns the
  * entity (another delivery took over after the lease ended, or it finished meanwhile): then nothing is written.
- * A done task keeps its record but drops its payload.
+ * A done task keeps its record but drops its payload. `attempt`, when given, is appended to the record's history.
  */
 export function decideCompletion(
   task: DeferredTaskEntity,
   claimedAttempts: number,
   outcome: RunOutcome,
   nowMs: number,
+  attempt?: AttemptRecord,
 ): DeferredTaskEntity | null {
   if (task.state !== 'running' || task.attempts !== claimedAttempts) return null;
   const finished = {
@@ -87,13 +92,14 @@ export function decideCompletion(
     finishedAt: new Date(nowMs),
     ageKey: finishedAgeKey(task.shard, finishedDueMs(task, nowMs)),
   };
+  const history = attempt ? { history: appendHistory(task.history, attempt) } : {};
   switch (outcome.kind) {
     case 'done':
-      return { ...task, ...finished, state: 'done', payload: Buffer.alloc(0), chunks: 0 };
+      return { ...task, ...finished, ...history, state: 'done', payload: Buffer.alloc(0), chunks: 0 };
     case 'failed':
-      return { ...task, ...finished, state: 'failed', lastError: outcome.error };
+      return { ...task, ...finished, ...history, state: 'failed', lastError: boundedError(outcome.error) };
     case 'retry':
-      return { ...task, state: 'pending', leaseUntil: null, lastError: outcome.error };
+      return { ...task, ...history, state: 'pending', leaseUntil: null, lastError: boundedError(outcome.error) };
   }
 }
 
@@ -138,7 +144,7 @@ export async function claimTask(
     const decision = decide(task);
     if (decision.kind === 'early') return { kind: 'early', task } as const;
     if (decision.kind !== 'run') return decision;
-    tx.save({ key, data: taskEntityData(decision.next) } as never);
+    tx.save({ key, data: taskEntityData(decision.next, key) } as never);
     return { kind: 'run', task: { ...decision.next, key } } as const;
   });
 }
@@ -164,8 +170,8 @@ export function showsCompletion(
 export const COMPLETE_RETRIES = 5;
 
 /**
- * Records how a claimed run ended, in one transaction. A done task's chunks are deleted with it; with zero retention
- * the whole entity goes. Returns false when the run no longer owned the entity (nothing written). Transient errors
+ * Records how a claimed run ended (and `record`, the attempt, in its history), in one transaction. A done task's
+ * chunks are deleted with it; with zero retention the whole entity goes. Returns false when the run no longer owned the entity (nothing written). Transient errors
  * (contention, UNAVAILABLE, DEADLINE_EXCEEDED) start the transaction over, up to {@link COMPLETE_RETRIES} times: each
  * attempt re-reads the entity, so a delivery that took the task over meanwhile is never overwritten, and a commit
  * whose answer was lost but which was applied is recognised ({@link showsCompletion}) instead of reported as lost.
@@ -176,6 +182,7 @@ export async function completeTask(
   claimedAttempts: number,
   outcome: RunOutcome,
   nowMs: number,
+  record?: AttemptRecord,
 ): Promise<boolean> {
   let wrote: { readonly retentionMs: number } | null = null; // an earlier attempt queued the completion
   return inTransaction(
@@ -187,7 +194,7 @@ export async function completeTask(
         if (showsCompletion(task && withoutKey(task), claimedAttempts, outcome, wrote.retentionMs)) return true;
       }
       if (!task) return false;
-      const next = decideCompletion(withoutKey(task), claimedAttempts, outcome, nowMs);
+      const next = decideCompletion(withoutKey(task), claimedAttempts, outcome, nowMs, record);
       if (!next) return false;
       wrote = { retentionMs: task.retentionMs };
       if (next.state === 'done') {
@@ -198,7 +205,7 @@ export async function completeTask(
         }
         if (chunks.length > 0) tx.delete(chunks);
       }
-      tx.save({ key, data: taskEntityData(next) } as never);
+      tx.save({ key, data: taskEntityData(next, key) } as never);
       return true;
     },
     { retries: COMPLETE_RETRIES, retryOn: isTransient },
@@ -223,7 +230,7 @@ export async function retargetTask(
     if (task.state !== 'pending') return false;
     tx.save({
       key,
-      data: taskEntityData({ ...task, cloudTaskName, cloudTaskRequest }),
+      data: taskEntityData({ ...task, cloudTaskName, cloudTaskRequest }, key),
     } as never);
     return true;
   });

@@ -2,6 +2,8 @@
 import type { Datastore, Key, Transaction } from '@google-cloud/datastore';
 import { keyOf } from './datastore.js';
 import { BadStoredPayloadError } from './errors.js';
+import { formatFailedKey } from './failed-index.js';
+import { boundedError, parseHistory, serializeHistory } from './history.js';
 import { packPayload, packPayloadAsync, unpackPayload, type PackedPayload } from './packed-payload.js';
 import {
   CHUNK_KIND,
@@ -11,6 +13,7 @@ import {
   finishedAgeKey,
   finishedDueMs,
   shardOf,
+  type AttemptRecord,
   type DeferredTaskEntity,
 } from './schema.js';
 
@@ -24,15 +27,50 @@ const COMMIT_BYTES = 3 * 1024 * 1024;
 
 const INDEXED = new Set<string>(INDEXED_TASK_PROPERTIES);
 
-/** Datastore's property list for a task entity: only INDEXED_TASK_PROPERTIES indexed. */
+/** The last segment of a full Cloud Task name. */
+function cloudTaskIdOf(name: string): string {
+  return name.slice(name.lastIndexOf('/') + 1);
+}
+
+/**
+ * Datastore's property list for a task entity stored at `key`: only INDEXED_TASK_PROPERTIES indexed, the history as
+ * JSON, absent optional fields left out. The failure ledger's index properties are derived here, from the state, so
+ * every writer keeps them right: `failedKey` on `failed` records, `failedTaskId` on `failed` and `retried` ones.
+ */
 export function taskEntityData(
   task: DeferredTaskEntity,
+  key: Key,
 ): { name: string; value: unknown; excludeFromIndexes: boolean }[] {
-  return (Object.keys(task) as (keyof DeferredTaskEntity)[]).map((name) => ({
-    name,
-    value: task[name],
-    excludeFromIndexes: !INDEXED.has(name),
-  }));
+  const properties: { name: string; value: unknown; excludeFromIndexes: boolean }[] = [];
+  for (const name of Object.keys(task) as (keyof DeferredTaskEntity)[]) {
+    const value = task[name];
+    if (value === undefined) continue;
+    properties.push({
+      name,
+      value: name === 'history' ? serializeHistory(value as NonNullable<DeferredTaskEntity['history']>) : value,
+      excludeFromIndexes: !INDEXED.has(name),
+    });
+  }
+  if (task.state === 'failed' || task.state === 'retried') {
+    properties.push({ name: 'failedTaskId', value: cloudTaskIdOf(task.cloudTaskName), excludeFromIndexes: false });
+  }
+  if (task.state === 'failed') {
+    properties.push({
+      name: 'failedKey',
+      value: formatFailedKey({
+        shard: task.shard,
+        failedMs: (task.finishedAt ?? task.created).getTime(),
+        name: String(key.name ?? key.id),
+        queue: task.queue,
+        task: task.task,
+        attempts: task.attempts,
+        cloudTaskId: cloudTaskIdOf(task.cloudTaskName),
+        error: task.lastError ?? '',
+      }),
+      excludeFromIndexes: false,
+    });
+  }
+  return properties;
 }
 
 /** Keys of the chunk entities of a task entity: children with numeric ids 1..count. */
@@ -94,7 +132,12 @@ export function expireAtOf(etaMs: number, createdMs: number, expireAfterMs: numb
 function newTaskEntity(
   task: NewTask,
   settings: TaskIndexSettings,
-  outcome: { attempts: number; lastError: string | null; finished: boolean },
+  outcome: {
+    attempts: number;
+    lastError: string | null;
+    finished: boolean;
+    history?: readonly AttemptRecord[] | undefined;
+  },
 ): Omit<DeferredTaskEntity, 'payload' | 'chunks' | 'encoding' | 'payloadBytes'> {
   const { nowMs } = settings;
   const shard = shardOf(String(task.key.name ?? task.key.id), settings.shards);
@@ -110,7 +153,7 @@ function newTaskEntity(
     eta: new Date(task.etaMs),
     attempts: outcome.attempts,
     leaseUntil: null,
-    lastError: outcome.lastError,
+    lastError: outcome.lastError === null ? null : boundedError(outcome.lastError),
     finishedAt: outcome.finished ? new Date(nowMs) : null,
     retentionMs: task.retentionMs,
     shard,
@@ -119,6 +162,7 @@ function newTaskEntity(
       ? finishedAgeKey(shard, finishedDueMs({ retentionMs: task.retentionMs, expireAt }, nowMs))
       : ageKey(shard, nowMs),
     expireAt,
+    ...(outcome.history === undefined ? {} : { history: outcome.history }),
   };
 }
 
@@ -142,11 +186,14 @@ export function inlineFailureName(queue: string, cloudTaskId: string): string {
   return `failed.${queue}.${cloudTaskId}`;
 }
 
-/** The mutations that store the `failed` record of an inline task (finished now, with its payload) for inspection. */
+/**
+ * The mutations that store the `failed` record of an inline task (finished now, with its payload and its attempt
+ * history) for inspection and replay.
+ */
 export function failedTaskMutations(
   datastore: Datastore,
   task: NewTask,
-  failure: { readonly attempts: number; readonly lastError: string },
+  failure: { readonly attempts: number; readonly lastError: string; readonly history?: readonly AttemptRecord[] },
   settings: TaskIndexSettings,
   packed: PackedPayload,
 ): { key: Key; data: unknown }[] {
@@ -174,7 +221,7 @@ export function taskMutations(
   };
   const keys = chunkKeys(datastore, key, packed.chunks.length);
   return [
-    { key, data: taskEntityData(entity) },
+    { key, data: taskEntityData(entity, key) },
     ...packed.chunks.map((data, i) => ({
       key: keys[i]!,
       data: [
@@ -249,6 +296,10 @@ export function fromEntity(datastore: Datastore, entity: Record<string | symbol,
     chunks: Number(e.chunks ?? 0),
     encoding: (e.encoding as DeferredTaskEntity['encoding']) ?? 'identity',
     payloadBytes: Number(e.payloadBytes ?? 0),
+    history: parseHistory(e.history),
+    ...(e.retriedAs === undefined ? {} : { retriedAs: (e.retriedAs as string | null) ?? null }),
+    ...(e.retriedAt === undefined ? {} : { retriedAt: asDate(e.retriedAt) }),
+    ...(e.retriedEntity === undefined ? {} : { retriedEntity: (e.retriedEntity as string | null) ?? null }),
   };
 }
 

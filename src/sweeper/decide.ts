@@ -10,6 +10,8 @@ export interface TaskSnapshot {
   etaMs: number | null;
   leaseUntilMs: number | null;
   finishedAtMs: number | null;
+  /** When a `retried` record was replayed: its retention runs from then. */
+  retriedAtMs: number | null;
   retentionMs: number | null;
   expireAtMs: number | null;
   cloudTaskName: string;
@@ -25,14 +27,15 @@ export interface RetentionRules {
    */
   doneMs?: number;
   /**
-   * Keep `failed` entities this long after `finishedAt` (milliseconds), instead of each entity's `retentionMs`.
+   * Keep `failed` entities this long after `finishedAt`, and `retried` ones this long after they were retried
+   * (milliseconds), instead of each entity's `retentionMs`.
    * @default the entity's `retentionMs`, or 7 days when it has none
    */
   failedMs?: number;
 }
 
 /** Retention used when neither the sweep nor the entity says. */
-export const FALLBACK_RETENTION_MS = { done: 3_600_000, failed: 7 * 86_400_000 } as const;
+export const FALLBACK_RETENTION_MS = { done: 3_600_000, failed: 7 * 86_400_000, retried: 7 * 86_400_000 } as const;
 
 /** Why an entity is left in place. */
 export type KeepReason =
@@ -47,7 +50,7 @@ export type KeepReason =
 
 /** The first verdict on an entity, before any Cloud Tasks look-up. */
 export type Verdict =
-  | { action: 'delete'; reason: Extract<DeleteReason, 'done' | 'failed' | 'expired'> }
+  | { action: 'delete'; reason: Extract<DeleteReason, 'done' | 'failed' | 'retried' | 'expired'> }
   | { action: 'keep'; reason: KeepReason }
   /** Unfinished, past its ETA + grace, no live lease: its fate depends on whether its Cloud Task still exists. */
   | { action: 'lookup' };
@@ -56,7 +59,7 @@ export type Verdict =
 export type LookupVerdict =
   { action: 'keep'; reason: 'task-exists' } | { action: 'redrive' } | { action: 'delete'; reason: 'leaked' };
 
-const STATES: readonly string[] = ['pending', 'running', 'done', 'failed'];
+const STATES: readonly string[] = ['pending', 'running', 'done', 'failed', 'retried'];
 
 function millis(value: unknown): number | null {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.getTime();
@@ -82,6 +85,7 @@ export function snapshotOf(entity: Record<string, unknown>): TaskSnapshot {
     etaMs: millis(entity.eta) ?? millis(entity.created),
     leaseUntilMs: millis(entity.leaseUntil),
     finishedAtMs: millis(entity.finishedAt),
+    retriedAtMs: millis(entity.retriedAt),
     retentionMs: retention !== null && retention >= 0 ? retention : null,
     expireAtMs: millis(entity.expireAt),
     cloudTaskName: typeof entity.cloudTaskName === 'string' ? entity.cloudTaskName : '',
@@ -106,7 +110,7 @@ function leaseLive(e: TaskSnapshot, nowMs: number): boolean {
 /**
  * The decision table, first pass. In order:
  * 1. past `expireAt`: delete (`expired`), unless a run holds a live lease right now;
- * 2. `done` / `failed` past `finishedAt` + retention: delete; before that: keep;
+ * 2. `done` / `failed` past `finishedAt` + retention (`retried`: past the retry + retention): delete; before that: keep;
  * 3. `running` with a live lease: keep;
  * 4. `pending` / `running` past ETA + grace: look the Cloud Task up (see {@link afterLookup}); before that: keep.
  */
@@ -115,10 +119,10 @@ export function classify(e: TaskSnapshot, ctx: DecisionContext): Verdict {
   if (e.expireAtMs !== null && e.expireAtMs <= nowMs) {
     return leaseLive(e, nowMs) ? { action: 'keep', reason: 'leased' } : { action: 'delete', reason: 'expired' };
   }
-  if (e.state === 'done' || e.state === 'failed') {
+  if (e.state === 'done' || e.state === 'failed' || e.state === 'retried') {
     const override = e.state === 'done' ? ctx.retention?.doneMs : ctx.retention?.failedMs;
     const retention = override ?? e.retentionMs ?? FALLBACK_RETENTION_MS[e.state];
-    const finished = e.finishedAtMs ?? 0;
+    const finished = (e.state === 'retried' ? e.retriedAtMs : null) ?? e.finishedAtMs ?? 0;
     return finished + retention <= nowMs
       ? { action: 'delete', reason: e.state }
       : { action: 'keep', reason: 'retention' };
@@ -152,6 +156,7 @@ export function sameVersion(a: TaskSnapshot, b: TaskSnapshot): boolean {
     a.attempts === b.attempts &&
     a.leaseUntilMs === b.leaseUntilMs &&
     a.finishedAtMs === b.finishedAtMs &&
+    a.retriedAtMs === b.retriedAtMs &&
     a.etaMs === b.etaMs &&
     a.expireAtMs === b.expireAtMs &&
     a.cloudTaskName === b.cloudTaskName

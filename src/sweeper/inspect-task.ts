@@ -5,7 +5,7 @@ import { decodeEnvelopeArgs, parseEnvelope, type CodecRegistry } from '../codec/
 import { fromEntity, readPayload } from '../store/task-entity.js';
 import { cloudTaskExists, type SweeperTasksClient } from './cloud-tasks.js';
 import { afterLookup, classify, snapshotOf } from './decide.js';
-import { keyPath } from '../store/keys.js';
+import { formatTaskKey } from '../store/key-text.js';
 import { DEFAULT_GRACE_MS } from './sweep-options.js';
 
 /** What {@link inspectTask} reports. */
@@ -93,7 +93,7 @@ export async function inspectTask(
           : `delete (${next.reason})`;
   }
   return {
-    key: keyPath(key),
+    key: formatTaskKey(key),
     entity: {
       state: stored.state,
       task: stored.task,

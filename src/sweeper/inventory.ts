@@ -31,7 +31,7 @@ export interface Inventory {
   kinds: Record<string, { entities: number; expired: number }>;
 }
 
-const STATES = ['pending', 'running', 'done', 'failed'] as const;
+const STATES = ['pending', 'running', 'done', 'failed', 'retried'] as const;
 
 async function keysOf(
   datastore: Datastore,

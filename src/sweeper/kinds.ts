@@ -2,7 +2,15 @@
 import type { Datastore } from '@google-cloud/datastore';
 import { keyOf } from '../store/datastore.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
-import { CHUNK_KIND, NAMESPACE_KIND, SWEEP_RUN_KIND, TASK_KIND, TRANSIENT_PREFIX, shardOf } from '../store/schema.js';
+import {
+  ATTEMPTS_KIND,
+  CHUNK_KIND,
+  NAMESPACE_KIND,
+  SWEEP_RUN_KIND,
+  TASK_KIND,
+  TRANSIENT_PREFIX,
+  shardOf,
+} from '../store/schema.js';
 import { log } from '../core/logger.js';
 import type { Logger } from '../types.js';
 
@@ -44,14 +52,15 @@ export async function discoverKinds(datastore: Datastore, namespace?: string): P
 }
 
 /**
- * The kinds to sweep by age: {@link SWEEP_RUN_KIND}, the configured ones, and the discovered ones when `discover`.
+ * The kinds to sweep by age: the runtime's own ({@link SWEEP_RUN_KIND}, {@link ATTEMPTS_KIND}), the configured ones,
+ * and the discovered ones when `discover`.
  * Logs once when discovery is not available, so operators know to configure `kinds` / `--kind`.
  */
 export async function kindsToSweep(
   datastore: Datastore,
   options: { namespace?: string; kinds?: readonly string[]; discover?: boolean; log?: Logger },
 ): Promise<string[]> {
-  const kinds = new Set<string>([SWEEP_RUN_KIND, ...(options.kinds ?? []).map(checkTransientKind)]);
+  const kinds = new Set<string>([SWEEP_RUN_KIND, ATTEMPTS_KIND, ...(options.kinds ?? []).map(checkTransientKind)]);
   if (options.discover !== false) {
     const found = await discoverKinds(datastore, options.namespace);
     if (found) for (const kind of found) kinds.add(kind);

@@ -1,6 +1,6 @@
 /** What one shard sweep saw and did: its counters, its log lines (one per action, failures, the shard's end) and its progress callbacks. */
 import type { Key } from '@google-cloud/datastore';
-import { keyPath } from '../store/keys.js';
+import { formatTaskKey } from '../store/key-text.js';
 import type { ShardPosition } from './cursor.js';
 import type { TaskSnapshot } from './decide.js';
 import type { ResolvedSweep } from './sweep-options.js';
@@ -43,7 +43,7 @@ export class ShardReport {
         : `deleted (${reason})`,
       event: 'deleted',
       ...this.where,
-      key: keyPath(key),
+      key: formatTaskKey(key),
       reason,
       ...(leaked ? { task: snapshot.cloudTaskName, state: snapshot.state } : {}),
     });
@@ -57,7 +57,7 @@ export class ShardReport {
       message: 'kept: changed under the sweep',
       event: 'kept',
       ...this.where,
-      key: keyPath(key),
+      key: formatTaskKey(key),
       reason: 'changed',
     });
   }
@@ -70,7 +70,7 @@ export class ShardReport {
       message: `guarded delete failed, left for the next sweep: ${(lastError as Error | undefined)?.message}`,
       event: 'error',
       ...this.where,
-      keys: keys.map(keyPath),
+      keys: keys.map((key) => formatTaskKey(key)),
     });
   }
 
@@ -81,7 +81,7 @@ export class ShardReport {
       message: `Cloud Tasks look-up failed: ${(error as Error).message}`,
       event: 'error',
       ...this.where,
-      key: keyPath(key),
+      key: formatTaskKey(key),
       task: snapshot.cloudTaskName,
     });
   }
@@ -101,7 +101,7 @@ export class ShardReport {
         outcome === 'created' ? 're-drove a lost transactional task' : 'kept: re-drive found the task name taken',
       event: outcome === 'created' ? 'redriven' : 'kept',
       ...this.where,
-      key: keyPath(key),
+      key: formatTaskKey(key),
       task: snapshot.cloudTaskName,
     });
   }
@@ -113,7 +113,7 @@ export class ShardReport {
       message: `re-drive failed: ${(error as Error).message}`,
       event: 'error',
       ...this.where,
-      key: keyPath(key),
+      key: formatTaskKey(key),
       task: snapshot.cloudTaskName,
     });
   }

@@ -8,7 +8,7 @@ export type { DeleteReason, SweepStats };
 export function emptyStats(): SweepStats {
   return {
     scanned: 0,
-    deleted: { done: 0, failed: 0, leaked: 0, expired: 0, transientKind: 0 },
+    deleted: { done: 0, failed: 0, retried: 0, leaked: 0, expired: 0, transientKind: 0 },
     redriven: 0,
     kept: 0,
     errors: 0,
@@ -18,7 +18,7 @@ export function emptyStats(): SweepStats {
 /** Adds `b` into `a` (mutates and returns `a`). */
 export function addStats(a: SweepStats, b: SweepStats): SweepStats {
   a.scanned += b.scanned;
-  for (const reason of Object.keys(a.deleted) as DeleteReason[]) a.deleted[reason] += b.deleted[reason];
+  for (const reason of Object.keys(a.deleted) as DeleteReason[]) a.deleted[reason] += b.deleted[reason] ?? 0;
   a.redriven += b.redriven;
   a.kept += b.kept;
   a.errors += b.errors;

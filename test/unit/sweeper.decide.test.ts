@@ -16,6 +16,7 @@ function snap(over: Partial<TaskSnapshot>): TaskSnapshot {
     etaMs: NOW - 60 * MINUTE,
     leaseUntilMs: null,
     finishedAtMs: null,
+    retriedAtMs: null,
     retentionMs: 0,
     expireAtMs: NOW + 30 * 86_400_000,
     cloudTaskName: 'projects/p/locations/l/queues/q/tasks/t',
@@ -26,6 +27,23 @@ function snap(over: Partial<TaskSnapshot>): TaskSnapshot {
 }
 
 describe('classify + afterLookup (the decision table)', () => {
+  it('retried: kept for its retention after the retry (not after the failure), then deleted', () => {
+    const retried = { state: 'retried' as const, finishedAtMs: NOW - 60 * MINUTE, retentionMs: 30 * MINUTE };
+    expect(classify(snap({ ...retried, retriedAtMs: NOW - 10 * MINUTE }), ctx)).toEqual({
+      action: 'keep',
+      reason: 'retention',
+    });
+    expect(classify(snap({ ...retried, retriedAtMs: NOW - 31 * MINUTE }), ctx)).toEqual({
+      action: 'delete',
+      reason: 'retried',
+    });
+    // --retention-failed applies to retried records too.
+    expect(
+      classify(snap({ ...retried, retriedAtMs: NOW - 10 * MINUTE }), { ...ctx, retention: { failedMs: 5 * MINUTE } }),
+    ).toEqual({ action: 'delete', reason: 'retried' });
+    expect(snapshotOf({ state: 'retried', retriedAt: new Date(NOW) }).retriedAtMs).toBe(NOW);
+  });
+
   it('done / failed older than retention: delete; younger: keep', () => {
     expect(classify(snap({ state: 'done', finishedAtMs: NOW - 2 * MINUTE, retentionMs: MINUTE }), ctx)).toEqual({
       action: 'delete',

@@ -45,7 +45,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
         return;
       }
       const labels = AGE_BUCKETS.map((b) => b.label);
-      const states = ['pending', 'running', 'done', 'failed', 'unknown'].filter((s) => found.tasks[s]);
+      const states = ['pending', 'running', 'done', 'failed', 'retried', 'unknown'].filter((s) => found.tasks[s]);
       const rows = states.map((state) => {
         const counts = labels.map((label) => found.tasks[state]![label] ?? 0);
         return [state, ...counts, counts.reduce((a, b) => a + b, 0)];

@@ -34,6 +34,7 @@ export function summaryRows(stats: SweepStats): (string | number)[][] {
     ['scanned', stats.scanned],
     ['deleted: done', stats.deleted.done],
     ['deleted: failed', stats.deleted.failed],
+    ['deleted: retried', stats.deleted.retried],
     ['deleted: leaked', stats.deleted.leaked],
     ['deleted: expired', stats.deleted.expired],
     ['deleted: other transient kinds', stats.deleted.transientKind],
