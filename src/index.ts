@@ -25,6 +25,7 @@ export {
   type SweepResult,
   type SweepStats,
   type DeleteReason,
+  type KeepReason,
   type RetentionRules,
   type SweeperTasksClient,
   installSweeper,

@@ -517,6 +517,29 @@ export interface DeferredConfig {
 /** Why an entity was deleted (`retried`: a failure record replayed from the ledger, past its retention). */
 export type DeleteReason = 'done' | 'failed' | 'retried' | 'leaked' | 'expired' | 'transientKind';
 
+/** Why an entity is left in place. */
+export type KeepReason =
+  | 'retention' // finished, but not yet past its retention
+  | 'not-due' // unfinished and not yet past its ETA + grace
+  | 'leased' // running under a live lease (a run is in progress)
+  | 'task-exists' // unfinished and its Cloud Task is still queued
+  | 'redrive-exists' // re-drive answered ALREADY_EXISTS: the task existed recently, look again later
+  | 'changed' // the entity changed between the read and the guarded delete
+  | 'unknown-state' // not a state this version knows: never deleted except past expireAt
+  | 'no-task-name'; // unfinished but without a Cloud Task name to look up: left for expireAt
+
+/** Every {@link KeepReason}, in the order a summary lists them. */
+export const KEEP_REASONS: readonly KeepReason[] = [
+  'not-due',
+  'task-exists',
+  'leased',
+  'retention',
+  'redrive-exists',
+  'changed',
+  'unknown-state',
+  'no-task-name',
+];
+
 /** What one sweep (a shard, a segment of a shard, or a whole run) saw and did. In a dry run: what it would have done. */
 export interface SweepStats {
   /** Entities read (task entities in the shard's age range, plus expired entities of other underscore kinds). */
@@ -534,6 +557,12 @@ export interface SweepStats {
   redriven: number;
   /** Entities left in place (still needed, not yet reclaimable, or changed underneath the sweep). */
   kept: number;
+  /**
+   * `kept`, by reason: `not-due` (unfinished, within its ETA + grace), `task-exists` (its Cloud Task is queued),
+   * `leased` (a run holds it), `retention` (finished, within its retention), `redrive-exists` (a re-drive found its
+   * name taken), `changed` (it changed during the sweep), `unknown-state`, `no-task-name`.
+   */
+  keptBy: Record<KeepReason, number>;
   /** Operations that failed (Cloud Tasks look-ups, re-drives, commits); their entities are left for the next sweep. */
   errors: number;
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { spawnCli } from './support/cli.js';
+import { runCli, spawnCli } from './support/cli.js';
 
 function accepts(hostPort: string): Promise<boolean> {
   const [host, port] = hostPort.split(':');
@@ -29,7 +29,7 @@ describe('deferred dev', () => {
       const lines = createInterface({ input: child.stdout! });
       const [first] = (await once(lines, 'line')) as [string];
       const info = JSON.parse(first) as { env: Record<string, string>; worker: string; tasks: string[] };
-      expect(info.tasks).toEqual(['bigReport', 'deferred.sweepShard', 'flaky', 'hello']);
+      expect(info.tasks).toEqual(['bigReport', 'charge', 'deferred.sweepShard', 'flaky', 'hello']);
       expect(info.worker).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/_deferred$/);
       // The three sample tasks run through the emulator (the flaky one on its retry).
       const done = new Set<string>();
@@ -39,6 +39,15 @@ describe('deferred dev', () => {
         if (done.size === 3) break;
       }
       expect([...done].sort()).toEqual(['bigReport', 'flaky', 'hello']);
+      // The environment it printed is all the other commands need: list the sample failure, replay it.
+      const env = { ...process.env, METADATA_SERVER_DETECTION: 'none', ...info.env };
+      expect(info.env).toMatchObject({ DEFERRED_HANDLER_URL: info.worker });
+      const listed = JSON.parse((await runCli(['failed', '--json'], env)).stdout) as { tasks: { task: string }[] };
+      expect(listed.tasks.map((t) => t.task)).toEqual(['charge']);
+      const retried = await runCli(['retry', '--task', 'charge', '--yes'], env);
+      expect(retried.code).toBe(0);
+      expect(retried.stdout).toMatch(/retried\s+failed\.default\.\d+\s+as projects\/.+-r1\n/);
+      for await (const line of lines) if (line.includes('"message":"task charge done"')) break;
       expect(await accepts(info.env.DATASTORE_EMULATOR_HOST!)).toBe(true);
       child.kill('SIGINT');
       expect(await exited).toBe(0);

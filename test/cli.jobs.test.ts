@@ -94,13 +94,15 @@ describe('deferred jobs', () => {
       expect(shown.stdout).toMatch(/last run message\s+run 1/);
     }, 150_000); // nine CLI processes
 
-    it('an unknown job is a one-line usage error', async () => {
+    it('an unknown job is a failure (exit 1, like inspect), in one line', async () => {
       const rt = await setup(ctx());
       const result = await cli(ctx(), rt, ['jobs', 'show', 'nope']);
-      expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(
-        /^deferred: no recurring job or mapper job named "nope": see "deferred jobs list"\.\n/,
-      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe('deferred: no recurring job or mapper job named "nope": see "deferred jobs list".\n');
+      expect(result.stdout).toBe('');
+      const disable = await cli(ctx(), rt, ['jobs', 'disable', 'nope']);
+      expect(disable.code).toBe(1);
+      expect(disable.stderr).toMatch(/^deferred: no recurring job named "nope"/);
     });
   });
 });

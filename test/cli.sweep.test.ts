@@ -45,7 +45,11 @@ describeStorage('deferred sweep / stats / inspect', (ctx) => {
     const keys = await seedTasks(ctx().datastore, tasks, `cli-${ctx().namespace}`, specs(now), { now, shards: 16 });
     const dry = await runCli(['sweep', '--dry-run'], env());
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/^Dry run \(nothing changed\) of Datastore emulator .*: 16 shards in /);
+    expect(dry.stdout).toMatch(
+      new RegExp(
+        `^Dry run \\(nothing changed\\) of project ${ctx().clientOptions.projectId} \\(Datastore emulator .*\\), namespace "${ctx().namespace}": 16 shards in `,
+      ),
+    );
     expect(dry.stdout).toMatch(/deleted: done\s+2\n/);
     expect(dry.stdout).toMatch(/deleted: leaked\s+1\n/);
     expect(dry.stdout).toMatch(/re-driven\s+1\n/);
@@ -60,6 +64,16 @@ describeStorage('deferred sweep / stats / inspect', (ctx) => {
       deleted: { done: 2, failed: 1, retried: 0, leaked: 1, expired: 0, transientKind: 0 },
       redriven: 1,
       kept: 1,
+      keptBy: {
+        'not-due': 0,
+        'task-exists': 1,
+        leased: 0,
+        retention: 0,
+        'redrive-exists': 0,
+        changed: 0,
+        'unknown-state': 0,
+        'no-task-name': 0,
+      },
       errors: 0,
     });
     expect([...(await remainingIds(ctx().datastore, keys))].sort()).toEqual(['live1', 'outbox1', 'young1']);
@@ -75,7 +89,11 @@ describeStorage('deferred sweep / stats / inspect', (ctx) => {
     expect(counts.tasks.pending).toEqual({ '< 1h': 1, '1h - 1d': 2, '1d - 7d': 0, '>= 7d': 0 });
     expect(counts.chunks).toBe(0);
     const table = await runCli(['stats'], env());
-    expect(table.stdout).toMatch(/^_DeferredTask entities in .*, by state and age:/);
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^_DeferredTask entities in project ${ctx().clientOptions.projectId} \\(.*\\), namespace "${ctx().namespace}", by state and age:`,
+      ),
+    );
     expect(table.stdout).toMatch(/pending\s+1\s+2\s+0\s+0\s+3\n/);
 
     const inspected = await runCli(['inspect', 'outbox1'], env());
@@ -126,7 +144,7 @@ describeStorage('deferred sweep / stats / inspect', (ctx) => {
   it('inspect: a missing entity is a failure, a malformed key is bad usage', { timeout: 120_000 }, async () => {
     const missing = await runCli(['inspect', 'nope'], env());
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/no _DeferredTask entity at nope/);
+    expect(missing.stderr).toMatch(/^deferred: nothing named nope in .*: no _DeferredTask entity named nope; /);
     const malformed = await runCli(['inspect', 'Account:acme/Order:1'], env());
     expect(malformed.code).toBe(2);
     expect(malformed.stderr.split('\n')[0]).toMatch(/is not a _DeferredTask key/);

@@ -13,8 +13,7 @@ import { sweep } from '../src/sweeper/sweep-all.js';
 import type { Deferred } from '../src/types.js';
 import { describeStorage, type StorageContext } from './support/backends.js';
 import { LOCATION, PROJECT, SECRET, useRuntime, type RuntimeFixture } from './support/runtime.js';
-
-const MIN = 60_000;
+import { HOUR, MINUTE as MIN } from './support/time.js';
 
 /** Advances the clock past the emulator's backoff (100 ms doubling) `times` times. */
 async function retries(rt: RuntimeFixture, times: number): Promise<void> {
@@ -161,7 +160,7 @@ describe('deferred.failures', () => {
       );
       const deferral = await stubborn.defer();
       await rt.advance();
-      for (let i = 0; i < HISTORY_LIMIT + 5; i++) await rt.advance(3_600_000); // past the doubling backoff
+      for (let i = 0; i < HISTORY_LIMIT + 5; i++) await rt.advance(HOUR); // past the doubling backoff
 
       const full = (await rt.deferred.failures.get(deferral.entityKey!))!;
       expect(full.attempts).toBe(HISTORY_LIMIT + 5);
@@ -477,7 +476,7 @@ describe('deferred.failures', () => {
       const options = { datastore: ctx().datastore, tasks: rt.client };
       const early = await sweep({ ...options, now: new Date(rt.clock.now() + 45 * MIN) }); // 75 min after the failure
       expect(early.stats.deleted.retried).toBe(0);
-      const late = await sweep({ ...options, now: new Date(rt.clock.now() + 2 * 60 * MIN) });
+      const late = await sweep({ ...options, now: new Date(rt.clock.now() + 2 * HOUR) });
       expect(late.stats.deleted).toMatchObject({ retried: 1, done: 1 });
       expect(await rt.deferred.failures.get(listed!.key)).toBeUndefined();
     });

@@ -36,14 +36,21 @@ describe('deferred emulator tasks', { timeout: 120_000 }, () => {
     const result = spawnSync(process.execPath, [...ARGS, '--port', '70000'], { encoding: 'utf8' });
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/--port must be a port number/);
+    const tombstone = spawnSync(process.execPath, [...ARGS, '--tombstone-ms', 'soon'], { encoding: 'utf8' });
+    expect(tombstone.status).toBe(2);
+    expect(tombstone.stderr).toMatch(/^deferred: --tombstone-ms: "soon" is not a duration; write e\.g\. "90s"/);
   });
 
   it('serves the official client and REST on one port, creates --queue queues, and exits cleanly on SIGTERM', async () => {
     const queue = 'projects/cli-project/locations/us-central1/queues/from-flag';
-    const child = spawn(process.execPath, [...ARGS, '--port', '0', '--json', '--queue', queue], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, METADATA_SERVER_DETECTION: 'none' },
-    });
+    const child = spawn(
+      process.execPath,
+      [...ARGS, '--port', '0', '--json', '--queue', queue, '--tombstone-ms', '10m'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, METADATA_SERVER_DETECTION: 'none' },
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     try {

@@ -56,7 +56,10 @@ export interface Connection {
   namespace: string | undefined;
   datastore: Datastore;
   tasks: CloudTasksClient;
-  /** What the command talks to, for the summary line: `emulator 127.0.0.1:8081` or `project my-app`. */
+  /**
+   * What the command talks to, for headers: `project my-app (Datastore emulator 127.0.0.1:8081, Cloud Tasks emulator
+   * 127.0.0.1:8123), namespace "t1"`, or `project my-app, default namespace` against the real services.
+   */
   describe: string;
   close(): Promise<void>;
 }
@@ -129,13 +132,11 @@ export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.e
   } else {
     tasks = new CloudTasksClient({ projectId });
   }
-  const describe = [
-    datastoreHost ? `Datastore emulator ${datastoreHost}` : `project ${projectId}`,
+  const emulators = [
+    datastoreHost ? `Datastore emulator ${datastoreHost}` : undefined,
     tasksHost ? `Cloud Tasks emulator ${tasksHost}` : undefined,
-    namespace ? `namespace "${namespace}"` : undefined,
-  ]
-    .filter(Boolean)
-    .join(', ');
+  ].filter(Boolean);
+  const describe = `project ${projectId}${emulators.length ? ` (${emulators.join(', ')})` : ''}, ${namespace ? `namespace "${namespace}"` : 'default namespace'}`;
   return {
     projectId,
     location: argv.location,

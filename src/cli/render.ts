@@ -1,18 +1,22 @@
 /** Terminal output of the CLI: a one-line progress bar (TTY only), aligned tables, and human durations. */
 
-/** A right-aligned-numbers table: `rows` of cells, the first column left-aligned. */
-export function table(header: string[], rows: (string | number)[][]): string {
+/**
+ * An aligned table: `rows` of cells under `header`. By default the first column is left-aligned and the others
+ * right-aligned (counts); `align` says it per column (`l` / `r`) for tables of text.
+ */
+export function table(header: string[], rows: (string | number)[][], align?: string): string {
   const all = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
+  const left = (i: number) => (align ? align[i] !== 'r' : i === 0);
   const line = (row: string[]) =>
     row
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .map((cell, i) => (left(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
       .join('  ')
       .trimEnd();
   return [line(all[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n') + '\n';
 }
 
-/** `1.2 s`, `340 ms`, `2 min 5 s`. */
+/** `1.2 s`, `340 ms`, `2 min 5 s`: how long something took. */
 export function humanMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
@@ -33,13 +37,16 @@ export class ProgressBar {
     return this.stream.isTTY === true;
   }
 
-  /** Redraws (at most every 80 ms unless `force`): `[#####.....]  9/16 shards  <detail>`. */
-  update(done: number, total: number, detail: string, force = false): void {
+  /**
+   * Redraws (at most every 80 ms unless `force`): `[#####.....]  9/16 shards  <detail>`. `progress` (in shards, may be
+   * fractional: shards part-way through count in part) fills the bar; `done` is the whole shards finished.
+   */
+  update(done: number, total: number, detail: string, force = false, progress = done): void {
     if (!this.enabled) return;
     const now = Date.now();
     if (!force && now - this.lastDraw < 80) return;
     this.lastDraw = now;
-    const filled = total === 0 ? this.width : Math.round((done / total) * this.width);
+    const filled = total === 0 ? this.width : Math.min(this.width, Math.round((progress / total) * this.width));
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(this.width - filled)}]`;
     const text = `${bar} ${done}/${total} shards  ${detail}`;
     const columns = this.stream.columns || 100;
@@ -51,4 +58,19 @@ export class ProgressBar {
   done(): void {
     if (this.enabled && this.drawn) this.stream.write('\r\x1b[K');
   }
+}
+
+/** A time as `2026-01-10 12:03:04Z` (UTC, to the second), or `-`. */
+export function when(date: Date | null | undefined): string {
+  if (!date || Number.isNaN(date.getTime())) return '-';
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `text` on one line, cut to `max` characters with `…`. */
+export function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, Math.max(1, max - 1))}…`;
 }

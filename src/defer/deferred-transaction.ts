@@ -4,6 +4,7 @@ import { currentRunContext } from '../core/run-context.js';
 import { describeError, log } from '../core/logger.js';
 import { backoff, isContention } from '../store/in-transaction.js';
 import { rootKey } from '../store/keys.js';
+import { formatTaskKey } from '../store/key-text.js';
 import type {
   DeferOptions,
   Deferral,
@@ -201,6 +202,8 @@ export async function runDeferredTransaction<T>(
           message: `transaction committed but its task could not be enqueued now: ${describeError(error)}`,
           task: held.prepared.task,
           taskName: plan.deferral.cloudTaskName ?? undefined,
+          entityKey: formatTaskKey(plan.deferral.entityKey!),
+          ...(plan.deferral.entityKey!.namespace ? { namespace: plan.deferral.entityKey!.namespace } : {}),
         });
       }
     }

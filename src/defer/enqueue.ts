@@ -204,6 +204,7 @@ export class Enqueuer {
         task: planned.deferral.task,
         taskName: planned.deferral.cloudTaskName ?? undefined,
         entityKey: formatTaskKey(planned.deferral.entityKey!),
+        ...(planned.deferral.entityKey!.namespace ? { namespace: planned.deferral.entityKey!.namespace } : {}),
       }),
     );
   }

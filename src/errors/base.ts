@@ -14,7 +14,8 @@ export type DeferredErrorCode =
   | 'PERMANENT_TASK_FAILURE'
   | 'SINGULAR_TASK_FAILURE'
   | 'CONFIGURATION'
-  | 'RUN_LIMIT';
+  | 'RUN_LIMIT'
+  | 'NOT_FOUND';
 
 /** Base class: every error from this package is `instanceof DeferredError` and carries a stable `code`. */
 export class DeferredError extends Error {

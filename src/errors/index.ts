@@ -10,4 +10,5 @@ export {
   TaskAlreadyExistsError,
   UnauthenticatedError,
   ConfigurationError,
+  NotFoundError,
 } from './runtime.js';

@@ -1,4 +1,4 @@
-/** The errors of defining, deferring and delivering tasks: unknown or duplicate names, existing Cloud Tasks, authentication, configuration. */
+/** The errors of defining, deferring and delivering tasks: unknown or duplicate names, existing Cloud Tasks, authentication, configuration, things not found. */
 import { DeferredError } from './base.js';
 
 /** `defer()` was given a function or task name that was never registered with `deferred.task(...)`. */
@@ -33,6 +33,13 @@ export class TaskAlreadyExistsError extends DeferredError {
 export class UnauthenticatedError extends DeferredError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('UNAUTHENTICATED', message, options);
+  }
+}
+
+/** What a command or call names does not exist (a job, a record). The CLI exits 1 (`failure`). */
+export class NotFoundError extends DeferredError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
   }
 }
 

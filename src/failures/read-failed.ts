@@ -1,35 +1,10 @@
 /** Reading one failure record in full: its fields, its attempt history, and its stored call decoded where it can be. */
 import type { Datastore, Key } from '@google-cloud/datastore';
-import { decodeEnvelopeArgs, parseEnvelope, type CodecRegistry } from '../codec/index.js';
+import type { CodecRegistry } from '../codec/index.js';
+import { decodeStoredArguments } from '../store/stored-arguments.js';
 import { formatTaskKey, toTaskKey } from '../store/key-text.js';
-import { fromEntity, readPayload, type StoredTask } from '../store/task-entity.js';
-import type { FailedTask, StoredArguments } from '../types.js';
-
-/** The call stored in a task record (its envelope), with the arguments decoded where this process can decode them. */
-export async function decodeStoredArguments(
-  datastore: Datastore,
-  stored: StoredTask,
-  codecs?: CodecRegistry,
-): Promise<StoredArguments> {
-  let envelope: ReturnType<typeof parseEnvelope>;
-  try {
-    envelope = parseEnvelope(await readPayload(datastore, stored));
-  } catch (error) {
-    return { error: (error as Error).message };
-  }
-  const out: { -readonly [K in keyof StoredArguments]: unknown } & Record<string, unknown> = {
-    encodedArgs: envelope.args,
-    ...(envelope.meta ? { meta: envelope.meta } : {}),
-  };
-  try {
-    const decoded = await decodeEnvelopeArgs(envelope, { registry: codecs, datastore });
-    out.args = decoded.args;
-    if (decoded.bound !== undefined) out.bound = decoded.bound;
-  } catch (error) {
-    out.decodeError = (error as Error).message;
-  }
-  return out as StoredArguments;
-}
+import { fromEntity, type StoredTask } from '../store/task-entity.js';
+import type { FailedTask } from '../types.js';
 
 /** True when a record is a failure record (failed, or failed and replayed). */
 export function isFailureRecord(

@@ -1,7 +1,7 @@
 /** Recurring schedules: a fixed interval or a cron expression, and the next due time after a given moment. */
 import { CronExpressionParser } from 'cron-parser';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
 
 /** When a recurring job runs: every fixed interval, or on a cron expression (5 or 6 fields) in a time zone. */
 export type ScheduleSpec =
@@ -30,7 +30,7 @@ export function parseSchedule(job: string, spec: ScheduleSpec): Schedule {
       throw new InvalidArgumentError(`recurring job "${job}": every must be at least 1s, got ${spec.every}.`);
     }
     return {
-      description: `every ${typeof spec.every === 'number' ? `${spec.every}ms` : spec.every}`,
+      description: `every ${formatDuration(every)}`,
       next(afterMs, previousDueMs) {
         if (previousDueMs === null) return afterMs + every;
         // Keep the cadence of the chain; skip slots missed while the job was late or disabled.

@@ -1,6 +1,6 @@
 /** The sweep decision table as pure functions: what to do with one `_DeferredTask` entity, and whether a guarded delete still holds. */
 import type { TaskState } from '../store/schema.js';
-import type { DeleteReason } from './sweep-stats.js';
+import type { DeleteReason, KeepReason } from './sweep-stats.js';
 
 /** The fields of a `_DeferredTask` entity the decision reads, normalised (times in epoch milliseconds, `null` when absent). */
 export interface TaskSnapshot {
@@ -37,16 +37,7 @@ export interface RetentionRules {
 /** Retention used when neither the sweep nor the entity says. */
 export const FALLBACK_RETENTION_MS = { done: 3_600_000, failed: 7 * 86_400_000, retried: 7 * 86_400_000 } as const;
 
-/** Why an entity is left in place. */
-export type KeepReason =
-  | 'retention' // finished, but not yet past its retention
-  | 'not-due' // unfinished and not yet past its ETA + grace
-  | 'leased' // running under a live lease (a run is in progress)
-  | 'task-exists' // unfinished and its Cloud Task is still queued
-  | 'redrive-exists' // re-drive answered ALREADY_EXISTS: the task existed recently, look again later
-  | 'changed' // the entity changed between the read and the guarded delete
-  | 'unknown-state' // not a state this version knows: never deleted except past expireAt
-  | 'no-task-name'; // unfinished but without a Cloud Task name to look up: left for expireAt
+export type { KeepReason } from './sweep-stats.js';
 
 /** The first verdict on an entity, before any Cloud Tasks look-up. */
 export type Verdict =

@@ -1,8 +1,10 @@
 /** Inspecting one `_DeferredTask` entity: its state, its decoded payload, whether its Cloud Task exists, and what the sweeper would do with it. */
 import { inspect as formatValue } from 'node:util';
 import type { Datastore, Key } from '@google-cloud/datastore';
-import { decodeEnvelopeArgs, parseEnvelope, type CodecRegistry } from '../codec/index.js';
-import { fromEntity, readPayload } from '../store/task-entity.js';
+import type { CodecRegistry } from '../codec/index.js';
+import { decodeStoredArguments } from '../store/stored-arguments.js';
+import type { AttemptRecord } from '../store/schema.js';
+import { fromEntity } from '../store/task-entity.js';
 import { cloudTaskExists, type SweeperTasksClient } from './cloud-tasks.js';
 import { afterLookup, classify, snapshotOf } from './decide.js';
 import { formatTaskKey } from '../store/key-text.js';
@@ -29,6 +31,10 @@ export interface TaskInspection {
     payloadBytes: number;
     chunks: number;
     encoding: string;
+    /** The last attempts, oldest first. */
+    history: readonly AttemptRecord[];
+    /** For a `retried` failure record: the Cloud Task and entity that replay it, and when. */
+    retried: { cloudTaskName: string; entityKey: string; at: Date | null } | null;
   };
   /** The envelope in the payload: task name, encoded args (JSON), decoded args when they could be decoded. */
   payload:
@@ -54,19 +60,9 @@ export async function inspectTask(
   let payload: TaskInspection['payload'] = null;
   const dropped = stored.state === 'done' && stored.payload.length === 0 && stored.chunks === 0; // done drops the payload
   if (!dropped) {
-    try {
-      const envelope = parseEnvelope(await readPayload(datastore, stored));
-      payload = { task: envelope.task, encodedArgs: envelope.args, meta: envelope.meta };
-      try {
-        const decoded = await decodeEnvelopeArgs(envelope, { registry: options.codecs, datastore });
-        payload.args = decoded.args;
-        if (decoded.bound !== undefined) payload.bound = decoded.bound;
-      } catch (error) {
-        payload.decodeError = (error as Error).message;
-      }
-    } catch (error) {
-      payload = stored.payloadBytes === 0 ? null : { error: (error as Error).message };
-    }
+    const decoded = await decodeStoredArguments(datastore, stored, options.codecs);
+    if ('error' in decoded) payload = stored.payloadBytes === 0 ? null : { error: decoded.error };
+    else payload = { task: stored.task, ...decoded };
   }
   const snapshot = snapshotOf(raw);
   let cloudTask: TaskInspection['cloudTask'];
@@ -112,6 +108,10 @@ export async function inspectTask(
       payloadBytes: stored.payloadBytes,
       chunks: stored.chunks,
       encoding: stored.encoding,
+      history: stored.history ?? [],
+      retried: stored.retriedAs
+        ? { cloudTaskName: stored.retriedAs, entityKey: stored.retriedEntity ?? '', at: stored.retriedAt ?? null }
+        : null,
     },
     payload,
     cloudTask,

@@ -1,7 +1,8 @@
 /** An inventory of the transient entities in the namespaces a runtime writes to: task entities by state and age, chunks, and other underscore kinds (what `deferred stats` prints). */
 import type { Datastore, Key, PropertyFilter } from '@google-cloud/datastore';
-import { keyOf, propertyFilter } from '../store/datastore.js';
-import { CHUNK_KIND, TASK_KIND, parseAgeKey } from '../store/schema.js';
+import pLimit from 'p-limit';
+import { andFilter, keyOf, propertyFilter } from '../store/datastore.js';
+import { CHUNK_KIND, TASK_KIND, ageKeyRange, finishedAgeKeyRange, parseAgeKey } from '../store/schema.js';
 import { keyId } from '../store/keys.js';
 import type { Logger } from '../types.js';
 import { kindsToSweep } from './kinds.js';
@@ -161,4 +162,89 @@ export async function inventoryAll(
     addInventory(total, structuredClone(found));
   }
   return { ...total, namespaces };
+}
+
+/** What a sweep with a given cut-off leaves unread: see {@link notYetSweepable}. */
+export interface NotYetSweepable {
+  /** Unfinished task entities created at or after the cut-off (younger than `--older-than`). */
+  younger: number;
+  /** Finished ones whose retention has not ended by `nowMs`. */
+  retained: number;
+  /** True when counting stopped at the limit (the counts are lower bounds). */
+  capped: boolean;
+}
+
+/**
+ * Counts the task entities a sweep at `nowMs` with this age cut-off does not read (why it `scanned 0`): one index-only
+ * projection on `ageKey`, at most `limit` entries read.
+ */
+export async function notYetSweepable(
+  datastore: Datastore,
+  options: { namespace?: string; cutoffMs: number; nowMs: number; limit?: number },
+): Promise<NotYetSweepable> {
+  const namespace = options.namespace ?? datastore.namespace ?? '';
+  const limit = options.limit ?? 100_000;
+  const found: NotYetSweepable = { younger: 0, retained: 0, capped: false };
+  let read = 0;
+  let start: string | undefined;
+  for (;;) {
+    let query = datastore.createQuery(namespace, TASK_KIND).select('ageKey').limit(1000);
+    if (start) query = query.start(start);
+    const [rows, info] = await datastore.runQuery(query);
+    for (const row of rows) {
+      const age = parseAgeKey(String(row.ageKey));
+      if (!age) continue;
+      if (age.finished ? age.ms > options.nowMs : age.ms >= options.cutoffMs) {
+        if (age.finished) found.retained++;
+        else found.younger++;
+      }
+    }
+    read += rows.length;
+    if (rows.length < 1000 || info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) return found;
+    if (read >= limit) return { ...found, capped: true };
+    start = info.endCursor;
+  }
+}
+
+/**
+ * How many task entities a sweep would read: its two age-key ranges per shard (unfinished ones created before
+ * `cutoffMs`, finished ones due before `dueBeforeMs`, or all finished ones when null), counted keys-only (an index-only
+ * read). Null when there are more than `limit` (counting stops there). The CLI's progress bar fills by this total.
+ */
+export async function sweepCandidates(
+  datastore: Datastore,
+  options: { namespace?: string; shards: number; cutoffMs: number; dueBeforeMs: number | null; limit?: number },
+): Promise<number | null> {
+  const namespace = options.namespace ?? datastore.namespace ?? '';
+  const limit = options.limit ?? 100_000;
+  let total = 0;
+  const countRange = async (range: { lower: string; upper: string }) => {
+    let start: string | undefined;
+    for (;;) {
+      if (total > limit) return;
+      let query = datastore
+        .createQuery(namespace, TASK_KIND)
+        .select('__key__')
+        .filter(
+          andFilter(datastore, [
+            propertyFilter(datastore, 'ageKey', '>=', range.lower),
+            propertyFilter(datastore, 'ageKey', '<', range.upper),
+          ]),
+        )
+        .limit(1000);
+      if (start) query = query.start(start);
+      const [rows, info] = await datastore.runQuery(query);
+      total += rows.length;
+      if (rows.length < 1000 || info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) return;
+      start = info.endCursor;
+    }
+  };
+  const run = pLimit(4);
+  await Promise.all(
+    Array.from({ length: options.shards }, (_, shard) => [
+      run(() => countRange(ageKeyRange(shard, options.cutoffMs))),
+      run(() => countRange(finishedAgeKeyRange(shard, options.dueBeforeMs))),
+    ]).flat(),
+  );
+  return total > limit ? null : total;
 }

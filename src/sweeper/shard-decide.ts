@@ -36,11 +36,15 @@ export async function decideTaskPage(entities: Record<string | symbol, unknown>[
     const key = keyOf(sweep.datastore, entity);
     const snapshot = snapshotOf(entity);
     const verdict = classify(snapshot, ctx);
-    if (verdict.action === 'keep') report.kept();
+    if (verdict.action === 'keep') report.kept(verdict.reason);
     else if (verdict.action === 'delete') doomed.push({ key, snapshot, reason: verdict.reason });
     else lookups.push({ key, snapshot, reason: 'leaked' });
   }
+  // The bar moves within a shard: once the page is judged, and again once its look-ups (the slow part) are answered.
+  report.progress();
+  if (lookups.length === 0) return doomed;
   await Promise.all(lookups.map((item) => env.limiters.lookup(() => decideAfterLookup(item, env, doomed))));
+  report.progress();
   return doomed;
 }
 
@@ -56,7 +60,7 @@ async function decideAfterLookup(item: Doomed, env: DecideEnv, doomed: Doomed[])
     return;
   }
   const verdict = afterLookup(item.snapshot, exists);
-  if (verdict.action === 'keep') report.kept();
+  if (verdict.action === 'keep') report.kept(verdict.reason);
   else if (verdict.action === 'delete') doomed.push(item);
   else if (sweep.dryRun) report.wouldRedrive();
   else {

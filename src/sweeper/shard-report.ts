@@ -4,7 +4,8 @@ import { formatTaskKey } from '../store/key-text.js';
 import type { ShardPosition } from './cursor.js';
 import type { TaskSnapshot } from './decide.js';
 import type { ResolvedSweep } from './sweep-options.js';
-import { emptyStats, type DeleteReason, type SweepStats } from './sweep-stats.js';
+import { formatDuration } from '../util/duration.js';
+import { countKept, emptyStats, type DeleteReason, type KeepReason, type SweepStats } from './sweep-stats.js';
 
 /** The report of one shard sweep: the other parts tell it what happened; it counts, logs and reports progress. */
 export class ShardReport {
@@ -23,9 +24,9 @@ export class ShardReport {
     this.stats.scanned += count;
   }
 
-  /** Left in place without a word (not due, within retention, its Cloud Task exists, ...). */
-  kept(): void {
-    this.stats.kept++;
+  /** Left in place without a word (not due, within retention, its Cloud Task exists, ...), counted by reason. */
+  kept(reason: KeepReason): void {
+    countKept(this.stats, reason);
   }
 
   /** A dry run's delete: counted, not made. */
@@ -51,7 +52,7 @@ export class ShardReport {
 
   /** A guarded delete found the entity at another point of its life than when it was judged. */
   changed(key: Key): void {
-    this.stats.kept++;
+    countKept(this.stats, 'changed');
     this.sweep.log({
       severity: 'DEBUG',
       message: 'kept: changed under the sweep',
@@ -94,7 +95,7 @@ export class ShardReport {
   /** A re-drive made (`created`), or one that found the task name taken (`exists`: kept, looked at again later). */
   redriven(key: Key, snapshot: TaskSnapshot, outcome: 'created' | 'exists'): void {
     if (outcome === 'created') this.stats.redriven++;
-    else this.stats.kept++;
+    else countKept(this.stats, 'redrive-exists');
     this.sweep.log({
       severity: outcome === 'created' ? 'INFO' : 'DEBUG',
       message:
@@ -118,7 +119,10 @@ export class ShardReport {
     });
   }
 
-  /** The running totals to `onProgress` (after each page), with `done` once the shard is finished. */
+  /**
+   * The running totals to `onProgress` (as a page is decided, after its look-ups, after each page), with `done` once
+   * the shard is finished.
+   */
   progress(done = false): void {
     this.sweep.onProgress?.({
       namespace: this.sweep.namespace ?? '',
@@ -133,7 +137,7 @@ export class ShardReport {
     this.progress();
     this.sweep.log({
       severity: 'INFO',
-      message: `shard ${this.shard}: budget of ${budgetMs} ms used, continuing from a cursor`,
+      message: `shard ${this.shard}: budget of ${formatDuration(budgetMs)} used, continuing from a cursor`,
       event: 'shard-paused',
       ...this.where,
       phase: position.phase,

@@ -89,8 +89,9 @@ export interface SweepOptions {
    */
   log?: Logger;
   /**
-   * Called after each page with the shard's running totals (and its namespace, `''` for the default one), and with
-   * `done` once the shard is finished (the CLI's progress bar).
+   * Called as a shard goes (once each page is judged, after its Cloud Tasks look-ups, after each page) with the
+   * shard's running totals (and its namespace, `''` for the default one), and with `done` once the shard is finished
+   * (the CLI's progress bar).
    */
   onProgress?: (progress: { namespace: string; shard: number; stats: SweepStats; done: boolean }) => void;
   /** Stops the sweep between operations; the promise then rejects with the signal's reason. */

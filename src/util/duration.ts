@@ -1,4 +1,4 @@
-/** Parsing human durations (`90s`, `5m`, `1h30m`, `2d`, or milliseconds as a number) used by options and CLI flags. */
+/** Human durations (`90s`, `5m`, `1h30m`, `2d`, or milliseconds as a number): parsing them for options and CLI flags, and printing them. */
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -32,4 +32,33 @@ export function parseDuration(value: string | number, what = 'duration'): number
     );
   }
   return total;
+}
+
+const PRINT_UNITS: [string, number][] = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+];
+
+/**
+ * Milliseconds as the shortest duration {@link parseDuration} reads back exactly: `7d`, `1h30m`, `90s` (as `1m30s`),
+ * `250ms`, `0`. Weeks are left as days (`14d`), which reads better.
+ *
+ * @example formatDuration(604_800_000) // '7d'
+ */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  if (ms === 0) return '0';
+  const sign = ms < 0 ? '-' : '';
+  let rest = Math.abs(ms);
+  let out = '';
+  for (const [unit, size] of PRINT_UNITS) {
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  if (rest > 0) out += `${Math.round(rest * 1000) / 1000}ms`;
+  return sign + out;
 }

@@ -1,7 +1,7 @@
 // Unit tests of parseDuration: accepted forms and the one-line errors for bad ones.
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors/index.js';
-import { parseDuration } from '../../src/util/duration.js';
+import { formatDuration, parseDuration } from '../../src/util/duration.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -30,5 +30,19 @@ describe('parseDuration', () => {
   it('rejects negative and non-finite numbers', () => {
     expect(() => parseDuration(-1, 'delay')).toThrow(/delay must be a non-negative number/);
     expect(() => parseDuration(Number.NaN, 'delay')).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('formatDuration', () => {
+  it.each([
+    [604_800_000, '7d'],
+    [5_400_000, '1h30m'],
+    [90_000, '1m30s'],
+    [250, '250ms'],
+    [3_600_000 + 250, '1h250ms'],
+    [0, '0'],
+  ] as const)('prints %d as %s, which parseDuration reads back', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+    expect(parseDuration(text)).toBe(ms);
   });
 });

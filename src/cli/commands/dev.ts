@@ -1,7 +1,7 @@
 /** `deferred dev`: the local stack (Datastore or Firestore emulator + Cloud Tasks emulator) with a sample worker and a periodic sweep, until Ctrl-C. */
 import { randomBytes } from 'node:crypto';
 import type { Argv, CommandModule } from 'yargs';
-import { InvalidArgumentError } from '../../errors/index.js';
+import { InvalidArgumentError, PermanentTaskFailure } from '../../errors/index.js';
 import { startLocalStack, type DatastoreBackend } from '../../local-stack/index.js';
 import { startWorker } from '../../local-stack/worker.js';
 import { parseDuration } from '../../util/duration.js';
@@ -13,6 +13,17 @@ interface DevArgs {
   project: string;
   'sweep-every': string;
   json: boolean;
+}
+
+/** `label  value` lines with the values in one column. */
+function aligned(rows: [string, string][]): string[] {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`);
+}
+
+/** A value as the shell reads it back: bare when it is safe, else in single quotes. */
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`;
 }
 
 function port(value: unknown, flag: string): void {
@@ -93,10 +104,25 @@ export const devCommand: CommandModule<object, DevArgs> = {
         if (failures++ === 0) throw new Error('first attempt fails on purpose; Cloud Tasks retries it');
         console.log('[worker] flaky succeeded on a retry');
       });
+      let broken = true;
+      const charge = deferred.task('charge', (account: string, cents: number) => {
+        // Fails for good the first time (a failure record for `deferred failed`); a retry from the ledger succeeds.
+        if (broken) {
+          broken = false;
+          throw new PermanentTaskFailure(`payment provider rejected ${account}: card expired`);
+        }
+        console.log(`[worker] charged ${account} ${cents} cents on a retry`);
+      });
+      // What the other commands need: the emulators, and for retry the worker's secret and URL.
+      const env = {
+        ...stack.env,
+        DEFERRED_SECRET: worker.secret,
+        DEFERRED_HANDLER_URL: worker.handlerUrl,
+      };
       const info = {
         backend: argv.backend,
         projectId: stack.projectId,
-        env: stack.env,
+        env,
         worker: worker.handlerUrl,
         sweep: `${worker.handlerUrl}/sweep`,
         tasks: deferred.taskNames(),
@@ -106,16 +132,23 @@ export const devCommand: CommandModule<object, DevArgs> = {
         process.stdout.write(
           [
             'Local stack running (Ctrl-C to stop):',
-            `  ${argv.backend === 'datastore' ? 'Datastore emulator' : 'Firestore emulator (Datastore mode)'}  ${stack.env.DATASTORE_EMULATOR_HOST}`,
-            `  Cloud Tasks emulator  ${stack.env.CLOUD_TASKS_EMULATOR_HOST}`,
-            `  Worker                ${worker.handlerUrl}  (tasks: ${info.tasks.join(', ')})`,
+            ...aligned([
+              [
+                argv.backend === 'datastore' ? 'Datastore emulator' : 'Firestore emulator (Datastore mode)',
+                stack.env.DATASTORE_EMULATOR_HOST!,
+              ],
+              ['Cloud Tasks emulator', stack.env.CLOUD_TASKS_EMULATOR_HOST!],
+              ['Worker', `${worker.handlerUrl}  (tasks: ${info.tasks.join(', ')})`],
+            ]),
             '',
-            'From another shell:',
-            `  export ${Object.entries(stack.env)
-              .map(([k, v]) => `${k}=${v}`)
+            'From another shell (in your project, where cloud-deferred is installed):',
+            `  export ${Object.entries(env)
+              .map(([k, v]) => `${k}=${shellQuote(v)}`)
               .join(' ')}`,
-            '  deferred stats',
-            '  deferred sweep --older-than 0 --dry-run',
+            '  npx deferred stats',
+            '  npx deferred failed',
+            '  npx deferred retry --task charge',
+            '  npx deferred sweep --older-than 0 --dry-run',
             '',
           ].join('\n'),
         );
@@ -123,6 +156,7 @@ export const devCommand: CommandModule<object, DevArgs> = {
       await hello.defer('local stack');
       await report.defer(randomBytes(300_000));
       await flaky.defer();
+      await charge.defer('acct-42', 1999);
       const everyMs = parseDuration(argv['sweep-every'], '--sweep-every');
       if (everyMs > 0) {
         timer = setInterval(

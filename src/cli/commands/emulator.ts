@@ -2,13 +2,14 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { startTasksEmulator } from '../../tasks-emulator/index.js';
+import { parseDuration } from '../../util/duration.js';
 
 interface TasksArgs {
   port: number;
   host: string;
   'auto-create-queues': boolean;
-  'tombstone-ms': number;
-  'queue-tombstone-ms'?: number;
+  'tombstone-ms': string;
+  'queue-tombstone-ms'?: string;
   'app-engine-url'?: string;
   'oidc-port': number;
   'oidc-issuer'?: string;
@@ -39,13 +40,14 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
         describe: 'create a queue with default settings the first time a task names it (else NOT_FOUND, as in Cloud)',
       })
       .option('tombstone-ms', {
-        type: 'number',
-        default: 3_600_000,
-        describe: 'how long a completed or deleted task name stays reserved (CreateTask gives ALREADY_EXISTS)',
+        type: 'string',
+        default: '1h',
+        describe:
+          'how long a completed or deleted task name stays reserved (CreateTask gives ALREADY_EXISTS), e.g. 1h, 10m, or milliseconds',
       })
       .option('queue-tombstone-ms', {
-        type: 'number',
-        describe: 'how long a deleted queue name stays reserved (default: --tombstone-ms)',
+        type: 'string',
+        describe: 'how long a deleted queue name stays reserved, e.g. 7d (default: --tombstone-ms)',
       })
       .option('app-engine-url', {
         type: 'string',
@@ -80,9 +82,7 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
         }
         for (const flag of ['tombstone-ms', 'queue-tombstone-ms'] as const) {
           const value = argv[flag];
-          if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-            throw new InvalidArgumentError(`--${flag} must be a number of milliseconds >= 0, got ${String(value)}.`);
-          }
+          if (value !== undefined) parseDuration(String(value), `--${flag}`);
         }
         if (argv['app-engine-url'] !== undefined && !/^https?:\/\/[^/]/.test(argv['app-engine-url'])) {
           throw new InvalidArgumentError(`--app-engine-url must be an http(s) URL, got "${argv['app-engine-url']}".`);
@@ -94,8 +94,11 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
       host: argv.host,
       port: argv.port,
       autoCreateQueues: argv['auto-create-queues'],
-      tombstoneMs: argv['tombstone-ms'],
-      queueTombstoneMs: argv['queue-tombstone-ms'],
+      tombstoneMs: parseDuration(argv['tombstone-ms'], '--tombstone-ms'),
+      queueTombstoneMs:
+        argv['queue-tombstone-ms'] === undefined
+          ? undefined
+          : parseDuration(argv['queue-tombstone-ms'], '--queue-tombstone-ms'),
       appEngineBaseUrl: argv['app-engine-url'],
       oidcPort: argv['oidc-port'],
       oidcIssuer: argv['oidc-issuer'],

@@ -1,7 +1,7 @@
 /** `deferred jobs`: list, show, enable, disable and run-now for recurring jobs, and the records of mapper jobs. */
 import type { Argv, CommandModule } from 'yargs';
-import { createDeferred } from '../../runtime/deferred-runtime.js';
-import { InvalidArgumentError, PrerequisiteMissingError } from '../../errors/index.js';
+import { NotFoundError } from '../../errors/index.js';
+import { appRuntime, withAppFlags, type AppArgs } from '../app-runtime.js';
 import { jobKey } from '../../jobs/mapper-step.js';
 import {
   MAPPER_JOB_KIND,
@@ -16,11 +16,9 @@ import type { ScheduleSpec } from '../../jobs/schedule.js';
 import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
 import { table } from '../render.js';
 
-interface JobsArgs extends ConnectionArgs {
+interface JobsArgs extends ConnectionArgs, AppArgs {
   json: boolean;
   name?: string;
-  secret?: string;
-  'handler-url'?: string;
 }
 
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString().replace('.000Z', 'Z') : '-');
@@ -29,7 +27,7 @@ const print = (text: string) => void process.stdout.write(text);
 async function readRecurring(connection: Connection, name: string): Promise<RecurringJobRecord> {
   const [record] = await connection.datastore.get(recurringJobKey(connection.datastore, name));
   if (!record) {
-    throw new InvalidArgumentError(
+    throw new NotFoundError(
       `no recurring job named "${name}": see "deferred jobs list" (a job appears once its app called ensure()).`,
     );
   }
@@ -37,30 +35,9 @@ async function readRecurring(connection: Connection, name: string): Promise<Recu
 }
 
 /** Enabling and run-now create Cloud Tasks: they need the app's secret and handler URL to sign and address them. */
-function deferredFor(connection: Connection, argv: JobsArgs, queue: string) {
-  const secret = argv.secret ?? process.env.DEFERRED_SECRET;
-  const handlerUrl = argv['handler-url'] ?? process.env.DEFERRED_HANDLER_URL;
-  if (!secret)
-    throw new PrerequisiteMissingError("This needs the app's signing secret: pass --secret or set DEFERRED_SECRET.");
-  if (!handlerUrl) {
-    throw new PrerequisiteMissingError(
-      "This needs the app's handler URL: pass --handler-url (e.g. https://worker-abc.a.run.app/_deferred) or set DEFERRED_HANDLER_URL.",
-    );
-  }
-  return createDeferred({
-    projectId: connection.projectId,
-    location: connection.location,
-    queue,
-    handlerUrl,
-    secret,
-    datastore: connection.datastore,
-    tasks: connection.tasks,
-  });
-}
-
 function recurringFor(connection: Connection, argv: JobsArgs, name: string, record: RecurringJobRecord) {
   const spec = JSON.parse(record.scheduleSpec) as ScheduleSpec;
-  const deferred = deferredFor(connection, argv, record.queue);
+  const deferred = appRuntime(connection, argv, record.queue);
   return defineRecurringJob(deferred, name, spec, () => {
     throw new Error('recurring jobs run in the app, not in the CLI');
   });
@@ -95,14 +72,7 @@ const withName = (yargs: Argv) =>
     demandOption: true,
     describe: 'recurring job name (or mapper job id for show)',
   });
-const withCredentials = (yargs: Argv) =>
-  yargs
-    .option('secret', { type: 'string', group: 'App:', describe: "the app's signing secret [env: DEFERRED_SECRET]" })
-    .option('handler-url', {
-      type: 'string',
-      group: 'App:',
-      describe: "the app's handler URL, e.g. https://worker-abc.a.run.app/_deferred [env: DEFERRED_HANDLER_URL]",
-    });
+const withCredentials = (yargs: Argv) => withAppFlags(yargs);
 
 async function withConnectionDo(argv: JobsArgs, body: (connection: Connection) => Promise<void>) {
   const connection = connect(argv);
@@ -198,7 +168,7 @@ const show: CommandModule<object, JobsArgs> = {
         return showRecurring(name, recurring as RecurringJobRecord);
       }
       if (!mapper) {
-        throw new InvalidArgumentError(`no recurring job or mapper job named "${name}": see "deferred jobs list".`);
+        throw new NotFoundError(`no recurring job or mapper job named "${name}": see "deferred jobs list".`);
       }
       const [shards] = await datastore.runQuery(
         datastore.createQuery(MAPPER_SHARD_KIND).hasAncestor(jobKey(datastore, name)),

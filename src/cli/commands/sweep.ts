@@ -5,8 +5,17 @@ import { checkTransientKind } from '../../sweeper/kinds.js';
 import { atLeast } from '../../core/logger.js';
 import type { Logger } from '../../types.js';
 import { sweep } from '../../sweeper/sweep-all.js';
-import { addStats, emptyStats, totalDeleted, type SweepStats } from '../../sweeper/sweep-stats.js';
-import { parseDuration } from '../../util/duration.js';
+import { highestShardInUse } from '../../sweeper/sweep-namespaces.js';
+import { notYetSweepable, sweepCandidates, type NotYetSweepable } from '../../sweeper/inventory.js';
+import {
+  KEEP_REASONS,
+  addStats,
+  emptyStats,
+  totalDeleted,
+  type KeepReason,
+  type SweepStats,
+} from '../../sweeper/sweep-stats.js';
+import { formatDuration, parseDuration } from '../../util/duration.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 import { namespaceLabel, withNamespaceFlags, type NamespaceArgs } from '../namespace-flags.js';
 import { EXIT } from '../exit-codes.js';
@@ -28,8 +37,24 @@ interface SweepArgs extends ConnectionArgs, NamespaceArgs {
   verbose: boolean;
 }
 
-/** The summary rows of a sweep. */
+/** How the summary names each reason to keep an entity. */
+const KEPT_LABELS: Record<KeepReason, string> = {
+  'not-due': 'within ETA + grace',
+  'task-exists': 'Cloud Task exists',
+  leased: 'running (lease held)',
+  retention: 'within retention',
+  'redrive-exists': 're-drive found the name taken',
+  changed: 'changed during the sweep',
+  'unknown-state': 'unknown state',
+  'no-task-name': 'no Cloud Task name',
+};
+
+/** The summary rows of a sweep: `kept` is followed by its non-zero reasons. */
 export function summaryRows(stats: SweepStats): (string | number)[][] {
+  const kept = KEEP_REASONS.filter((reason) => (stats.keptBy?.[reason] ?? 0) > 0).map((reason) => [
+    `  ${KEPT_LABELS[reason]}`,
+    stats.keptBy[reason],
+  ]);
   return [
     ['scanned', stats.scanned],
     ['deleted: done', stats.deleted.done],
@@ -40,6 +65,7 @@ export function summaryRows(stats: SweepStats): (string | number)[][] {
     ['deleted: other transient kinds', stats.deleted.transientKind],
     ['re-driven', stats.redriven],
     ['kept', stats.kept],
+    ...kept,
     ['errors', stats.errors],
   ];
 }
@@ -57,6 +83,20 @@ export function namespaceRows(
     stats.kept,
     stats.errors,
   ]);
+}
+
+/** Why a sweep read nothing, in words: how many entities were too young, how many are retained. */
+export function notScannedLine(found: NotYetSweepable, olderThanMs: number): string {
+  if (found.younger === 0 && found.retained === 0) return 'Scanned 0: there are no task entities to sweep.';
+  const plus = found.capped ? '+' : '';
+  const parts = [
+    found.younger > 0
+      ? `${found.younger}${plus} created less than ${formatDuration(olderThanMs)} ago (--older-than)`
+      : '',
+    found.retained > 0 ? `${found.retained}${plus} finished and within their retention` : '',
+  ].filter(Boolean);
+  const total = found.younger + found.retained;
+  return `Scanned 0 of ${total}${plus} task entit${total === 1 ? 'y' : 'ies'}: ${parts.join(', ')}. None was old enough to look at.`;
 }
 
 /** A logger for the terminal: WARNING and ERROR as one line on stderr; everything as JSON with --verbose. */
@@ -142,14 +182,30 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const graceMs = parseDuration(argv.grace, '--grace');
     const perShard = new Map<string, SweepStats>();
     const finished = new Set<string>();
+    const olderThanMs = argv['older-than'] === undefined ? graceMs : parseDuration(argv['older-than'], '--older-than');
+    const now = new Date();
+    const retentionOverridden = Boolean(argv['retention-done'] || argv['retention-failed']);
     try {
+      // On a terminal, the bar fills by entities read: count what the sweep will read first (index-only, bounded).
+      let candidates: number | null = null;
+      if (bar.enabled && !argv.json) {
+        bar.update(0, argv.shards, 'counting the entities to read...', true, 0);
+        const shards = Math.max(argv.shards, (await highestShardInUse(connection.datastore, connection.namespace)) + 1);
+        candidates = await sweepCandidates(connection.datastore, {
+          namespace: connection.namespace,
+          shards,
+          cutoffMs: now.getTime() - olderThanMs,
+          dueBeforeMs: retentionOverridden ? null : now.getTime(),
+        });
+      }
       const result = await sweep({
         datastore: connection.datastore,
         tasks: connection.tasks,
         namespace: connection.namespace,
         shards: argv.shards,
         graceMs,
-        olderThanMs: argv['older-than'] === undefined ? graceMs : parseDuration(argv['older-than'], '--older-than'),
+        olderThanMs,
+        now,
         retention: {
           ...(argv['retention-done'] ? { doneMs: parseDuration(argv['retention-done'], '--retention-done') } : {}),
           ...(argv['retention-failed']
@@ -168,18 +224,34 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           perShard.set(id, stats);
           if (done) finished.add(id);
           const total = [...perShard.values()].reduce((sum, s) => addStats(sum, s), emptyStats());
+          // Filled by entities read out of those counted (it moves within a shard); without a count, by shards done.
+          const shardCount = Math.max(perShard.size, argv.shards);
+          const progress = candidates
+            ? Math.max(finished.size, Math.min(0.99, total.scanned / candidates) * shardCount)
+            : finished.size;
           bar.update(
             finished.size,
-            Math.max(perShard.size, argv.shards),
+            shardCount,
             `scanned ${total.scanned}  deleted ${totalDeleted(total)}  re-driven ${total.redriven}  kept ${total.kept}  errors ${total.errors}`,
+            false,
+            progress,
           );
         },
       });
       bar.done();
       const { stats } = result;
+      // Scanned nothing: say why (index-only counts of what the cut-off and retention left out).
+      let notScanned: NotYetSweepable | undefined;
+      if (stats.scanned === 0) {
+        notScanned = await notYetSweepable(connection.datastore, {
+          namespace: connection.namespace,
+          cutoffMs: now.getTime() - olderThanMs,
+          nowMs: now.getTime(),
+        });
+      }
       if (argv.json) {
         process.stdout.write(
-          `${JSON.stringify({ dryRun: argv['dry-run'], shards: result.shards.length, elapsedMs: result.elapsedMs, stats, perShard: result.shards, namespaces: result.namespaces })}\n`,
+          `${JSON.stringify({ dryRun: argv['dry-run'], shards: result.shards.length, elapsedMs: result.elapsedMs, stats, ...(notScanned ? { notScanned } : {}), perShard: result.shards, namespaces: result.namespaces })}\n`,
         );
       } else {
         const spread = result.namespaces.length === 1 ? '' : ` over ${result.namespaces.length} namespaces`;
@@ -188,6 +260,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         process.stdout.write(
           `\nBy namespace:\n\n${table(['namespace', 'shards', 'scanned', 'deleted', 're-driven', 'kept', 'errors'], namespaceRows(result.namespaces))}`,
         );
+        if (notScanned) process.stdout.write(`\n${notScannedLine(notScanned, olderThanMs)}\n`);
       }
       if (stats.errors > 0) process.exitCode = EXIT.failure;
     } finally {
