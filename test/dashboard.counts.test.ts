@@ -34,7 +34,7 @@ describeStorage('dashboard countTasks', (ctx) => {
     const counts = await countTasks(new Reader(ctx().datastore, ctx().namespace), { nowMs: now, shards: 4 });
 
     expect(counts.total).toBe(10);
-    expect(counts.byState).toEqual({ pending: 5, running: 1, done: 2, failed: 2 });
+    expect(counts.byState).toEqual({ pending: 5, running: 1, done: 2, failed: 2, retried: 0 });
     expect(counts.unfinished.total).toBe(6);
     expect(counts.unfinished.byAge).toEqual({ '< 1h': 2, '1h - 1d': 1, '1d - 7d': 1, '>= 7d': 2 });
     expect(counts.finished.total).toBe(4);
@@ -70,6 +70,6 @@ describeStorage('dashboard countTasks', (ctx) => {
   it('an empty namespace: zeros, up to date', async () => {
     const counts = await countTasks(new Reader(ctx().datastore, ctx().namespace), { nowMs: Date.now(), shards: 16 });
     expect(counts).toMatchObject({ total: 0, behindByMs: 0, oldestReclaimable: null, expired: 0, chunks: 0 });
-    expect(counts.byState).toEqual({ pending: 0, running: 0, done: 0, failed: 0 });
+    expect(counts.byState).toEqual({ pending: 0, running: 0, done: 0, failed: 0, retried: 0 });
   });
 });

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { createDashboard, serveDashboard } from '../src/dashboard/index.js';
+import { PermanentTaskFailure } from '../src/errors/index.js';
 import { describeStorage } from './support/backends.js';
 import { fetchToNode, useRuntime, type RuntimeFixture } from './support/runtime.js';
 
@@ -141,6 +142,91 @@ describeStorage('createDashboard', (ctx) => {
     expect(response.status).toBe(403);
     expect(await response.json()).toEqual({ error: 'this dashboard is read-only.' });
     expect(await (await fetch(`${origin}/_dashboard/api/summary`)).json()).toMatchObject({ readOnly: true });
+  });
+
+  it('the failure ledger: lists by filter, a dry run changes nothing, a retry replays once, a discard deletes', async () => {
+    const rt = await setup(ctx());
+    let fixed = false;
+    let charged = 0;
+    const charge = rt.deferred.task('charge', (account: string) => {
+      if (!fixed) throw new PermanentTaskFailure(`card of ${account} declined`);
+      charged++;
+    });
+    const other = rt.deferred.task('other', () => {
+      throw new PermanentTaskFailure('no such account');
+    });
+    await charge.with({ entityBacked: true }).defer('acme');
+    await other.with({ entityBacked: true }).defer();
+    await rt.advance(0);
+    const origin = await serve(createDashboard({ deferred: rt.deferred, authorize: () => 'ops@example.com' }).handler);
+    const { csrf, cookie } = await openPage(origin);
+    const post = (action: string, body: unknown) =>
+      fetch(`${origin}/_dashboard/api/failed/${action}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie, 'x-deferred-csrf': csrf! },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as { message: string; results: { status: string }[] },
+      }));
+
+    type Listed = { rows: { key: string; task: string; lastError: string }[] };
+    const listed = (await (await fetch(`${origin}/_dashboard/api/failed?task=charge`)).json()) as Listed;
+    expect(listed.rows).toMatchObject([
+      { task: 'charge', lastError: expect.stringContaining('card of acme declined') },
+    ]);
+    const key = listed.rows[0]!.key;
+    const record = (await (
+      await fetch(`${origin}/_dashboard/api/failed/one?key=${encodeURIComponent(key)}`)
+    ).json()) as {
+      state: string;
+      history: { outcome: string }[];
+      args: string;
+    };
+    expect(record).toMatchObject({ state: 'failed', history: [{ outcome: 'failed' }] });
+    expect(record.args).toContain("'acme'");
+
+    const dry = await post('retry', { filter: { task: 'charge' }, dryRun: true });
+    expect(dry.body.results).toMatchObject([{ status: 'would-retry' }]);
+    await rt.advance(0);
+    expect(charged).toBe(0);
+
+    fixed = true;
+    const first = await post('retry', { keys: [key] });
+    const second = await post('retry', { keys: [key] });
+    expect(first.body.results).toMatchObject([{ status: 'retried' }]);
+    expect(second.body.results).toMatchObject([{ status: 'already-retried' }]);
+    await rt.advance(0);
+    expect(charged).toBe(1);
+    // Each change is logged with the user authorize() named: the dry run and both retries.
+    const logged = rt.logger.entries.filter((e) => e.event === 'dashboard-action' && e.action === 'failed/retry');
+    expect(logged.map((e) => e.user)).toEqual(['ops@example.com', 'ops@example.com', 'ops@example.com']);
+
+    const discarded = await post('discard', { filter: { task: 'other' } });
+    expect(discarded.body.results).toMatchObject([{ status: 'discarded' }]);
+    const left = (await (await fetch(`${origin}/_dashboard/api/failed`)).json()) as Listed;
+    expect(left.rows).toEqual([]);
+    expect((await post('retry', {})).status).toBe(400); // neither keys nor a filter
+  });
+
+  it('without a runtime: no ledger, and nothing that creates Cloud Tasks', async () => {
+    const rt = await setup(ctx());
+    const { datastore } = ctx();
+    const dashboard = createDashboard({
+      datastore,
+      tasks: rt.client,
+      projectId: 'test-project',
+      location: 'us-central1',
+      authorize: () => true,
+    });
+    const origin = await serve(dashboard.handler);
+    expect(await (await fetch(`${origin}/_dashboard/api/summary`)).json()).toMatchObject({
+      ledger: false,
+      canCreateTasks: false,
+    });
+    const failed = await fetch(`${origin}/_dashboard/api/failed`);
+    expect(failed.status).toBe(404);
+    expect(((await failed.json()) as { error: string }).error).toMatch(/failure ledger/);
   });
 
   it('works the same on the Fetch API, and hands other paths on as middleware', async () => {

@@ -8,7 +8,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 /** States counted (a state nothing is in counts 0 and costs one read). */
-export const COUNTED_STATES = ['pending', 'running', 'done', 'failed'] as const;
+export const COUNTED_STATES = ['pending', 'running', 'done', 'failed', 'retried'] as const;
 
 /** Age buckets of unfinished entities (since created). */
 export const UNFINISHED_BUCKETS = ['< 1h', '1h - 1d', '1d - 7d', '>= 7d'] as const;

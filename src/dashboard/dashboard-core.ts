@@ -2,9 +2,11 @@
 import { DeferredError } from '../errors/base.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { log } from '../core/logger.js';
+import type { FailureLedger } from '../types.js';
 import { loadAssets, type Asset } from './assets.js';
 import { countTasks } from './counts.js';
 import { CSRF_HEADER, SESSION_COOKIE, checkCsrf, cookie, csrfToken, newSessionId, parseCookies } from './csrf.js';
+import { changeFailed, failuresByHour, filterOf, listFailed, readFailed } from './failed-view.js';
 import { changeRecurringJob, listJobs, readMapperJob } from './jobs-view.js';
 import {
   checkDashboardOptions,
@@ -245,7 +247,8 @@ export class DashboardCore {
           namespace: source.namespace,
           readOnly: this.served.readOnly,
           refreshMs: this.served.refreshMs,
-          canCreateTasks: source.operator() !== null,
+          canCreateTasks: source.createTasks,
+          ledger: source.ledger !== null,
           now: new Date(source.clock.now()).toISOString(),
         };
       case 'counts':
@@ -267,6 +270,19 @@ export class DashboardCore {
         if (!task) throw new HttpError(404, `no _DeferredTask entity at ${key} in this namespace.`);
         return task;
       }
+      case 'failed': {
+        const ledger = this.ledger();
+        return listFailed(ledger, filterOf(Object.fromEntries(query)), param('cursor'));
+      }
+      case 'failures-by-hour':
+        return this.countsMemo.get('failures-by-hour', () => failuresByHour(this.ledger(), source.clock.now()));
+      case 'failed/one': {
+        const key = param('key');
+        if (!key) throw new InvalidArgumentError("give the failure record's key: ?key=<key>.");
+        const record = await readFailed(this.ledger(), key);
+        if (!record) throw new HttpError(404, `no failure record at ${key}.`);
+        return record;
+      }
       case 'mapper': {
         const id = param('id');
         if (!id) throw new InvalidArgumentError('give the mapper job id: ?id=<job id>.');
@@ -277,6 +293,16 @@ export class DashboardCore {
       default:
         throw new HttpError(404, `no such API: ${route}`);
     }
+  }
+
+  private ledger(): FailureLedger {
+    const ledger = this.served.source.ledger;
+    if (!ledger)
+      throw new HttpError(
+        404,
+        "this runtime has no failure ledger (deferred.failures): give the dashboard the app's runtime.",
+      );
+    return ledger;
   }
 
   /** Refuses a change unless it comes from the dashboard's own page in this browser session. */
@@ -361,6 +387,16 @@ export class DashboardCore {
           message: `${dryRun ? 'dry run: ' : ''}swept ${result.shards} shards in ${result.elapsedMs} ms`,
           ...result,
         };
+      }
+      case 'failed/retry':
+      case 'failed/discard': {
+        const verb = action === 'failed/retry' ? 'retry' : 'discard';
+        if (verb === 'retry' && !source.createTasks) {
+          throw new InvalidArgumentError(
+            "retrying creates a Cloud Task: give the dashboard the app's runtime (deferred), or start `deferred dashboard` with --secret and --handler-url.",
+          );
+        }
+        return changeFailed(this.ledger(), verb, body);
       }
       default:
         throw new HttpError(404, `no such action: ${action}`);

@@ -31,6 +31,12 @@ export interface DashboardOptions {
    * those changes are then unavailable.
    */
   readonly deferred?: Deferred;
+  /**
+   * Whether the changes that create Cloud Tasks (Enable and Run now of recurring jobs, Retry of failed tasks) are
+   * offered. They sign and address tasks with the runtime's configuration, so they need `deferred`.
+   * @default true with `deferred`, else false
+   */
+  readonly createTasks?: boolean;
   /** Datastore client. @default the runtime's */
   readonly datastore?: Datastore;
   /** Cloud Tasks client (v2). @default the runtime's */

@@ -11,7 +11,7 @@ import { DeferredRuntime } from '../runtime/deferred-runtime.js';
 import { runtimeConfigSource } from '../runtime/services.js';
 import { DEFAULT_SHARDS, SHARD_COUNT } from '../store/schema.js';
 import { wholeNumber } from '../util/whole-number.js';
-import type { Deferred, Logger, TimeSource } from '../types.js';
+import type { Deferred, FailureLedger, Logger, TimeSource } from '../types.js';
 import type { DashboardOptions } from './dashboard-options.js';
 
 /** The resolved clients and settings of one dashboard. */
@@ -36,6 +36,10 @@ export interface DashboardSource {
    * queue; null without a runtime.
    */
   operator(queue?: string): Deferred | null;
+  /** The runtime's failure ledger (`deferred.failures`), or null without one. */
+  readonly ledger: FailureLedger | null;
+  /** Whether changes that create Cloud Tasks are offered (Enable, Run now, Retry). */
+  readonly createTasks: boolean;
 }
 
 /** Resolves the dashboard's source from its options (a runtime instance, or bare clients). */
@@ -84,7 +88,11 @@ export function resolveSource(options: DashboardOptions): DashboardSource {
     clock: options.clock ?? config?.clock ?? { now: () => Date.now() },
     taskCountLimit: options.taskCountLimit ?? 3000,
     csrfKey,
+    ledger: config ? options.deferred!.failures : null,
+    createTasks: config !== undefined && options.createTasks !== false,
     operator: (queue) =>
-      config ? new DeferredRuntime(() => ({ ...config, queue: queue ?? config.queue }), new TaskRegistry()) : null,
+      config && options.createTasks !== false
+        ? new DeferredRuntime(() => ({ ...config, queue: queue ?? config.queue }), new TaskRegistry())
+        : null,
   };
 }

@@ -10,7 +10,7 @@ import type { Reader, ReadCost } from './reads.js';
 import type { DashboardSource } from './source.js';
 
 /** States a task list can show. */
-export const LISTED_STATES = ['pending', 'running', 'done', 'failed'] as const;
+export const LISTED_STATES = ['pending', 'running', 'done', 'failed', 'retried'] as const;
 
 /** Most task entities on one page of a list. */
 export const TASK_PAGE_SIZE = 25;

@@ -27,6 +27,8 @@ let page: Page;
 let datastore: Datastore;
 let tasksBeta: v2beta3.CloudTasksClient;
 const ran: string[] = [];
+/** The bug that makes chargeCard fail; fixed before its failure is retried from the page. */
+let cardsDeclined = true;
 const logger = new MemoryLogger();
 /** Script errors and console errors of the page (a CSP violation is one): none may happen. */
 const pageErrors: string[] = [];
@@ -72,7 +74,8 @@ describe(`dashboard in Chromium [${backend}]`, () => {
       ran.push(`invoice ${invoice.id}`);
     });
     const chargeCard = deferred.task('chargeCard', (customer: string) => {
-      throw new PermanentTaskFailure(`card of ${customer} declined`);
+      if (cardsDeclined) throw new PermanentTaskFailure(`card of ${customer} declined`);
+      ran.push(`charged ${customer}`);
     });
     const render = deferred.task('render', (html: string) => void ran.push(html));
     const nightly = defineRecurringJob(deferred, 'nightlyReport', { every: '1h' }, () => '42 rows');
@@ -236,6 +239,30 @@ describe(`dashboard in Chromium [${backend}]`, () => {
     expect(await page.locator('tr[data-key]').count()).toBe(2);
     expect(await page.textContent('main')).toContain('card of acme declined');
     await shot('failed');
+  });
+
+  it('retries a failed task from the page, and it then runs (once)', async () => {
+    cardsDeclined = false; // the bug is fixed
+    await page.goto(`${served.origin}/#/failed`);
+    const row = page.locator('tr[data-key]', { hasText: 'card of acme declined' });
+    await row.locator('input[data-select]').check();
+    await page.locator('[data-action="retry-selected"]').click();
+    await confirmIn(page);
+    await until('the retried task to run', async () => ran.includes('charged acme'));
+    await until('the record to be retried', async () => (await countState('retried')) === 1);
+    await row.waitFor({ state: 'detached' });
+    expect(ran.filter((r) => r === 'charged acme')).toHaveLength(1);
+  });
+
+  it('discards a failure record from its task page', async () => {
+    await page.goto(`${served.origin}/#/failed`);
+    await page.locator('tr[data-key]', { hasText: 'no such account' }).click();
+    await page.waitForSelector('[data-action="discard"]');
+    await shot('failed-task');
+    await page.locator('[data-action="discard"]').click();
+    await confirmIn(page);
+    await until('the record to be gone', async () => (await countState('failed')) === 0);
+    await page.waitForURL(/#\/failed/);
   });
 
   it('disables a recurring job from the page', async () => {

@@ -1,17 +1,17 @@
 /** `deferred dashboard`: the dashboard on loopback behind a random access token, until Ctrl-C. */
+import { randomBytes } from 'node:crypto';
 import type { Argv, CommandModule } from 'yargs';
 import { emulatorTasksClientOptions, parseHostPort } from '../../clients/tasks-client.js';
 import { createDeferred } from '../../runtime/deferred-runtime.js';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { parseDuration } from '../../util/duration.js';
+import { appRuntime, withAppFlags, type AppArgs } from '../app-runtime.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 
-interface DashboardArgs extends ConnectionArgs {
+interface DashboardArgs extends ConnectionArgs, AppArgs {
   host: string;
   port: number;
   'read-only': boolean;
-  secret?: string;
-  'handler-url'?: string;
   queue: string[];
   shards?: number;
   refresh: string;
@@ -23,7 +23,7 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
   describe:
     'Serve the dashboard on loopback (queues, task entities, failures, jobs, sweeps) and print its URL with an access token',
   builder: (yargs: Argv) =>
-    withConnection(yargs)
+    withAppFlags(withConnection(yargs))
       .option('host', {
         type: 'string',
         default: '127.0.0.1',
@@ -31,16 +31,6 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
       })
       .option('port', { type: 'number', default: 0, describe: 'port (0 = a free one)' })
       .option('read-only', { type: 'boolean', default: false, describe: 'show everything, change nothing' })
-      .option('secret', {
-        type: 'string',
-        group: 'App:',
-        describe: "the app's signing secret, for Enable / Run now of recurring jobs [env: DEFERRED_SECRET]",
-      })
-      .option('handler-url', {
-        type: 'string',
-        group: 'App:',
-        describe: "the app's handler URL, e.g. https://worker-abc.a.run.app/_deferred [env: DEFERRED_HANDLER_URL]",
-      })
       .option('queue', {
         type: 'string',
         array: true,
@@ -55,7 +45,7 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
       })
       .option('json', { type: 'boolean', default: false, describe: 'print the URL as one JSON line' })
       .example('$0 dashboard', 'open the printed URL in a browser on this machine')
-      .example('DEFERRED_SECRET=... $0 dashboard --handler-url https://app/_deferred', 'with Enable and Run now')
+      .example('DEFERRED_SECRET=... $0 dashboard --handler-url https://app/_deferred', 'with Enable, Run now and Retry')
       .check((argv) => {
         const port = argv.port as number;
         if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -87,23 +77,24 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
       : new v2beta3.CloudTasksClient({ projectId: connection.projectId });
     const secret = argv.secret ?? process.env.DEFERRED_SECRET;
     const handlerUrl = argv['handler-url'] ?? process.env.DEFERRED_HANDLER_URL;
-    const deferred =
-      secret && handlerUrl
-        ? createDeferred({
-            projectId: connection.projectId,
-            location: connection.location,
-            handlerUrl,
-            secret,
-            datastore: connection.datastore,
-            tasks: connection.tasks,
-            ...(argv.shards ? { shards: argv.shards } : {}),
-          })
-        : undefined;
+    // A runtime over the connection: the failure ledger (list, discard) and, with the app's secret and where it serves
+    // tasks, the changes that create Cloud Tasks (Enable, Run now, Retry), signed and addressed (OIDC too) as the app's.
+    const createTasks = Boolean(secret && (handlerUrl || argv['app-engine']));
+    const deferred = createTasks
+      ? appRuntime(connection, argv)
+      : createDeferred({
+          projectId: connection.projectId,
+          location: connection.location,
+          secret: randomBytes(24).toString('base64url'), // signs nothing: no change that creates a task is offered
+          datastore: connection.datastore,
+          tasks: connection.tasks,
+        });
     const { serveDashboard } = await import('../../dashboard/index.js');
     const served = await serveDashboard({
       host: argv.host,
       port: argv.port,
       deferred,
+      createTasks,
       datastore: connection.datastore,
       tasks: connection.tasks,
       tasksBeta,
@@ -123,7 +114,9 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
           '',
           `    ${served.url}`,
           '',
-          deferred ? '' : "Enable and Run now of recurring jobs need --secret and --handler-url (the app's).",
+          createTasks
+            ? ''
+            : "Enable, Run now and Retry need the app's --secret and --handler-url or --app-engine (or DEFERRED_SECRET, DEFERRED_HANDLER_URL), and --oidc-service-account when the app checks OIDC tokens.",
           'Open the URL on this machine; the token in it is the only way in. Ctrl-C to stop.',
           '',
         ]

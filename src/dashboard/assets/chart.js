@@ -108,3 +108,60 @@ export function sweepChart(runsNewestFirst, width = 800) {
     ),
   );
 }
+
+/**
+ * Failures per hour over the last 24 hours, as bars.
+ * @param {{ start: string, failed: number }[]} hours oldest first
+ * @param {number} [width]
+ */
+export function failuresChart(hours, width = 800) {
+  const W = Math.max(360, Math.round(width));
+  const H = 160;
+  const left = 44;
+  const right = 12;
+  const top = 10;
+  const bottom = 24;
+  const plotW = W - left - right;
+  const plotH = H - top - bottom;
+  const max = niceMax(Math.max(...hours.map((x) => x.failed)));
+  const y = (/** @type {number} */ v) => top + plotH - (v / max) * plotH;
+  const slot = plotW / hours.length;
+  const root = svg('svg', {
+    class: 'chart short',
+    viewBox: `0 0 ${W} ${H}`,
+    role: 'img',
+    'aria-label': 'Failures per hour',
+  });
+  for (let i = 0; i <= 4; i++) {
+    const v = (max / 4) * i;
+    root.appendChild(svg('line', { class: i === 0 ? 'axis' : 'grid', x1: left, x2: W - right, y1: y(v), y2: y(v) }));
+    root.appendChild(svg('text', { x: left - 6, y: y(v) + 4, 'text-anchor': 'end' }, num(Math.round(v))));
+  }
+  hours.forEach((hour, i) => {
+    const x = left + slot * i + slot * 0.15;
+    const g = svg('g', { 'data-hour': hour.start });
+    if (hour.failed)
+      g.appendChild(
+        svg('rect', {
+          class: 's-failed',
+          x,
+          width: slot * 0.7,
+          y: y(hour.failed),
+          height: y(0) - y(hour.failed),
+          rx: 1.5,
+        }),
+      );
+    g.appendChild(svg('title', {}, `${when(hour.start).slice(0, 16)}: ${hour.failed} failed`));
+    g.appendChild(svg('rect', { x: left + slot * i, y: top, width: slot, height: plotH, fill: 'transparent' }));
+    root.appendChild(g);
+    if (i % 4 === 0)
+      root.appendChild(
+        svg(
+          'text',
+          { x: left + slot * i + slot / 2, y: H - 6, 'text-anchor': 'middle' },
+          when(hour.start).slice(11, 16),
+        ),
+      );
+  });
+  return root;
+}

@@ -1,15 +1,25 @@
 // @ts-check
-/** Failed tasks: the failure records (`state = failed`), newest page first, each opening its task view. */
-import { get } from '../api.js';
-import { h, panel, replace, table } from '../dom.js';
+/** Failed tasks: the failure ledger with filters, newest first, and Retry / Discard of one, the selected, or all matching. */
+import { get, post } from '../api.js';
+import { h, num, panel, replace, table, time } from '../dom.js';
+import { confirmDialog, toast } from '../ui.js';
 import { TASK_HEAD, taskRows } from './tasks.js';
 
 /**
  * @param {HTMLElement} root
- * @param {URLSearchParams} _params
+ * @param {URLSearchParams} params
  * @param {import('../app.js').Context} ctx
  */
-export function mountFailed(root, _params, ctx) {
+export function mountFailed(root, params, ctx) {
+  return ctx.summary.ledger ? mountLedger(root, params, ctx) : mountRecords(root, ctx);
+}
+
+/**
+ * The failure records by state, for a dashboard without the runtime's ledger.
+ * @param {HTMLElement} root
+ * @param {import('../app.js').Context} ctx
+ */
+function mountRecords(root, ctx) {
   const list = h('div');
   /** @type {(string | null)[]} */
   const cursors = [null];
@@ -65,6 +75,259 @@ export function mountFailed(root, _params, ctx) {
         'Next →',
       ),
     );
+  }
+  return { refresh };
+}
+
+/** @param {any[]} results */
+function outcome(results) {
+  const counts = new Map();
+  for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  return [...counts].map(([status, n]) => `${n} ${status}`).join(', ') || 'nothing';
+}
+
+/**
+ * @param {HTMLElement} root
+ * @param {URLSearchParams} params
+ * @param {import('../app.js').Context} ctx
+ */
+function mountLedger(root, params, ctx) {
+  const field = (/** @type {string} */ name, /** @type {string} */ placeholder) =>
+    h('input', { type: 'text', name, placeholder, value: params.get(name) ?? '', 'aria-label': name });
+  const task = field('task', 'task name');
+  const queue = field('queue', 'queue');
+  const grep = field('grep', 'error contains');
+  const since = h(
+    'select',
+    { name: 'since', 'aria-label': 'failed within' },
+    [
+      ['', 'any time'],
+      ['1h', 'last hour'],
+      ['1d', 'last day'],
+      ['7d', 'last 7 days'],
+    ].map(([v, label]) => h('option', { value: v, selected: (params.get('since') ?? '') === v }, label)),
+  );
+  const filter = () => ({
+    task: task.value.trim(),
+    queue: queue.value.trim(),
+    grep: grep.value.trim(),
+    since: since.value,
+  });
+  const apply = (/** @type {Event} */ e) => {
+    e.preventDefault();
+    const q = new URLSearchParams(Object.entries(filter()).filter(([, v]) => v));
+    ctx.go(`#/failed?${q}`);
+  };
+  /** @type {Set<string>} */
+  const selected = new Set();
+  /** @type {(string | null)[]} */
+  const cursors = [null];
+  let page = 0;
+  const list = h('div');
+  const pager = h('div', { class: 'toolbar' });
+  const selection = h('span', { class: 'note' });
+  const canRetry = ctx.canChange && ctx.summary.canCreateTasks;
+
+  /**
+   * @param {'retry' | 'discard'} action
+   * @param {{ keys?: string[], filter?: Record<string, string> }} what
+   * @param {string} label
+   */
+  async function change(action, what, label) {
+    let count = what.keys?.length ?? 0;
+    if (what.filter) {
+      const dry = await post(`failed/${action}`, { ...what, dryRun: true });
+      count = dry.results.filter((/** @type {any} */ r) => r.status.startsWith('would-')).length;
+      if (count === 0) return toast(`Nothing to ${action}: ${outcome(dry.results)}.`);
+    }
+    const ok = await confirmDialog({
+      title: `${action === 'retry' ? 'Retry' : 'Discard'} ${label}?`,
+      body: [
+        action === 'retry'
+          ? `${num(count)} failed task(s) will be deferred again with their stored arguments and options; each record becomes "retried". A record is replayed once, even if asked twice.`
+          : `${num(count)} failure record(s) and their payloads will be deleted now. This cannot be undone.`,
+      ],
+      confirm: action === 'retry' ? 'Retry' : 'Discard',
+      danger: action === 'discard',
+    });
+    if (!ok) return;
+    try {
+      const result = await post(`failed/${action}`, what);
+      toast(`${result.message}`);
+      selected.clear();
+      ctx.refreshNow();
+    } catch (error) {
+      toast(/** @type {Error} */ (error).message, true);
+    }
+  }
+
+  const bulk = h(
+    'div',
+    { class: 'toolbar' },
+    selection,
+    canRetry
+      ? h(
+          'button',
+          {
+            type: 'button',
+            'data-action': 'retry-selected',
+            onclick: () => void change('retry', { keys: [...selected] }, `${selected.size} selected`),
+          },
+          'Retry selected',
+        )
+      : null,
+    ctx.canChange
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'danger',
+            'data-action': 'discard-selected',
+            onclick: () => void change('discard', { keys: [...selected] }, `${selected.size} selected`),
+          },
+          'Discard selected',
+        )
+      : null,
+    canRetry
+      ? h(
+          'button',
+          {
+            type: 'button',
+            'data-action': 'retry-matching',
+            onclick: () => void change('retry', { filter: filter() }, 'all matching the filter'),
+          },
+          'Retry all matching',
+        )
+      : null,
+    ctx.canChange
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'danger',
+            'data-action': 'discard-matching',
+            onclick: () => void change('discard', { filter: filter() }, 'all matching the filter'),
+          },
+          'Discard all matching',
+        )
+      : null,
+  );
+  const paintSelection = () => {
+    selection.textContent = selected.size ? `${selected.size} selected` : 'select records to act on several';
+    for (const b of bulk.querySelectorAll('[data-action$="-selected"]'))
+      /** @type {HTMLButtonElement} */ (b).disabled = selected.size === 0;
+  };
+
+  replace(
+    root,
+    h(
+      'div',
+      { class: 'page-title' },
+      h('h1', null, 'Failed tasks'),
+      h('span', { class: 'sub' }, 'the failure ledger: tasks that failed for good, newest first'),
+    ),
+    h(
+      'form',
+      { class: 'toolbar', onsubmit: apply },
+      task,
+      queue,
+      since,
+      grep,
+      h('button', { type: 'submit', class: 'primary' }, 'Filter'),
+    ),
+    ctx.canChange ? bulk : null,
+    list,
+    pager,
+  );
+
+  async function refresh() {
+    const data = await get('failed', { ...filter(), cursor: cursors[page] });
+    cursors[page + 1] = data.next;
+    const all = h('input', { type: 'checkbox', 'aria-label': 'select the page' });
+    all.addEventListener('change', () => {
+      for (const r of data.rows) {
+        if (all.checked) selected.add(r.key);
+        else selected.delete(r.key);
+      }
+      for (const box of list.querySelectorAll('input[data-select]'))
+        /** @type {HTMLInputElement} */ (box).checked = all.checked;
+      paintSelection();
+    });
+    const rows = data.rows.map((/** @type {any} */ r) => {
+      const box = h('input', {
+        type: 'checkbox',
+        'data-select': r.key,
+        'aria-label': `select ${r.key}`,
+        checked: selected.has(r.key),
+      });
+      box.addEventListener('click', (e) => e.stopPropagation());
+      box.addEventListener('change', () => {
+        if (box.checked) selected.add(r.key);
+        else selected.delete(r.key);
+        paintSelection();
+      });
+      const open = () => ctx.go(`#/task?key=${encodeURIComponent(r.key)}`);
+      return h(
+        'tr',
+        { class: 'link', 'data-key': r.key, onclick: open },
+        ctx.canChange ? h('td', null, box) : null,
+        h('td', null, time(r.failedAt)),
+        h('td', { class: 'mono' }, r.task),
+        h('td', null, r.queue),
+        h('td', { class: 'num' }, num(r.attempts)),
+        h('td', null, h('span', { class: 'err' }, `${r.lastError}${r.lastErrorCut ? '…' : ''}`)),
+        h('td', { class: 'key', title: r.key }, r.key),
+      );
+    });
+    const head = [
+      ...(ctx.canChange ? [''] : []),
+      'failed',
+      'task',
+      'queue',
+      { text: 'attempts', num: true },
+      'last error',
+      'key',
+    ];
+    const t = table(head, rows, 'No failed tasks match.');
+    const th = t.querySelector('th');
+    if (th && ctx.canChange) th.appendChild(all);
+    replace(
+      list,
+      panel({
+        title: 'Failure records',
+        sub: `page ${page + 1} · ${num(data.scanned)} index entries read`,
+        flush: true,
+        body: t,
+      }),
+    );
+    replace(
+      pager,
+      h(
+        'button',
+        {
+          type: 'button',
+          disabled: page === 0,
+          onclick: () => {
+            page--;
+            void refresh();
+          },
+        },
+        '← Newer',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          disabled: !data.next,
+          onclick: () => {
+            page++;
+            void refresh();
+          },
+        },
+        'Older →',
+      ),
+    );
+    paintSelection();
   }
   return { refresh };
 }

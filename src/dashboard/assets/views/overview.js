@@ -1,7 +1,7 @@
 // @ts-check
 /** The overview: counts by state, the sweeper's backlog, queues with pause/resume, entities by age, and sweeps over time. */
 import { get } from '../api.js';
-import { sweepChart } from '../chart.js';
+import { failuresChart, sweepChart } from '../chart.js';
 import { barRow, duration, h, num, numCell, panel, replace, statePill, table, time, when } from '../dom.js';
 import { queueActions } from './queues.js';
 import { chartWidth, runsTable } from './sweeper.js';
@@ -32,6 +32,7 @@ export function mountOverview(root, _params, ctx) {
   const queues = h('div');
   const ages = h('div', { class: 'grid-2' });
   const chart = h('div');
+  const failures = h('div');
   const runs = h('div');
   const extra = h('div');
   const footer = h('div', { class: 'footer' });
@@ -46,6 +47,7 @@ export function mountOverview(root, _params, ctx) {
     cards,
     queues,
     ages,
+    failures,
     chart,
     runs,
     extra,
@@ -57,7 +59,24 @@ export function mountOverview(root, _params, ctx) {
     replace(el, panel({ title, body: h('div', { class: 'banner bad' }, /** @type {Error} */ (error).message) }));
 
   async function refresh() {
-    const [counts, queueData, sweeps] = await Promise.allSettled([get('counts'), get('queues'), get('sweeps')]);
+    const [counts, queueData, sweeps, hourly] = await Promise.allSettled([
+      get('counts'),
+      get('queues'),
+      get('sweeps'),
+      ctx.summary.ledger ? get('failures-by-hour') : Promise.resolve(null),
+    ]);
+    if (hourly.status === 'fulfilled' && hourly.value) {
+      const total = hourly.value.hours.reduce((/** @type {number} */ n, /** @type {any} */ x) => n + x.failed, 0);
+      replace(
+        failures,
+        panel({
+          title: 'Failures over the last 24 hours',
+          sub: `${num(total)}${hourly.value.capped ? '+' : ''} tasks failed for good, per hour (the failure ledger)`,
+          actions: [h('a', { href: '#/failed' }, 'Failed tasks →')],
+          body: failuresChart(hourly.value.hours, chartWidth(root)),
+        }),
+      );
+    } else if (hourly.status === 'rejected') failed(failures, 'Failures', hourly.reason);
     if (counts.status === 'fulfilled') {
       const c = counts.value;
       const s = c.byState;
@@ -68,6 +87,7 @@ export function mountOverview(root, _params, ctx) {
         card('Running', s.running ?? 0, 'under a lease now', '', '#/tasks?state=running'),
         card('Failed', s.failed ?? 0, 'kept for their retention', (s.failed ?? 0) > 0 ? 'bad' : '', '#/failed'),
         card('Done', s.done ?? 0, 'kept for their retention', '', '#/tasks?state=done'),
+        card('Retried', s.retried ?? 0, 'failed, then replayed', '', '#/tasks?state=retried'),
         card(
           'Sweeper behind by',
           behind > 0 ? duration(behind) : 'up to date',

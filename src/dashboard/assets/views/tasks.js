@@ -1,9 +1,10 @@
 // @ts-check
 /** Task views: the entities of one state a page at a time, and one task as `deferred inspect` shows it. */
-import { ApiError, get } from '../api.js';
+import { ApiError, get, post } from '../api.js';
+import { actionButton, confirmDialog } from '../ui.js';
 import { bytes, duration, h, num, panel, replace, statePill, table, time, when } from '../dom.js';
 
-const STATES = ['pending', 'running', 'failed', 'done'];
+const STATES = ['pending', 'running', 'failed', 'done', 'retried'];
 
 /**
  * A box that opens a task by key.
@@ -46,7 +47,11 @@ export function taskRows(rows, ctx) {
       h('td', null, r.queue),
       h('td', null, statePill(r.state)),
       h('td', { class: 'num' }, num(r.attempts)),
-      h('td', null, time(r.state === 'done' || r.state === 'failed' ? r.finishedAt : r.created)),
+      h(
+        'td',
+        null,
+        time(r.state === 'done' || r.state === 'failed' || r.state === 'retried' ? r.finishedAt : r.created),
+      ),
       h('td', null, r.lastError ? h('span', { class: 'err' }, r.lastError) : h('span', { class: 'note' }, '-')),
     ),
   );
@@ -146,7 +151,7 @@ function kv(pairs) {
  * @param {import('../app.js').Context} ctx
  * @param {(task: any, ctx: import('../app.js').Context) => Node | null} [extraActions]
  */
-export function mountTask(root, params, ctx, extraActions) {
+export function mountTask(root, params, ctx, extraActions = ledgerActions) {
   const key = params.get('key') ?? '';
   const body = h('div', { class: 'view' });
   replace(
@@ -159,6 +164,8 @@ export function mountTask(root, params, ctx, extraActions) {
     let t;
     try {
       t = await get('task', { key });
+      if (ctx.summary.ledger && (t.state === 'failed' || t.state === 'retried'))
+        t.ledger = await get('failed/one', { key });
     } catch (error) {
       if (error instanceof ApiError && (error.status === 404 || error.status === 400)) {
         replace(body, h('div', { class: 'banner' }, error.message));
@@ -218,7 +225,11 @@ export function mountTask(root, params, ctx, extraActions) {
             sub: args.note ?? args.error ?? 'decoded (Dates, Maps, BigInts, Buffers as Node prints them)',
             flush: true,
             body: [
-              args.text !== null ? h('pre', { 'data-args': 'decoded' }, args.text) : null,
+              args.text === ''
+                ? h('div', { class: 'empty', 'data-args': 'decoded' }, 'No arguments.')
+                : args.text !== null
+                  ? h('pre', { 'data-args': 'decoded' }, args.text)
+                  : null,
               t.bound
                 ? h('details', null, h('summary', null, 'Bound environment (closure)'), h('pre', null, t.bound))
                 : null,
@@ -234,7 +245,80 @@ export function mountTask(root, params, ctx, extraActions) {
           }),
         ),
       ),
+      t.ledger ? historyPanel(t.ledger) : null,
     );
   }
   return { refresh };
+}
+
+/**
+ * Retry and Discard of a failure record (the failure ledger's), with its attempt history under the task.
+ * @param {any} t
+ * @param {import('../app.js').Context} ctx
+ */
+function ledgerActions(t, ctx) {
+  if (!t.ledger || !ctx.canChange) return null;
+  const failed = t.ledger.state === 'failed';
+  const act = (/** @type {'retry' | 'discard'} */ action) => async () => {
+    const ok = await confirmDialog({
+      title: `${action === 'retry' ? 'Retry' : 'Discard'} this ${t.task} task?`,
+      body: [
+        action === 'retry'
+          ? 'It is deferred again with its stored arguments and options, once.'
+          : 'The record and its payload are deleted now.',
+      ],
+      confirm: action === 'retry' ? 'Retry' : 'Discard',
+      danger: action === 'discard',
+    });
+    if (!ok) return;
+    const result = await post(`failed/${action}`, { keys: [t.key] });
+    // A discarded record is gone: back to the list (refreshing this view would ask for it again).
+    if (action === 'discard' && result.results[0]?.status === 'discarded') ctx.go('#/failed');
+    else ctx.refreshNow();
+    return result;
+  };
+  return h(
+    'span',
+    null,
+    failed && ctx.summary.canCreateTasks
+      ? actionButton('Retry', act('retry'), { class: 'small primary', name: 'retry' })
+      : null,
+    ' ',
+    actionButton('Discard', act('discard'), { class: 'small danger', name: 'discard' }),
+  );
+}
+
+/**
+ * The attempts of a failure record, oldest first.
+ * @param {any} ledger
+ */
+export function historyPanel(ledger) {
+  return panel({
+    title: 'Attempts',
+    sub: ledger.retried
+      ? `retried ${when(ledger.retried.at)} as ${ledger.retried.cloudTaskName.split('/').pop()}`
+      : `${ledger.history.length} kept`,
+    flush: true,
+    body: table(
+      [
+        'when',
+        { text: 'attempt', num: true },
+        { text: 'answer', num: true },
+        'outcome',
+        { text: 'took', num: true },
+        'error',
+      ],
+      ledger.history.map((/** @type {any} */ a) => [
+        time(a.at),
+        h('td', { class: 'num' }, num(a.attempt)),
+        h('td', { class: 'num' }, String(a.status)),
+        statePill(a.outcome === 'retry' ? 'retried' : a.outcome),
+        h('td', { class: 'num' }, a.durationMs === undefined ? '-' : `${num(a.durationMs)} ms`),
+        a.error
+          ? h('details', null, h('summary', { class: 'err' }, a.error), a.stack ? h('pre', null, a.stack) : null)
+          : '-',
+      ]),
+      'No attempts recorded (records of earlier versions keep only the last error).',
+    ),
+  });
 }
