@@ -1,20 +1,9 @@
 /** The counters a sweep reports (scanned, deleted by reason, re-driven, kept, errors; their types are in types.ts, beside the events that carry them) and how to add them up. */
 
-import type { DeleteReason, KeepReason, SweepStats } from '../types.js';
+import { KEEP_REASONS, type DeleteReason, type KeepReason, type SweepStats } from '../types.js';
 
+export { KEEP_REASONS };
 export type { DeleteReason, KeepReason, SweepStats };
-
-/** Every {@link KeepReason}, in the order a summary lists them. */
-export const KEEP_REASONS: readonly KeepReason[] = [
-  'not-due',
-  'task-exists',
-  'leased',
-  'retention',
-  'redrive-exists',
-  'changed',
-  'unknown-state',
-  'no-task-name',
-];
 
 /** A zeroed {@link SweepStats}. */
 export function emptyStats(): SweepStats {
