@@ -120,6 +120,7 @@ export type {
   DeferredEvents,
   DeferredTasks,
   DeferredTransaction,
+  Compression,
   Duration,
   FetchHandler,
   IfExists,

@@ -124,7 +124,22 @@ export interface TaskOptions {
    * @default 0
    */
   readonly delay?: Duration;
+  /**
+   * How the payload of an entity-backed task is compressed before it is stored: a gzip level from `1` (fastest, about
+   * 20% more bytes than 3) to `9` (smallest, slowest), or `'none'` to store it as it is (no CPU spent; a payload over
+   * 1 MB is split over more chunk entities). Compression costs CPU in the deferring process and saves storage and
+   * write bandwidth; see the README's Performance section for measured costs. Inline tasks are never compressed.
+   * Payloads stored with any setting are read by every worker.
+   * @default 3
+   * @example
+   * deferred.task('importRows', importRows, { compression: 1 }); // large, frequent payloads: trade bytes for CPU
+   * handle.with({ compression: 'none' }).defer(alreadyCompressedBytes);
+   */
+  readonly compression?: Compression;
 }
+
+/** A {@link TaskOptions.compression} setting: a gzip level 1-9, or `'none'`. */
+export type Compression = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 'none';
 
 /** Options of one defer call: the task's options plus scheduling, naming and transaction. */
 export interface DeferOptions extends TaskOptions {

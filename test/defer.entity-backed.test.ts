@@ -63,6 +63,31 @@ describe('defer (entity-backed)', () => {
       expect(seen.sort()).toEqual([100, 5000]);
     });
 
+    it("stores payloads at the task's compression: 'none' as they are, a gzip level smaller; both run", async () => {
+      const rt = await setup(ctx(), { inlineThreshold: 1000, defaults: { compression: 'none' } });
+      const seen: string[] = [];
+      const keep = rt.deferred.task('keep', (text: string) => {
+        seen.push(text);
+      });
+      const squeezed = rt.deferred.task('squeezed', (text: string) => seen.push(text), { compression: 9 });
+      const text = 'z'.repeat(20_000);
+      const plain = await keep.defer(text);
+      const gz = await squeezed.defer(text);
+      const fast = await keep.with({ compression: 1 }).defer(text);
+      const byKey = async (key: Key) => (await ctx().datastore.get(key))[0] as Record<string, unknown>;
+      const stored = await byKey(plain.entityKey!);
+      expect(stored.encoding).toBe('identity');
+      expect((stored.payload as Buffer).length).toBeGreaterThan(20_000);
+      for (const deferral of [gz, fast]) {
+        const entity = await byKey(deferral.entityKey!);
+        expect(entity.encoding).toBe('gzip');
+        expect((entity.payload as Buffer).length).toBeLessThan(1000);
+      }
+      await expect(keep.with({ compression: 0 as never }).defer(text)).rejects.toThrow(/compression must be/);
+      await rt.advance();
+      expect(seen).toEqual([text, text, text]);
+    });
+
     it("chunks carry their task entity's expireAt, unindexed (a TTL policy on the chunk kind reclaims them)", async () => {
       const rt = await setup(ctx(), { expireAfter: '3d' });
       const ingest = rt.deferred.task('ingest', (_data: Buffer) => undefined);

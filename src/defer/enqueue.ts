@@ -62,7 +62,7 @@ export class Enqueuer {
   async enqueue(prepared: PreparedDefer, taskId: string | null, ifExists: 'throw' | 'ignore'): Promise<Deferral> {
     if (!this.needsEntity(prepared)) return this.enqueueInline(prepared, taskId, ifExists);
     // Outside a transaction nothing waits on this thread: compress off the event loop.
-    const packed = await packPayloadAsync(prepared.envelope);
+    const packed = await packPayloadAsync(prepared.envelope, prepared.options.compression);
     const planned = this.planEntityTask(prepared, taskId ?? randomId(), null, false, packed);
     await saveTask(this.config.datastore, planned.mutations);
     return this.createPlanned(planned, ifExists);
@@ -109,7 +109,7 @@ export class Enqueuer {
     taskId: string,
     parent: Key | null,
     transactional: boolean,
-    packed: PackedPayload = packPayload(prepared.envelope),
+    packed: PackedPayload = packPayload(prepared.envelope, prepared.options.compression),
     namespace?: string,
   ): PlannedEntityTask {
     const { options } = prepared;

@@ -7,6 +7,7 @@ import { wholeNumber } from '../util/whole-number.js';
 import { checkCloudTaskId, checkQueueId } from '../core/task-names.js';
 import { DEFAULT_RETENTION_MS } from '../store/schema.js';
 import { traceparentOption, type TraceContext } from '../core/trace-context.js';
+import { GZIP_LEVEL, type CompressionLevel } from '../store/packed-payload.js';
 
 /** Cloud Tasks accepts a dispatch deadline between 15 s and 30 min for HTTP targets. */
 export const MIN_DISPATCH_DEADLINE_MS = 15_000;
@@ -40,6 +41,19 @@ export interface ResolvedDeferOptions {
   readonly parent: Key | null;
   /** The trace to carry as given (`false`: none), or undefined for the current one. */
   readonly traceparent: TraceContext | false | undefined;
+  /** gzip level of a stored payload, 0 for none. */
+  readonly compression: CompressionLevel;
+}
+
+/** Checks a `compression` option: a gzip level 1-9 or `'none'` (0). */
+export function compressionLevel(value: unknown): CompressionLevel {
+  if (value === undefined) return GZIP_LEVEL;
+  if (value === 'none') return 0;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 9)
+    return value as CompressionLevel;
+  throw new InvalidArgumentError(
+    `compression must be a gzip level from 1 (fastest) to 9 (smallest), or 'none', got ${JSON.stringify(value) ?? String(value)}.`,
+  );
 }
 
 function toEpochMs(eta: Date | number): number {
@@ -164,5 +178,6 @@ export function resolveDeferOptions(
     transaction: merged.transaction ?? null,
     parent: merged.parent ?? null,
     traceparent: traceparentOption(merged.traceparent),
+    compression: compressionLevel(merged.compression),
   };
 }

@@ -182,7 +182,7 @@ export async function retryFailedTask(deps: RetryDeps, key: Key, options: RetryO
   if (options.dryRun) {
     return { key: text, status: 'would-retry', task: record.task, cloudTaskName: replay.cloudTaskName };
   }
-  const packed = await packPayloadAsync(replay.prepared.envelope);
+  const packed = await packPayloadAsync(replay.prepared.envelope, replay.prepared.options.compression);
   const planned = enqueuer.planEntityTask(replay.prepared, replay.taskId, null, true, packed, key.namespace);
   const nowMs = config.clock.now();
   let outcome: RetryResult | null;

@@ -41,7 +41,17 @@ describe('resolveDeferOptions', () => {
       entityBacked: false,
       transaction: null,
       parent: null,
+      compression: 3,
     });
+  });
+  it('takes compression as a gzip level 1-9 or none (0), later layers winning, and names a bad one', () => {
+    expect(resolveDeferOptions([{ compression: 1 }], ctx).compression).toBe(1);
+    expect(resolveDeferOptions([{ compression: 9 }, { compression: 'none' }], ctx).compression).toBe(0);
+    for (const bad of [0, 10, 2.5, 'fast', null]) {
+      expect(() => resolveDeferOptions([{ compression: bad as never }], ctx)).toThrow(
+        /compression must be a gzip level from 1 \(fastest\) to 9 \(smallest\), or 'none', got/,
+      );
+    }
   });
   it('lets later layers win, and a later eta replaces an earlier delay', () => {
     const r = resolveDeferOptions(
@@ -139,7 +149,7 @@ describe('payload packing', () => {
     expect(packed).toMatchObject({ encoding: 'gzip', chunks: [], payloadBytes: 10_000 });
     expect(unpackPayload(packed, [])).toEqual(text);
     const random = randomBytes(5000);
-    const chunked = packPayload(random, 1000);
+    const chunked = packPayload(random, undefined, 1000);
     expect(chunked.encoding).toBe('identity');
     expect(chunked.chunks.length).toBe(5);
     expect(chunked.payload.length).toBe(0);
@@ -147,12 +157,27 @@ describe('payload packing', () => {
     expect(() => unpackPayload(chunked, chunked.chunks.slice(1))).toThrow(/bytes, expected|decompress/);
   });
 
+  it('compresses at the level given: 1 is larger than 9, none (0) stores the bytes as they are', () => {
+    const text = Buffer.from(
+      JSON.stringify(Array.from({ length: 5000 }, (_, i) => ({ id: i, name: `user-${i * 7919}` }))),
+    );
+    const fast = packPayload(text, 1);
+    const small = packPayload(text, 9);
+    expect(fast.encoding).toBe('gzip');
+    expect(fast.payload.length).toBeGreaterThan(small.payload.length);
+    expect(unpackPayload(fast, [])).toEqual(text);
+    expect(unpackPayload(small, [])).toEqual(text);
+    const none = packPayload(text, 0);
+    expect(none).toMatchObject({ encoding: 'identity', payloadBytes: text.length });
+    expect(none.payload).toEqual(text);
+  });
+
   it('packs the same off the event loop (packPayloadAsync): gzip, identity, chunks', async () => {
     const text = Buffer.from(JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `n${i}` }))));
     expect(await packPayloadAsync(text)).toEqual(packPayload(text));
     const random = randomBytes(5000);
-    const chunked = await packPayloadAsync(random, 1000);
-    expect(chunked).toEqual(packPayload(random, 1000));
+    const chunked = await packPayloadAsync(random, undefined, 1000);
+    expect(chunked).toEqual(packPayload(random, undefined, 1000));
     expect(unpackPayload(chunked, chunked.chunks)).toEqual(random);
   });
 });
