@@ -6,6 +6,7 @@ import { codecFigure } from './codec.js';
 import { deferInlineFigure } from './defer-inline.js';
 import { deferSpillFigure } from './defer-spill.js';
 import type { Figure, FigureRow } from './lib/figure.js';
+import { logLineFigure } from './log-line.js';
 import { formatMachine, formatTable, machineInfo, type BenchReport } from './lib/report.js';
 import { connectProject, startLocalStack, type BenchStack } from './lib/stack.js';
 import { sweepMemoryFigure } from './sweep-memory.js';
@@ -18,6 +19,7 @@ const FIGURES: readonly Figure[] = [
   deferInlineFigure,
   deferSpillFigure,
   taskRunFigure,
+  logLineFigure,
   sweepFigure,
   sweepScalingFigure,
   sweepMemoryFigure,
