@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { typicalArgs } from './codec.js';
 import { pairedRatios, type Figure } from './lib/figure.js';
-import { measured, pairedRuns, ratioRow } from './lib/paired.js';
+import { cpuComparison, measured, pairedRuns, ratioRow } from './lib/paired.js';
 import { startRecordingSdk, withOpenTelemetryRow } from './lib/otel.js';
 import { benchDeferred, queueId, SECRET } from './lib/runtime.js';
 import { pool, summarize } from './lib/stats.js';
@@ -207,6 +207,7 @@ export const taskRunFigure: Figure = {
           baseline: summarize(checked),
           ratioOf: 'ours / reference',
           ratio: reference,
+          ...(cpuComparison(samples, 'ours', 'checked') ? { cpu: cpuComparison(samples, 'ours', 'checked')! } : {}),
           status: 'reported',
           note: 'reference: a hand-written handler that checks an HMAC of the body and parses it, the least a safe one does',
           details,

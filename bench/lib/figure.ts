@@ -11,6 +11,17 @@ export interface Target {
   readonly value: number;
 }
 
+/**
+ * CPU per unit of work of ours and the baseline, summed over the local processes (benchmark, Cloud Tasks emulator,
+ * Datastore emulator) and the ratio `baseline / ours` per run: the throughput ratio if only CPU counted.
+ */
+export interface CpuComparison {
+  /** µs of CPU per unit, per run. */
+  readonly ours: Summary;
+  readonly baseline: Summary;
+  readonly ratio: Summary;
+}
+
 /** One line of the report. */
 export interface FigureRow {
   /** The figure's name, e.g. `defer_inline`. */
@@ -25,6 +36,8 @@ export interface FigureRow {
   readonly ratioOf?: string;
   /** The ratio per run (runs of ours and of the baseline are paired and interleaved). */
   readonly ratio?: Summary;
+  /** CPU per unit of both sides and its ratio (local stack only): the steadier figure on a shared machine. */
+  readonly cpu?: CpuComparison;
   readonly target?: Target;
   readonly status: Status;
   /** One line: what bounds the figure, why it was skipped, or the error. */

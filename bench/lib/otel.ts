@@ -3,7 +3,7 @@ import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { pairedRatios, type FigureRow } from './figure.js';
-import type { PairedSamples } from './paired.js';
+import { cpuComparison, type PairedSamples } from './paired.js';
 import { summarize } from './stats.js';
 
 /** A registered SDK that samples and records everything (the most a deployment pays), and how many spans it ended. */
@@ -50,6 +50,7 @@ export function withOpenTelemetryRow(
     baseline: summarize(samples.ours),
     ratioOf: 'with / without OpenTelemetry',
     ratio: summarize(pairedRatios(otel, samples.ours)),
+    ...(cpuComparison(samples, 'otel', 'ours') ? { cpu: cpuComparison(samples, 'otel', 'ours')! } : {}),
     status: 'reported',
     note: 'the same runtime with the OpenTelemetry SDK registered and sampling every span (in-memory exporter)',
     details,

@@ -1,5 +1,12 @@
 /** Interleaved, paired runs of ours and its baseline, in short alternating slices so a loaded machine slows both alike, and the report row they make. */
-import { pairedRatios, verdict, type FigureContext, type FigureRow, type Target } from './figure.js';
+import {
+  pairedRatios,
+  verdict,
+  type CpuComparison,
+  type FigureContext,
+  type FigureRow,
+  type Target,
+} from './figure.js';
 import { performance } from 'node:perf_hooks';
 import type { BenchStack, CpuSnapshot } from './stack.js';
 import { summarize } from './stats.js';
@@ -53,6 +60,8 @@ export interface PairedSamples {
   readonly others: Readonly<Record<string, number[]>>;
   /** Microseconds of CPU per unit of work, by side and process, over the measured parts of all slices (local stack only). */
   readonly cpuPerUnit: Readonly<Record<string, CpuSnapshot>> | null;
+  /** Microseconds of CPU per unit of work of all local processes together, by side, one per run (local stack only). */
+  readonly cpuRuns: Readonly<Record<string, number[]>> | null;
 }
 
 const perSecond = (count: number, ms: number) => (ms > 0 ? (count * 1000) / ms : 0);
@@ -78,9 +87,10 @@ export async function pairedRuns(
   const samples = Object.fromEntries(names.map((name) => [name, [] as number[]]));
   const cpu = Object.fromEntries(names.map((name) => [name, emptyCpu()]));
   const units = Object.fromEntries(names.map((name) => [name, 0]));
+  const cpuRuns = Object.fromEntries(names.map((name) => [name, [] as number[]]));
   let slot = 0;
   for (let run = 0; run < ctx.runs; run++) {
-    const total = Object.fromEntries(names.map((name) => [name, { count: 0, ms: 0 }]));
+    const total = Object.fromEntries(names.map((name) => [name, { count: 0, ms: 0, cpuMs: 0 }]));
     for (let s = 0; s < slices; s++) {
       const first = slot++ % names.length;
       for (const name of [...names.slice(first), ...names.slice(0, first)]) {
@@ -88,13 +98,19 @@ export async function pairedRuns(
         total[name]!.count += slice.count;
         total[name]!.ms += slice.ms;
         units[name]! += slice.count;
-        if (slice.cpu) addCpu(cpu[name]!, slice.cpu);
+        if (slice.cpu) {
+          addCpu(cpu[name]!, slice.cpu);
+          total[name]!.cpuMs += slice.cpu.bench + slice.cpu.tasksEmulator + slice.cpu.datastoreEmulator;
+        }
       }
     }
     for (const name of names) {
       const v = value(total[name]!.count, total[name]!.ms);
       samples[name]!.push(v);
-      ctx.log(`${figure} run ${run + 1}/${ctx.runs} ${name}: ${v.toFixed(1)} ${unit}`);
+      const cpuPerUnit = (total[name]!.cpuMs * 1000) / Math.max(1, total[name]!.count);
+      cpuRuns[name]!.push(cpuPerUnit);
+      const cpuText = total[name]!.cpuMs > 0 ? `, ${cpuPerUnit.toFixed(0)} µs CPU/unit` : '';
+      ctx.log(`${figure} run ${run + 1}/${ctx.runs} ${name}: ${v.toFixed(1)} ${unit}${cpuText}`);
     }
   }
   const hasCpu = cpu.ours!.bench > 0;
@@ -104,6 +120,7 @@ export async function pairedRuns(
     baseline: baseline!,
     others,
     cpuPerUnit: hasCpu ? Object.fromEntries(names.map((name) => [name, perUnit(cpu[name]!, units[name]!)])) : null,
+    cpuRuns: hasCpu ? cpuRuns : null,
   };
 }
 
@@ -122,6 +139,17 @@ function perUnit(cpu: Record<keyof CpuSnapshot, number>, count: number): CpuSnap
     tasksEmulator: round(cpu.tasksEmulator),
     datastoreEmulator: round(cpu.datastoreEmulator),
   };
+}
+
+/**
+ * CPU per unit of two sides (all local processes together) and their ratio per run, `baseline / ours`: what the
+ * throughput ratio would be if only CPU counted (the steadier figure on a shared machine). Null without CPU readings.
+ */
+export function cpuComparison(samples: PairedSamples, ours = 'ours', baseline = 'baseline'): CpuComparison | null {
+  const a = samples.cpuRuns?.[ours];
+  const b = samples.cpuRuns?.[baseline];
+  if (!a || !b) return null;
+  return { ours: summarize(a), baseline: summarize(b), ratio: summarize(pairedRatios(b, a)) };
 }
 
 /** The row of a figure with a target on `ours / baseline`. */
@@ -143,6 +171,7 @@ export function ratioRow(
     target,
     status: verdict(ratio, target),
     ...extra,
+    ...(cpuComparison(samples) ? { cpu: cpuComparison(samples)! } : {}),
     details: { ...extra.details, ...(samples.cpuPerUnit ? { cpuMicrosPerUnit: samples.cpuPerUnit } : {}) },
   };
 }

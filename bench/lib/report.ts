@@ -62,12 +62,15 @@ function pad(text: string, width: number): string {
 
 /** Rows as a Markdown table (readable in a terminal, pasteable into the README). */
 export function formatTable(rows: readonly FigureRow[]): string {
-  const header = ['figure', 'ours', 'baseline', 'ratio', 'target', 'result'];
+  const header = ['figure', 'ours', 'baseline', 'ratio', 'CPU per unit, ours / baseline (ratio)', 'target', 'result'];
   const lines = rows.map((row) => [
     row.label ? `${row.figure} (${row.label})` : row.figure,
     formatSummary(row.ours, row.unit),
     formatSummary(row.baseline, row.unit),
     row.ratio ? `${formatSummary(row.ratio)}${row.ratioOf ? ` ${row.ratioOf}` : ''}` : '-',
+    row.cpu
+      ? `${formatNumber(row.cpu.ours.median)} / ${formatNumber(row.cpu.baseline.median)} µs (${formatSummary(row.cpu.ratio)})`
+      : '-',
     row.target ? `${row.target.op} ${row.target.value}` : '-',
     row.status,
   ]);
