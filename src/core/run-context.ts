@@ -19,39 +19,46 @@ export interface RunContext {
   closed: boolean;
 }
 
-const storage = new AsyncLocalStorage<RunContext>();
-
 /** The log fields of the delivery being handled: mutable, since they grow as the delivery is known better. */
 export interface DeliveryScope {
   fields: Readonly<Record<string, unknown>>;
 }
 
-const delivery = new AsyncLocalStorage<DeliveryScope>();
+/**
+ * What the current async context carries: the delivery being handled and the task running in it. One
+ * AsyncLocalStorage for both: before Node 24 every enabled one adds work to every promise the process creates.
+ */
+interface Scope {
+  readonly delivery: DeliveryScope | undefined;
+  readonly run: RunContext | undefined;
+}
+
+const storage = new AsyncLocalStorage<Scope>();
 
 /** Runs `fn` (the handling of one delivery) so that every line the runtime logs inside it carries `scope.fields`. */
 export function runInDelivery<T>(scope: DeliveryScope, fn: () => T): T {
-  return delivery.run(scope, fn);
+  return storage.run({ delivery: scope, run: storage.getStore()?.run }, fn);
 }
 
 /** Replaces the log fields of the delivery being handled (when one is). */
 export function setDeliveryLogFields(fields: Readonly<Record<string, unknown>>): void {
-  const scope = delivery.getStore();
+  const scope = storage.getStore()?.delivery;
   if (scope) scope.fields = fields;
 }
 
 /** The fields every log line of the delivery being handled carries (Cloud Logging's trace fields, labels), if any. */
 export function deliveryLogFields(): Readonly<Record<string, unknown>> | undefined {
-  return delivery.getStore()?.fields;
+  return storage.getStore()?.delivery?.fields;
 }
 
 /** Runs `fn` with `context` as the current task. */
 export function runWithContext<T>(context: RunContext, fn: () => T): T {
-  return storage.run(context, fn);
+  return storage.run({ delivery: storage.getStore()?.delivery, run: context }, fn);
 }
 
 /** The current run context, or undefined outside a task. */
 export function currentRunContext(): RunContext | undefined {
-  return storage.getStore();
+  return storage.getStore()?.run;
 }
 
 /**
@@ -64,5 +71,5 @@ export function currentRunContext(): RunContext | undefined {
  * });
  */
 export function currentTask(): TaskInfo | undefined {
-  return storage.getStore()?.info;
+  return storage.getStore()?.run?.info;
 }
