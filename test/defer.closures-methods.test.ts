@@ -95,6 +95,38 @@ describe('closures, methods and codecs', () => {
       expect(total).toEqual(new Money(400n, 'EUR'));
     });
 
+    it('a class codec whose decode is async rebuilds arguments and the bound environment before the run; its rejection is retried', async () => {
+      let failLoads = 0;
+      const codecs = new CodecRegistry().register({
+        name: 'Money',
+        type: Money,
+        encode: (m: Money) => ({ cents: m.cents, currency: m.currency }),
+        decode: async (data) => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          if (failLoads > 0) {
+            failLoads--;
+            throw new Error('rates service unavailable');
+          }
+          const d = data as { cents: bigint; currency: string };
+          return new Money(d.cents, d.currency);
+        },
+      });
+      const rt = await setup(ctx(), { codecs });
+      const seen: Money[] = [];
+      const addFee = rt.deferred.closure('addFee', (env: { fee: Money }, amount: Money) => {
+        seen.push(amount.plus(env.fee));
+      });
+      await addFee.bind({ fee: new Money(5n, 'EUR') }).defer(new Money(100n, 'EUR'));
+      await rt.advance();
+      expect(seen).toEqual([new Money(105n, 'EUR')]);
+
+      failLoads = 1; // the first decode of the next delivery fails: the attempt is retried, then it runs
+      await addFee.bind({ fee: new Money(1n, 'EUR') }).defer(new Money(10n, 'EUR'));
+      await rt.advance();
+      await rt.advance(60_000);
+      expect(seen).toEqual([new Money(105n, 'EUR'), new Money(11n, 'EUR')]);
+    });
+
     it('App Engine style: defer(fn, ...args) with the registered function, and typed task names', async () => {
       const rt = await setup(ctx());
       const greetings: string[] = [];

@@ -71,9 +71,10 @@ describe('defer (entity-backed)', () => {
       });
       const squeezed = rt.deferred.task('squeezed', (text: string) => seen.push(text), { compression: 9 });
       const text = 'z'.repeat(20_000);
-      const plain = await keep.defer(text);
-      const gz = await squeezed.defer(text);
-      const fast = await keep.with({ compression: 1 }).defer(text);
+      const later = { delay: '1s' }; // not due before advance(): the stored payloads are read first
+      const plain = await keep.with(later).defer(text);
+      const gz = await squeezed.with(later).defer(text);
+      const fast = await keep.with({ ...later, compression: 1 }).defer(text);
       const byKey = async (key: Key) => (await ctx().datastore.get(key))[0] as Record<string, unknown>;
       const stored = await byKey(plain.entityKey!);
       expect(stored.encoding).toBe('identity');
@@ -84,7 +85,7 @@ describe('defer (entity-backed)', () => {
         expect((entity.payload as Buffer).length).toBeLessThan(1000);
       }
       await expect(keep.with({ compression: 0 as never }).defer(text)).rejects.toThrow(/compression must be/);
-      await rt.advance();
+      await rt.advance(1000);
       expect(seen).toEqual([text, text, text]);
     });
 

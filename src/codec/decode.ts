@@ -430,6 +430,15 @@ class Decoder {
  * throws `BadEnvelopeError` on malformed input; waits for async class codecs (e.g. ones that load an entity by key).
  */
 export async function decodeValue(encoded: unknown, options: DecodeOptions = {}): Promise<unknown> {
+  const value = decodeValueNow(encoded, options);
+  return value instanceof ValuePromise ? value.promise : value;
+}
+
+/**
+ * {@link decodeValue}, returning the value itself (no promise) when no async class codec is involved: the handler's
+ * hot path, where every promise costs. Otherwise a {@link ValuePromise} of the value.
+ */
+export function decodeValueNow(encoded: unknown, options: DecodeOptions = {}): unknown {
   const decoder = new Decoder(
     options.registry ?? EMPTY_REGISTRY,
     options.maxDepth ?? DEFAULT_MAX_DEPTH,
@@ -443,6 +452,10 @@ export async function decodeValue(encoded: unknown, options: DecodeOptions = {})
     throw error;
   }
   if (decoder.pendings.length === 0) return root;
-  await Promise.all(decoder.pendings.map((p) => p.promise));
-  return settled(root);
+  return new ValuePromise(Promise.all(decoder.pendings.map((p) => p.promise)).then(() => settled(root)));
+}
+
+/** A decoded value still owed by async class codecs (a wrapper, so a decoded Promise-like value is never mistaken for one). */
+export class ValuePromise {
+  constructor(readonly promise: Promise<unknown>) {}
 }

@@ -2,7 +2,7 @@
 import { Buffer } from 'node:buffer';
 import { BadEnvelopeError } from '../errors/payload.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
-import { decodeValue } from './decode.js';
+import { ValuePromise, decodeValueNow } from './decode.js';
 import { DEFAULT_MAX_DEPTH, encodeValue } from './encode.js';
 import { jsonNestedDeeperThan } from './json-depth.js';
 import type { Datastore } from '@google-cloud/datastore';
@@ -162,13 +162,24 @@ export async function decodeEnvelopeArgs(
   envelope: Envelope,
   options: DecodeEnvelopeOptions = {},
 ): Promise<{ args: unknown[]; bound: unknown }> {
+  const decoded = decodeEnvelopeArgsNow(envelope, options);
+  return decoded instanceof Promise ? await decoded : decoded;
+}
+
+/** {@link decodeEnvelopeArgs} without a promise when no async class codec is involved (the handler's hot path). */
+export function decodeEnvelopeArgsNow(
+  envelope: Envelope,
+  options: DecodeEnvelopeOptions = {},
+): { args: unknown[]; bound: unknown } | Promise<{ args: unknown[]; bound: unknown }> {
   const maxDepth = (options.maxDepth ?? DEFAULT_MAX_DEPTH) - 1;
   const { registry, datastore } = options;
-  const args = await decodeValue(envelope.args, { registry, maxDepth, path: 'args', datastore });
-  if (!Array.isArray(args)) throw new BadEnvelopeError('Malformed payload: "args" must decode to an array.');
-  const bound =
-    envelope.bound === undefined
-      ? undefined
-      : await decodeValue(envelope.bound, { registry, maxDepth, path: 'bound', datastore });
-  return { args, bound };
+  const withBound = (args: unknown) => {
+    if (!Array.isArray(args)) throw new BadEnvelopeError('Malformed payload: "args" must decode to an array.');
+    if (envelope.bound === undefined) return { args, bound: undefined };
+    const bound = decodeValueNow(envelope.bound, { registry, maxDepth, path: 'bound', datastore });
+    return bound instanceof ValuePromise ? bound.promise.then((b) => ({ args, bound: b })) : { args, bound };
+  };
+  // The arguments first, then the environment (as decodeEnvelopeArgs always did).
+  const args = decodeValueNow(envelope.args, { registry, maxDepth, path: 'args', datastore });
+  return args instanceof ValuePromise ? args.promise.then(withBound) : withBound(args);
 }

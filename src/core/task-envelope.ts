@@ -1,7 +1,8 @@
 /** The runtime's use of the payload codec: encoding calls and entity references, parsing, decoding, signing. */
 import type { Datastore, Key } from '@google-cloud/datastore';
 import { keyChain } from '../codec/datastore-key.js';
-import { decodeEnvelopeArgs, encodeEnvelope, parseEnvelope, sign, type CodecRegistry } from '../codec/index.js';
+import { encodeEnvelope, parseEnvelope, sign, type CodecRegistry } from '../codec/index.js';
+import { decodeEnvelopeArgsNow } from '../codec/envelope.js';
 
 /** Settings that travel with a deferral (signed with it) because the handler needs them. */
 export interface EnvelopeMeta {
@@ -90,8 +91,8 @@ export function parseCall(bytes: Buffer, maxDepth?: number): ParsedEnvelope {
 export function decodeCall(
   parsed: ParsedEnvelope,
   settings: CodecSettings,
-): Promise<{ args: unknown[]; bound: unknown }> {
-  return decodeEnvelopeArgs(parsed.raw, {
+): { args: unknown[]; bound: unknown } | Promise<{ args: unknown[]; bound: unknown }> {
+  return decodeEnvelopeArgsNow(parsed.raw, {
     registry: settings.codecs,
     maxDepth: settings.maxDepth,
     datastore: settings.datastore,

@@ -180,18 +180,33 @@ export class TaskExecutor {
    * sweep function) and 403 (a missing or bad OIDC token, no trusted App Engine header) are answered before a byte of
    * the body is read or held.
    */
-  async preflight(
+  preflight(
     route: NonNullable<Route>,
     method: string,
     path: string,
     headers: CoreRequest['headers'],
-  ): Promise<Preflight> {
+  ): Preflight | Promise<Preflight> {
     if (method !== 'POST') return { response: { status: 405, body: { error: 'use POST' } } };
     if (route.kind === 'sweep' && !this.deps.sweep()) {
       return { response: { status: 404, body: { error: 'no sweep function registered (deferred.onSweep)' } } };
     }
+    // Only OIDC verification waits for anything: without it the answer is ready now (no promise per request).
+    if (this.verifyOidc) return this.preflightOidc(route, path, headers);
     try {
-      return { transport: await this.authenticateTransport(headers, route.kind) };
+      return { transport: this.appEngineTransport(headers, route.kind) };
+    } catch (error) {
+      return { response: this.refusal(path, error) };
+    }
+  }
+
+  private async preflightOidc(
+    route: NonNullable<Route>,
+    path: string,
+    headers: CoreRequest['headers'],
+  ): Promise<Preflight> {
+    try {
+      await this.verifyOidc!(headers['authorization'], this.accounts[route.kind]);
+      return { transport: true };
     } catch (error) {
       return { response: this.refusal(path, error) };
     }
@@ -201,7 +216,8 @@ export class TaskExecutor {
   async handle(route: NonNullable<Route>, request: CoreRequest): Promise<CoreResponse> {
     let transport = request.transport;
     if (transport === undefined) {
-      const preflight: Preflight = await this.preflight(route, request.method, request.path, request.headers);
+      const pending = this.preflight(route, request.method, request.path, request.headers);
+      const preflight: Preflight = pending instanceof Promise ? await pending : pending;
       if ('response' in preflight) return preflight.response;
       transport = preflight.transport;
     }
@@ -250,12 +266,8 @@ export class TaskExecutor {
     return { status: 413, body: { error: `body larger than ${limit} bytes` } };
   }
 
-  /** OIDC when configured, else App Engine's queue header when trusted; nothing otherwise (the signature still applies). */
-  private async authenticateTransport(headers: CoreRequest['headers'], route: 'task' | 'sweep'): Promise<boolean> {
-    if (this.verifyOidc) {
-      await this.verifyOidc(headers['authorization'], this.accounts[route]);
-      return true;
-    }
+  /** Without OIDC: App Engine's queue header when trusted (true), else nothing (false; the signature still applies). */
+  private appEngineTransport(headers: CoreRequest['headers'], route: 'task' | 'sweep'): boolean {
     if (this.deps.config.trustAppEngineHeaders) {
       const appEngineHeaders =
         route === 'sweep' ? ['x-appengine-cron', 'x-appengine-queuename'] : ['x-appengine-queuename'];
@@ -422,7 +434,8 @@ export class TaskExecutor {
     if (events?.has('taskStarted')) events.emit('taskStarted', taskEvent(info));
     let decoded: { args: unknown[]; bound: unknown };
     try {
-      decoded = await decodeCall(call, this.deps.codec);
+      const pending = decodeCall(call, this.deps.codec);
+      decoded = pending instanceof Promise ? await pending : pending;
     } catch (caught) {
       if (!(caught instanceof BadEnvelopeError)) return { outcome: this.outcomeOf(caught, info), error: caught };
       return {
@@ -445,9 +458,14 @@ export class TaskExecutor {
     { args, bound }: { args: unknown[]; bound: unknown },
   ): Promise<void> {
     const context: RunContext = { info, children: [], sequence: 0, closed: false };
-    const run = () => runWithContext(context, async () => definition.run(args, bound));
     try {
-      await (otel && span ? otel.within(span, run) : run());
+      if (otel && span) {
+        await otel.within(span, () => runWithContext(context, async () => definition.run(args, bound)));
+      } else {
+        // Called directly: a synchronous function's throw is caught by attempt(), and only a promise is awaited.
+        const result = runWithContext(context, () => definition.run(args, bound));
+        if (isThenable(result)) await result;
+      }
     } finally {
       context.closed = true;
     }
@@ -530,7 +548,7 @@ export class TaskExecutor {
 
   private async runInline(delivered: TaskInfo, parsed: ParsedEnvelope, body: Buffer): Promise<CoreResponse> {
     const startedMs = Date.now();
-    const run = await this.startRun(delivered);
+    const run = this.deps.config.openTelemetry ? await this.startRun(delivered) : noSpan(delivered);
     const { info } = run;
     const admitted = this.admit(info);
     const ended = 'outcome' in admitted ? admitted : await this.attempt(admitted.definition, run, parsed);
@@ -770,7 +788,7 @@ export class TaskExecutor {
   private async runClaimed(claimed: TaskInfo, task: StoredTask): Promise<CoreResponse> {
     const { config } = this.deps;
     const startedMs = Date.now();
-    const run = await this.startRun(claimed);
+    const run = this.deps.config.openTelemetry ? await this.startRun(claimed) : noSpan(claimed);
     const { info } = run;
     const admitted = this.admit(info);
     let ended: Ended;
@@ -841,6 +859,19 @@ export class TaskExecutor {
 const ENDED = { done: 'taskSucceeded', failed: 'taskFailed', retry: 'taskRetried' } as const;
 
 /** What the task events say about a run. */
+/** A run without OpenTelemetry: no span, the delivered trace as it came. */
+function noSpan(info: TaskInfo): Run {
+  return { info, otel: null, span: null };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 function taskEvent(info: TaskInfo): TaskEvent {
   return {
     task: info.task,

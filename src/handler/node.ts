@@ -129,7 +129,8 @@ async function serve(
   maxBodyBytes: number,
 ): Promise<void> {
   const headers = headerStrings(req);
-  const preflight = await executor.preflight(route, req.method ?? 'GET', target.path, headers);
+  const pending = executor.preflight(route, req.method ?? 'GET', target.path, headers);
+  const preflight = pending instanceof Promise ? await pending : pending;
   if ('response' in preflight) {
     if (hasUnreadBody(req)) sendAndClose(req, res, preflight.response);
     else send(res, preflight.response);
