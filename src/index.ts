@@ -113,6 +113,9 @@ export type {
   ClassTaskOptions,
   ClosureHandle,
   DeferBuilder,
+  DeferCall,
+  DeferManyOptions,
+  DeferManyResult,
   DeferOptions,
   Deferral,
   Deferred,
@@ -144,6 +147,8 @@ export type {
   TransactionOptions,
 } from './types.js';
 export { defer, task, defaultDeferred, configFromEnvironment } from './runtime/default-instance.js';
+export { deferMany } from './runtime/default-instance.js';
+export { DeferManyError } from './defer/defer-many.js';
 export { defineMapper, type Mapper, type MapperOptions, type MapperJobSummary } from './jobs/mapper.js';
 export type { MapperContext, QueriedEntity } from './jobs/mapper-step.js';
 export { defineRecurringJob, type RecurringJob, type RecurringJobOptions } from './jobs/recurring.js';

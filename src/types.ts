@@ -216,6 +216,12 @@ export interface TaskHandle<A extends unknown[] = unknown[]> {
   readonly fn: (...args: A) => unknown;
   /** Defers a run with these arguments; they are encoded (and checked) now. */
   defer(...args: A): Promise<Deferral>;
+  /**
+   * Defers one run per entry of `argsList` (each entry is one run's arguments) in one call: every call is encoded and
+   * checked first, entity-backed tasks are written in batched commits, Cloud Tasks are created `concurrency` at a time.
+   * Resolves with the deferrals in call order; when some calls fail, rejects with a `DeferManyError` saying which.
+   */
+  deferMany(argsList: readonly A[], options?: DeferManyOptions): Promise<Deferral[]>;
   /** The same task with per-call options. */
   with(options: DeferOptions): DeferBuilder<A>;
 }
@@ -223,8 +229,38 @@ export interface TaskHandle<A extends unknown[] = unknown[]> {
 /** A task with per-call options bound. */
 export interface DeferBuilder<A extends unknown[]> {
   defer(...args: A): Promise<Deferral>;
+  /** {@link TaskHandle.deferMany} with these options on every call. */
+  deferMany(argsList: readonly A[], options?: DeferManyOptions): Promise<Deferral[]>;
   with(options: DeferOptions): DeferBuilder<A>;
 }
+
+/** Options of one `deferMany` as a whole (each call's own options are {@link DeferOptions}). */
+export interface DeferManyOptions {
+  /**
+   * Most Cloud Tasks `createTask` calls in flight at once (a whole number, at least 1). Entity commits are not counted:
+   * at most two are in flight, and each commit's tasks are created as soon as it lands.
+   * @default 50
+   */
+  readonly concurrency?: number;
+}
+
+/** One call of `deferred.deferMany(calls)`: a task (handle, registered function or name), its arguments, its options. */
+export interface DeferCall<A extends unknown[] = unknown[]> {
+  /** A task handle (also a bound closure's), the registered function itself, or the registered name. */
+  readonly task: TaskHandle<A> | ((...args: A) => unknown) | string;
+  /** The run's arguments. */
+  readonly args: NoInfer<A>;
+  /**
+   * This call's options, as `.with(options)` gives them to `defer()` (`name`, `ifExists`, `delay`, `queue`, ...).
+   * @default {}
+   */
+  readonly options?: DeferOptions;
+}
+
+/** How one call of a `deferMany` ended: its deferral, or (in a `DeferManyError`) the error that stopped it. */
+export type DeferManyResult =
+  | { readonly index: number; readonly status: 'fulfilled'; readonly deferral: Deferral }
+  | { readonly index: number; readonly status: 'rejected'; readonly error: unknown };
 
 /**
  * A task whose function needs an environment (what a closure would capture): bind a serializable environment to get
@@ -682,6 +718,19 @@ export interface Deferred {
     name: K,
     ...args: DeferredTasks[K] extends (...args: infer P) => unknown ? P : never
   ): Promise<Deferral>;
+  /**
+   * Defers many calls (of one task or several) in one call; see {@link TaskHandle.deferMany} for one task. Every call
+   * is encoded and checked before anything is written (a bad one rejects naming it, e.g. `calls[7]`). Resolves with
+   * the deferrals in call order; when some calls fail, rejects with a `DeferManyError` whose `results` give each
+   * call's deferral or error.
+   *
+   * @example
+   * await deferred.deferMany(orders.map((o) => ({ task: sendReceipt, args: [o.id], options: { name: `receipt-${o.id}` } })));
+   */
+  deferMany<T extends unknown[][]>(
+    calls: readonly [...{ [I in keyof T]: DeferCall<T[I]> }],
+    options?: DeferManyOptions,
+  ): Promise<Deferral[]>;
   /**
    * Runs `fn` in a Datastore transaction, commits it, then creates the Cloud Tasks of the defers made in it. When `fn`
    * throws, the transaction rolls back and no task is created. Retried on contention.

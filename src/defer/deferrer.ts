@@ -13,6 +13,8 @@ import type {
   ClassTaskOptions,
   ClosureHandle,
   DeferBuilder,
+  DeferManyOptions,
+  DeferManyResult,
   DeferOptions,
   Deferral,
   DeferredTransaction,
@@ -24,8 +26,9 @@ import type {
 import { TransactionImpl, runDeferredTransaction } from './deferred-transaction.js';
 import { Enqueuer, type PreparedDefer } from './enqueue.js';
 import { resolveDeferOptions } from './options.js';
-import { telemetry } from '../core/telemetry.js';
-import { endDeferTrace, startDeferTrace } from './trace-capture.js';
+import { telemetry, type Telemetry } from '../core/telemetry.js';
+import { endDeferTrace, startDeferTrace, type DeferTrace } from './trace-capture.js';
+import { enqueueMany, manyConcurrency, refusedCall, settle, type BulkItem } from './defer-many.js';
 
 /**
  * The deferring half of a runtime instance: registers tasks in the registry it shares with the handler, encodes and
@@ -166,14 +169,18 @@ export class Deferrer {
     bound: unknown,
     fn: (...args: A) => unknown,
   ): TaskHandle<A> {
+    const many = (layers: readonly DeferOptions[]) => (argsList: readonly A[], options?: DeferManyOptions) =>
+      this.deferManyOf(definition.name, argsList, (args: A) => ({ definition, args, bound, layers }), options);
     const builder = (layers: readonly DeferOptions[]): DeferBuilder<A> => ({
       defer: (...args: A) => this.deferDefinition(definition, args, bound, layers),
+      deferMany: many(layers),
       with: (options: DeferOptions) => builder([...layers, options]),
     });
     const handle: TaskHandle<A> & { readonly [HANDLE]: { definition: TaskDefinition; bound: unknown } } = {
       name: definition.name,
       fn,
       defer: (...args: A) => this.deferDefinition(definition, args, bound, []),
+      deferMany: many([]),
       with: (options: DeferOptions) => builder([options]),
       [HANDLE]: { definition, bound },
     };
@@ -231,6 +238,33 @@ export class Deferrer {
     bound: unknown,
     layers: readonly DeferOptions[],
   ): Promise<Deferral> {
+    const current = currentRunContext();
+    const otel = await this.otel();
+    const { prepared, trace } = this.prepare({ definition, args, bound, layers }, current, otel);
+    if (!trace.span) return this.deferPrepared(prepared, current);
+    try {
+      const deferral = await this.deferPrepared(prepared, current);
+      endDeferTrace(trace, deferral);
+      return deferral;
+    } catch (error) {
+      endDeferTrace(trace, null, error);
+      throw error;
+    }
+  }
+
+  /** The OpenTelemetry API when configured and installed (loaded on first use), else null. */
+  private async otel(): Promise<Telemetry | null> {
+    const found = this.config.openTelemetry ? telemetry() : null;
+    return found instanceof Promise ? await found : found;
+  }
+
+  /** Resolves a call's options, encodes and checks its arguments, and starts its trace; throws what is wrong. */
+  private prepare(
+    call: DeferCallOf,
+    current: RunContext | undefined,
+    otel: Telemetry | null,
+  ): { prepared: PreparedDefer; trace: DeferTrace } {
+    const { definition, args, bound, layers } = call;
     const config = this.config;
     const options = resolveDeferOptions([config.defaults, definition.options, ...layers], {
       nowMs: config.clock.now(),
@@ -244,9 +278,6 @@ export class Deferrer {
     if (Object.keys(options.headers).length > 0) meta.headers = { ...options.headers };
     if (options.dispatchDeadlineMs !== null) meta.dispatchDeadlineMs = options.dispatchDeadlineMs;
     const envelope = encodeCall(definition.name, args, bound, meta, this.codec);
-    const current = currentRunContext();
-    const found = config.openTelemetry ? telemetry() : null;
-    const otel = found instanceof Promise ? await found : found;
     const trace = startDeferTrace(definition.name, options.queue, options.traceparent, current, otel);
     const prepared: PreparedDefer = {
       task: definition.name,
@@ -255,14 +286,15 @@ export class Deferrer {
       meta,
       traceparent: trace.traceparent,
     };
-    if (!trace.span) return this.deferPrepared(prepared, current);
-    try {
-      const deferral = await this.deferPrepared(prepared, current);
-      endDeferTrace(trace, deferral);
-      return deferral;
-    } catch (error) {
-      endDeferTrace(trace, null, error);
-      throw error;
+    return { prepared, trace };
+  }
+
+  /** Refuses a transaction that is not one of this instance's. */
+  private checkTransaction(transaction: DeferredTransaction | null): asserts transaction is TransactionImpl | null {
+    if (transaction && (!(transaction instanceof TransactionImpl) || transaction.owner !== this)) {
+      throw new InvalidArgumentError(
+        'transaction must come from this instance: deferred.transaction(async (tx) => ...), then pass tx (a raw Datastore transaction cannot tell us when it commits).',
+      );
     }
   }
 
@@ -280,11 +312,7 @@ export class Deferrer {
     const run = current && !current.closed ? current : undefined;
 
     if (options.transaction) {
-      if (!(options.transaction instanceof TransactionImpl) || options.transaction.owner !== this) {
-        throw new InvalidArgumentError(
-          'transaction must come from this instance: deferred.transaction(async (tx) => ...), then pass tx (a raw Datastore transaction cannot tell us when it commits).',
-        );
-      }
+      this.checkTransaction(options.transaction);
       const taskId = options.name ?? (run ? nextChildId(run) : null);
       return options.transaction.hold(prepared, taskId, options.parent, options.ifExists);
     }
@@ -307,6 +335,177 @@ export class Deferrer {
     return this.enqueuer.enqueue(prepared, options.name, options.ifExists);
   }
 
+  // ---- deferring many -----------------------------------------------------------------------------------------
+
+  /** `deferred.deferMany(calls)`: each call a task (handle, registered function or name), its arguments and options. */
+  deferMany(calls: unknown, options?: DeferManyOptions): Promise<Deferral[]> {
+    return this.deferManyOf(
+      'deferred',
+      calls,
+      (call, index, count) => {
+        if (!call || typeof call !== 'object' || !('task' in call)) {
+          throw refusedCall(
+            new InvalidArgumentError(
+              `each call is an object { task, args, options? }, got ${call === null ? 'null' : typeof call}.`,
+            ),
+            index,
+            count,
+          );
+        }
+        const { task, args, options: callOptions } = call as { task: unknown; args: unknown; options?: DeferOptions };
+        if (!Array.isArray(args)) {
+          throw refusedCall(
+            new InvalidArgumentError(`args must be an array of the run's arguments, got ${typeof args}.`),
+            index,
+            count,
+          );
+        }
+        let target: { definition: TaskDefinition; bound: unknown };
+        try {
+          target = this.resolveTarget(task);
+        } catch (error) {
+          throw refusedCall(error, index, count);
+        }
+        return { ...target, args, layers: callOptions === undefined ? [] : [callOptions] };
+      },
+      options,
+    );
+  }
+
+  /**
+   * Checks, prepares and defers many calls (`toCall` turns each entry of `list` into one; `owner` names the API in
+   * errors): every call is prepared before anything is written. Calls with a transaction are held in it, calls made
+   * while a task runs are held until it succeeds (then created in bulk), the rest are created now in bulk.
+   */
+  private async deferManyOf<E>(
+    owner: string,
+    list: unknown,
+    toCall: (entry: E, index: number, count: number) => DeferCallOf,
+    options: DeferManyOptions | undefined,
+  ): Promise<Deferral[]> {
+    if (!Array.isArray(list)) {
+      throw new InvalidArgumentError(
+        owner === 'deferred'
+          ? `deferMany(calls) needs an array of calls { task, args, options? }, got ${list === null ? 'null' : typeof list}.`
+          : `${owner}.deferMany(argsList) needs an array with one array of arguments per run, got ${list === null ? 'null' : typeof list}.`,
+      );
+    }
+    const concurrency = manyConcurrency(options?.concurrency);
+    const count = list.length;
+    const current = currentRunContext();
+    const otel = await this.otel();
+    const prepared: { prepared: PreparedDefer; trace: DeferTrace }[] = [];
+    const names = new Map<string, number>();
+    try {
+      for (let index = 0; index < count; index++) {
+        const entry = list[index] as E;
+        if (owner !== 'deferred' && !Array.isArray(entry)) {
+          throw refusedCall(
+            new InvalidArgumentError(`each entry of argsList is one run's arguments, an array; got ${typeof entry}.`),
+            index,
+            count,
+          );
+        }
+        const call = toCall(entry, index, count);
+        let one: { prepared: PreparedDefer; trace: DeferTrace };
+        try {
+          one = this.prepare(call, current, otel);
+          prepared.push(one);
+          this.checkTransaction(one.prepared.options.transaction);
+        } catch (error) {
+          throw refusedCall(error, index, count);
+        }
+        const { name, queue } = one.prepared.options;
+        if (name !== null) {
+          const key = `${queue}/${name}`;
+          const first = names.get(key);
+          if (first !== undefined) {
+            throw refusedCall(
+              new InvalidArgumentError(
+                `calls[${first}] and calls[${index}] both name task ${JSON.stringify(name)} in queue ${queue}; a name is one task: drop the duplicate call or name them apart.`,
+              ),
+              index,
+              count,
+            );
+          }
+          names.set(key, index);
+        }
+      }
+    } catch (error) {
+      for (const { trace } of prepared) endDeferTrace(trace, null, error);
+      throw error;
+    }
+
+    const config = this.config;
+    if (current?.closed && prepared.length > 0) {
+      log(config.logger, {
+        severity: 'WARNING',
+        message: `deferMany of ${count} tasks after the parent ${current.info.task} had finished (a promise not awaited?): enqueued at once, not held`,
+        task: prepared[0]!.prepared.task,
+      });
+    }
+    const run = current && !current.closed ? current : undefined;
+    const results = new Array<DeferManyResult>(count);
+    const now: { index: number; item: BulkItem }[] = [];
+    const held: BulkItem[] = [];
+    prepared.forEach(({ prepared: one }, index) => {
+      const { options: resolved } = one;
+      if (resolved.transaction) {
+        const taskId = resolved.name ?? (run ? nextChildId(run) : null);
+        const deferral = (resolved.transaction as TransactionImpl).hold(
+          one,
+          taskId,
+          resolved.parent,
+          resolved.ifExists,
+        );
+        results[index] = { index, status: 'fulfilled', deferral };
+      } else if (run) {
+        const taskId = resolved.name ?? nextChildId(run);
+        held.push({ prepared: one, taskId, ifExists: 'ignore' });
+        results[index] = {
+          index,
+          status: 'fulfilled',
+          deferral: {
+            task: one.task,
+            queue: resolved.queue,
+            cloudTaskName: `${queuePath(config.projectId, config.location, resolved.queue)}/tasks/${taskId}`,
+            entityKey: null,
+            status: 'held',
+            eta: new Date(resolved.etaMs),
+          },
+        };
+      } else {
+        now.push({ index, item: { prepared: one, taskId: resolved.name, ifExists: resolved.ifExists } });
+      }
+    });
+    if (run && held.length > 0) {
+      // Created once the parent succeeds, in bulk; a retried parent re-derives the same names (taken names are its own).
+      run.children.push({
+        flush: async () => {
+          settle(await enqueueMany(this.enqueuer, config, held, concurrency));
+        },
+      });
+    }
+    if (now.length > 0) {
+      const created = await enqueueMany(
+        this.enqueuer,
+        config,
+        now.map((n) => n.item),
+        concurrency,
+      );
+      created.forEach((result, i) => {
+        const index = now[i]!.index;
+        results[index] = { ...result, index };
+      });
+    }
+    prepared.forEach(({ trace }, index) => {
+      const result = results[index]!;
+      if (result.status === 'fulfilled') endDeferTrace(trace, result.deferral);
+      else endDeferTrace(trace, null, result.error);
+    });
+    return settle(results);
+  }
+
   transaction<T>(fn: (tx: DeferredTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return runDeferredTransaction(
       this,
@@ -318,6 +517,14 @@ export class Deferrer {
 }
 
 const HANDLE = Symbol('cloud-deferred.handle');
+
+/** One call to prepare: a task definition, its arguments, its bound environment or key, and its option layers. */
+interface DeferCallOf {
+  readonly definition: TaskDefinition;
+  readonly args: readonly unknown[];
+  readonly bound: unknown;
+  readonly layers: readonly DeferOptions[];
+}
 
 /** The deterministic id of the next task deferred by a running task. */
 function nextChildId(run: RunContext): string {

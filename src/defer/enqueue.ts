@@ -68,11 +68,8 @@ export class Enqueuer {
     return this.createPlanned(planned, ifExists);
   }
 
-  private async enqueueInline(
-    prepared: PreparedDefer,
-    taskId: string | null,
-    ifExists: 'throw' | 'ignore',
-  ): Promise<Deferral> {
+  /** Creates an inline task's Cloud Task (named `taskId`, or by Cloud Tasks when null); `ifExists` decides a taken name. */
+  async enqueueInline(prepared: PreparedDefer, taskId: string | null, ifExists: 'throw' | 'ignore'): Promise<Deferral> {
     const { options } = prepared;
     const parent = this.queuePath(options.queue);
     const request = buildCreateTaskRequest(this.config.target, {

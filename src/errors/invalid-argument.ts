@@ -3,7 +3,7 @@ import { DeferredError } from './base.js';
 
 /** A caller passed a bad value (duration, shard count, key, option); the message names it and says what to do. */
 export class InvalidArgumentError extends DeferredError {
-  constructor(message: string) {
-    super('INVALID_ARGUMENT', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_ARGUMENT', message, options);
   }
 }

@@ -2,7 +2,7 @@
 import { createDatastore } from '../clients/datastore-client.js';
 import { createTasksClient } from '../clients/tasks-client.js';
 import { ConfigurationError } from '../errors/runtime.js';
-import type { Deferral, DeferredConfig, TaskHandle, TaskOptions } from '../types.js';
+import type { DeferCall, DeferManyOptions, Deferral, DeferredConfig, TaskHandle, TaskOptions } from '../types.js';
 import { resolveConfig } from '../core/config.js';
 import { DeferredRuntime } from './deferred-runtime.js';
 import { TaskRegistry } from '../core/task-registry.js';
@@ -100,4 +100,17 @@ export function defer<A extends unknown[]>(
   ...args: A
 ): Promise<Deferral> {
   return defaultDeferred().defer(target, ...args);
+}
+
+/**
+ * Defers many calls on the default instance in one call (see `Deferred.deferMany`).
+ *
+ * @example
+ * await deferMany(users.map((u) => ({ task: sendReport, args: [u.id] as [string] })));
+ */
+export function deferMany<T extends unknown[][]>(
+  calls: readonly [...{ [I in keyof T]: DeferCall<T[I]> }],
+  options?: DeferManyOptions,
+): Promise<Deferral[]> {
+  return defaultDeferred().deferMany(calls, options);
 }

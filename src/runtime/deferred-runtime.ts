@@ -15,6 +15,7 @@ import { NamespaceRegistry } from '../store/namespace-registry.js';
 import type {
   ClassTaskOptions,
   ClosureHandle,
+  DeferManyOptions,
   Deferral,
   Deferred,
   DeferredConfig,
@@ -115,6 +116,10 @@ export class DeferredRuntime implements Deferred {
 
   defer(task: unknown, ...args: unknown[]): Promise<Deferral> {
     return this.deferrer.defer(task, ...args);
+  }
+
+  deferMany(calls: readonly unknown[], options?: DeferManyOptions): Promise<Deferral[]> {
+    return this.deferrer.deferMany(calls, options);
   }
 
   transaction<T>(fn: (tx: DeferredTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {

@@ -23,7 +23,7 @@ export interface StoredTask extends DeferredTaskEntity {
 }
 
 /** Most bytes of entity data written in one non-transactional commit (Datastore allows 10 MiB per commit, its emulators 4 MiB). */
-const COMMIT_BYTES = 3 * 1024 * 1024;
+export const COMMIT_BYTES = 3 * 1024 * 1024;
 
 const INDEXED = new Set<string>(INDEXED_TASK_PROPERTIES);
 
@@ -245,7 +245,7 @@ export async function saveTask(datastore: Datastore, mutations: { key: Key; data
   let batch: { key: Key; data: unknown }[] = [];
   let bytes = 0;
   for (const mutation of mutations) {
-    const size = sizeOf(mutation);
+    const size = mutationBytes(mutation);
     if (batch.length > 0 && bytes + size > COMMIT_BYTES) {
       await datastore.save(batch as Parameters<Datastore['save']>[0]);
       batch = [];
@@ -257,7 +257,8 @@ export async function saveTask(datastore: Datastore, mutations: { key: Key; data
   if (batch.length > 0) await datastore.save(batch as Parameters<Datastore['save']>[0]);
 }
 
-function sizeOf(mutation: { data: unknown }): number {
+/** An upper estimate of the bytes one mutation adds to a commit: its Buffer and string values plus 1 KiB for the rest. */
+export function mutationBytes(mutation: { data: unknown }): number {
   let size = 1024;
   for (const property of mutation.data as { value: unknown }[]) {
     if (Buffer.isBuffer(property.value)) size += property.value.length;
