@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { codecFigure } from './codec.js';
+import { deferBulkFigure } from './defer-bulk.js';
 import { deferInlineFigure } from './defer-inline.js';
 import { deferSpillFigure } from './defer-spill.js';
 import type { Figure, FigureRow } from './lib/figure.js';
@@ -18,6 +19,7 @@ const FIGURES: readonly Figure[] = [
   codecFigure,
   deferInlineFigure,
   deferSpillFigure,
+  deferBulkFigure,
   taskRunFigure,
   logLineFigure,
   sweepFigure,

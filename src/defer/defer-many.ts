@@ -1,5 +1,6 @@
 /** Bulk defer (`deferMany`): the commit plan of entity-backed tasks, their batched writes, Cloud Tasks created with bounded concurrency, and the per-call report of a partial failure (`DeferManyError`). */
 import type { Key } from '@google-cloud/datastore';
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { createTaskOnce } from '../core/cloud-task-calls.js';
 import type { ResolvedConfig } from '../core/config.js';
@@ -16,7 +17,6 @@ import {
   packPayloadAsync,
   saveTask,
 } from '../store/task-entity.js';
-import type { PackedPayload } from '../store/packed-payload.js';
 import type { DeferManyResult, Deferral, IfExists } from '../types.js';
 import type { Enqueuer, PlannedEntityTask, PreparedDefer } from './enqueue.js';
 
@@ -28,6 +28,9 @@ export const COMMIT_LIMITS: CommitLimits = { mutations: 500, bytes: COMMIT_BYTES
 
 /** Entity commits in flight at once: one written while the tasks of the one before are being created. */
 const COMMITS_IN_FLIGHT = 2;
+
+/** Mutations of the first commit of a deferMany; each next commit may hold twice as many, up to 500. */
+const FIRST_COMMIT_MUTATIONS = 50;
 
 /** Envelopes up to this size are compressed on the caller's thread (a thread-pool hop costs more than the gzip). */
 const SYNC_PACK_BYTES = 64 * 1024;
@@ -105,34 +108,69 @@ export interface PlannedCommit {
 }
 
 /**
- * Groups entity-backed tasks, in order, into commits within `limits`; a task's entity and chunks always share a
- * commit, so a commit that fails wrote none of its tasks. A task that alone exceeds the limits gets a split commit of
- * its own.
+ * Groups entity-backed tasks, in order, into commits within `limits`, as they come (a commit is closed as soon as it
+ * is full, so it can be written while the next is planned). A task's entity and chunks always share a commit, so a
+ * commit that fails wrote none of its tasks; a task that alone exceeds the limits gets a split commit of its own. The
+ * first commit holds at most `first` mutations and each next one twice as many, up to the limit: the first tasks are
+ * created while the bulk of the entities is still being written.
  */
-export function planCommits(items: readonly CommitItem[], limits: CommitLimits = COMMIT_LIMITS): PlannedCommit[] {
-  const commits: PlannedCommit[] = [];
-  let current: number[] = [];
-  let mutations = 0;
-  let bytes = 0;
-  const close = () => {
-    if (current.length > 0) commits.push({ items: current, split: false });
-    current = [];
-    mutations = 0;
-    bytes = 0;
-  };
-  items.forEach((item, index) => {
-    if (item.mutations > limits.mutations || item.bytes > limits.bytes) {
-      close();
-      commits.push({ items: [index], split: true });
-      return;
+export class CommitPlanner {
+  private current: number[] = [];
+  private mutations = 0;
+  private bytes = 0;
+  private closed = 0;
+
+  constructor(
+    private readonly limits: CommitLimits = COMMIT_LIMITS,
+    private readonly first: number = limits.mutations,
+  ) {}
+
+  /** Most mutations of the commit being filled. */
+  private get cap(): number {
+    return Math.min(this.limits.mutations, this.first * 2 ** this.closed);
+  }
+
+  /** Adds task `index`; returns the commits this closed (in order). */
+  add(index: number, item: CommitItem): PlannedCommit[] {
+    const out: PlannedCommit[] = [];
+    if (item.mutations > this.limits.mutations || item.bytes > this.limits.bytes) {
+      this.close(out);
+      out.push({ items: [index], split: true });
+      return out;
     }
-    if (mutations + item.mutations > limits.mutations || bytes + item.bytes > limits.bytes) close();
-    current.push(index);
-    mutations += item.mutations;
-    bytes += item.bytes;
-  });
-  close();
-  return commits;
+    if (this.mutations + item.mutations > this.cap || this.bytes + item.bytes > this.limits.bytes) this.close(out);
+    this.current.push(index);
+    this.mutations += item.mutations;
+    this.bytes += item.bytes;
+    if (this.mutations >= this.cap) this.close(out);
+    return out;
+  }
+
+  /** The last commit, if any task is left. */
+  finish(): PlannedCommit[] {
+    const out: PlannedCommit[] = [];
+    this.close(out);
+    return out;
+  }
+
+  private close(out: PlannedCommit[]): void {
+    if (this.current.length === 0) return;
+    out.push({ items: this.current, split: false });
+    this.closed++;
+    this.current = [];
+    this.mutations = 0;
+    this.bytes = 0;
+  }
+}
+
+/** {@link CommitPlanner} over a whole list. */
+export function planCommits(
+  items: readonly CommitItem[],
+  limits: CommitLimits = COMMIT_LIMITS,
+  first: number = limits.mutations,
+): PlannedCommit[] {
+  const planner = new CommitPlanner(limits, first);
+  return [...items.flatMap((item, index) => planner.add(index, item)), ...planner.finish()];
 }
 
 /** One call ready to enqueue: prepared, named (`taskId` null: a name chosen here or by Cloud Tasks), and what a taken name does. */
@@ -176,22 +214,7 @@ export async function enqueueMany(
 
   if (entityItems.length > 0) {
     const unwanted: PlannedEntityTask[] = [];
-    const packed = await Promise.all(
-      entityItems.map((index) => {
-        const envelope = items[index]!.prepared.envelope;
-        return envelope.length <= SYNC_PACK_BYTES ? packPayload(envelope) : packPayloadAsync(envelope);
-      }),
-    );
-    const planned = entityItems.map((index, i) => {
-      const item = items[index]!;
-      return enqueuer.planEntityTask(item.prepared, item.taskId ?? randomId(), null, false, packed[i] as PackedPayload);
-    });
-    const commits = planCommits(
-      planned.map((plan) => ({
-        mutations: plan.mutations.length,
-        bytes: plan.mutations.reduce((sum, m) => sum + mutationBytes(m), 0),
-      })),
-    );
+    const planned: PlannedEntityTask[] = new Array<PlannedEntityTask>(entityItems.length);
     const createPlanned = async (i: number): Promise<void> => {
       const index = entityItems[i]!;
       const plan = planned[i]!;
@@ -211,27 +234,44 @@ export async function enqueueMany(
       if (items[index]!.ifExists === 'ignore') ok(index, { ...plan.deferral, entityKey: null, status: 'existing' });
       else fail(index, new TaskAlreadyExistsError(plan.deferral.cloudTaskName!, { cause: result.error }));
     };
+    const write = async (commit: PlannedCommit): Promise<void> => {
+      const mutations = commit.items.flatMap((i) => planned[i]!.mutations);
+      try {
+        if (commit.split) await saveTask(config.datastore, mutations);
+        else await config.datastore.save(mutations as Parameters<ResolvedConfig['datastore']['save']>[0]);
+      } catch (error) {
+        // None of its tasks is created; what the commit may have written anyway is deleted below.
+        for (const i of commit.items) {
+          unwanted.push(planned[i]!);
+          fail(entityItems[i]!, error);
+        }
+        return;
+      }
+      // Created as soon as this commit lands, while the next one is written.
+      for (const i of commit.items) creates.push(limit(() => createPlanned(i)));
+    };
     const commitLimit = pLimit(COMMITS_IN_FLIGHT);
-    await Promise.all(
-      commits.map((commit) =>
-        commitLimit(async () => {
-          const mutations = commit.items.flatMap((i) => planned[i]!.mutations);
-          try {
-            if (commit.split) await saveTask(config.datastore, mutations);
-            else await config.datastore.save(mutations as Parameters<ResolvedConfig['datastore']['save']>[0]);
-          } catch (error) {
-            // None of its tasks is created; what the commit may have written anyway is deleted below.
-            for (const i of commit.items) {
-              unwanted.push(planned[i]!);
-              fail(entityItems[i]!, error);
-            }
-            return;
-          }
-          // Created as soon as this commit lands, while the next one is written.
-          for (const i of commit.items) creates.push(limit(() => createPlanned(i)));
-        }),
-      ),
-    );
+    const commits: Promise<void>[] = [];
+    const send = async (closed: readonly PlannedCommit[]) => {
+      if (closed.length === 0) return;
+      for (const commit of closed) commits.push(commitLimit(() => write(commit)));
+      await yieldToIo(); // let the commit go out while the next one is planned
+    };
+    const planner = new CommitPlanner(COMMIT_LIMITS, FIRST_COMMIT_MUTATIONS);
+    for (let i = 0; i < entityItems.length; i++) {
+      const item = items[entityItems[i]!]!;
+      const envelope = item.prepared.envelope;
+      const level = item.prepared.options.compression;
+      const packed =
+        envelope.length <= SYNC_PACK_BYTES ? packPayload(envelope, level) : await packPayloadAsync(envelope, level);
+      const plan = enqueuer.planEntityTask(item.prepared, item.taskId ?? randomId(), null, false, packed);
+      planned[i] = plan;
+      let bytes = 0;
+      for (const mutation of plan.mutations) bytes += mutationBytes(mutation);
+      await send(planner.add(i, { mutations: plan.mutations.length, bytes }));
+    }
+    await send(planner.finish());
+    await Promise.all(commits);
     await Promise.all(creates);
     await deleteEntities(config, unwanted);
   } else {

@@ -3,7 +3,7 @@ import { Datastore } from '@google-cloud/datastore';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import { grpc } from 'google-gax';
 import { describe, expect, it } from 'vitest';
-import { COMMIT_LIMITS, DeferManyError, planCommits } from '../../src/defer/defer-many.js';
+import { COMMIT_LIMITS, CommitPlanner, DeferManyError, planCommits } from '../../src/defer/defer-many.js';
 import { InvalidArgumentError, NotSerializableError, UnregisteredTaskError } from '../../src/errors/index.js';
 import { createDeferred } from '../../src/runtime/deferred-runtime.js';
 import type { DeferredConfig } from '../../src/types.js';
@@ -45,6 +45,22 @@ describe('planCommits', () => {
       { items: [4], split: true },
       { items: [5], split: false },
     ]);
+  });
+
+  it('starts with a small first commit and doubles it up to the limit (CommitPlanner closes a full commit at once)', () => {
+    const commits = planCommits(
+      Array.from({ length: 1000 }, () => small),
+      COMMIT_LIMITS,
+      50,
+    );
+    expect(commits.map((c) => c.items.length)).toEqual([50, 100, 200, 400, 250]);
+    const planner = new CommitPlanner({ mutations: 4, bytes: 1e6 }, 2);
+    expect(planner.add(0, small)).toEqual([]);
+    expect(planner.add(1, small)).toEqual([{ items: [0, 1], split: false }]);
+    expect(planner.add(2, { mutations: 3, bytes: 10 })).toEqual([]);
+    expect(planner.add(3, { mutations: 2, bytes: 10 })).toEqual([{ items: [2], split: false }]);
+    expect(planner.finish()).toEqual([{ items: [3], split: false }]);
+    expect(planner.finish()).toEqual([]);
   });
 
   it("uses Datastore's 500 mutations and the runtime's 3 MiB by default; nothing to write, no commit", () => {
