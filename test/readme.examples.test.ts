@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createWorker, deferReports } from '../examples/quickstart.js';
 import { orderTasks } from '../examples/transactional.js';
 import { creditTasks } from '../examples/chaining.js';
+import { receiptTasks } from '../examples/bulk.js';
 import { Invoice, invoiceTasks } from '../examples/classes.js';
 import { recordTaskMetrics } from '../examples/metrics.js';
 import { metrics } from '@opentelemetry/api';
@@ -94,6 +95,20 @@ describe('README examples', () => {
       await rt.advance();
       const [failed] = await datastore.runQuery(datastore.createQuery(TASK_KIND));
       expect(failed.map((f) => f.lastError)).toEqual(['PermanentTaskFailure: amount must be positive, got 0']);
+    });
+
+    it('bulk: receipts for many orders in one call, each once though asked twice; reminders a day later', async () => {
+      const rt = await setup(ctx());
+      const { sendReceipts, remindLater, sent } = receiptTasks(rt.deferred);
+      const orders = Array.from({ length: 120 }, (_, i) => `o${i}`);
+      await sendReceipts(orders);
+      await sendReceipts(orders.slice(0, 30)); // a retried request: the names are taken, nothing is added
+      for (let i = 0; i < 3; i++) await rt.advance(1000);
+      expect(sent.sort()).toEqual([...orders].sort());
+      const reminders = await remindLater(['o1', 'o2']);
+      expect(reminders.map((d) => d.eta.getTime())).toEqual(Array(2).fill(rt.clock.now() + 86_400_000));
+      await rt.advance(86_400_000);
+      expect(sent.filter((o) => o === 'o1' || o === 'o2')).toHaveLength(4);
     });
 
     it('failures: lists why a task failed, replays it once', async () => {
