@@ -4,7 +4,7 @@ import type { Key } from '@google-cloud/datastore';
 import { typicalArgs } from './codec.js';
 import type { Figure, FigureRow } from './lib/figure.js';
 import { pairedRatios, verdict } from './lib/figure.js';
-import { measured, pairedRuns, ratioRow, type PairedSamples } from './lib/paired.js';
+import { cpuComparison, measured, pairedRuns, ratioRow, type PairedSamples } from './lib/paired.js';
 import { benchDeferred } from './lib/runtime.js';
 import { pool, summarize } from './lib/stats.js';
 
@@ -140,6 +140,7 @@ function loopRow(samples: PairedSamples, details: Record<string, unknown>): Figu
     baseline: summarize(loop),
     ratioOf: 'deferMany / defer() loop',
     ratio,
+    ...(cpuComparison(samples, 'ours', 'loop') ? { cpu: cpuComparison(samples, 'ours', 'loop')! } : {}),
     target,
     status: verdict(ratio, target),
     note: `the same tasks, one defer() each (one commit each), 50 in flight; the raw path gets ${rawVsLoop.median.toFixed(2)}x the loop`,
