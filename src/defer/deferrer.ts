@@ -232,15 +232,28 @@ export class Deferrer {
   }
 
   /** Encodes and checks the call now, then creates its Cloud Task, or holds it (transaction, running parent). */
-  private async deferDefinition(
+  private deferDefinition(
     definition: TaskDefinition,
     args: readonly unknown[],
     bound: unknown,
     layers: readonly DeferOptions[],
   ): Promise<Deferral> {
-    const current = currentRunContext();
+    // Not async: without OpenTelemetry a defer goes straight to its Cloud Task, without promises of its own (each costs
+    // every enabled AsyncLocalStorage before Node 24). Whatever is wrong still arrives as a rejection.
+    try {
+      const current = currentRunContext();
+      const call = { definition, args, bound, layers };
+      if (this.config.openTelemetry) return this.deferTraced(call, current);
+      return this.deferPrepared(this.prepare(call, current, null).prepared, current);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@link deferDefinition} with OpenTelemetry: the PRODUCER span ends with the deferral (or its error). */
+  private async deferTraced(call: DeferCallOf, current: RunContext | undefined): Promise<Deferral> {
     const otel = await this.otel();
-    const { prepared, trace } = this.prepare({ definition, args, bound, layers }, current, otel);
+    const { prepared, trace } = this.prepare(call, current, otel);
     if (!trace.span) return this.deferPrepared(prepared, current);
     try {
       const deferral = await this.deferPrepared(prepared, current);
@@ -299,7 +312,15 @@ export class Deferrer {
   }
 
   /** Creates the Cloud Task of a prepared defer, or holds it (transaction, running parent). */
-  private async deferPrepared(prepared: PreparedDefer, current: RunContext | undefined): Promise<Deferral> {
+  private deferPrepared(prepared: PreparedDefer, current: RunContext | undefined): Promise<Deferral> {
+    try {
+      return this.deferNowOrHold(prepared, current);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private deferNowOrHold(prepared: PreparedDefer, current: RunContext | undefined): Promise<Deferral> {
     const config = this.config;
     const { options, task } = prepared;
     if (current?.closed) {
@@ -314,7 +335,7 @@ export class Deferrer {
     if (options.transaction) {
       this.checkTransaction(options.transaction);
       const taskId = options.name ?? (run ? nextChildId(run) : null);
-      return options.transaction.hold(prepared, taskId, options.parent, options.ifExists);
+      return Promise.resolve(options.transaction.hold(prepared, taskId, options.parent, options.ifExists));
     }
     if (run) {
       const taskId = options.name ?? nextChildId(run);
@@ -323,14 +344,14 @@ export class Deferrer {
           await this.enqueuer.enqueue(prepared, taskId, 'ignore');
         },
       });
-      return {
+      return Promise.resolve({
         task,
         queue: options.queue,
         cloudTaskName: `${queuePath(config.projectId, config.location, options.queue)}/tasks/${taskId}`,
         entityKey: null,
         status: 'held',
         eta: new Date(options.etaMs),
-      };
+      });
     }
     return this.enqueuer.enqueue(prepared, options.name, options.ifExists);
   }

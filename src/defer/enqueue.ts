@@ -59,8 +59,16 @@ export class Enqueuer {
    * Creates the deferral's Cloud Task now (outside any transaction). `taskId` null lets Cloud Tasks name inline tasks;
    * entity-backed tasks are always named first. `ifExists` decides what a taken name does.
    */
-  async enqueue(prepared: PreparedDefer, taskId: string | null, ifExists: 'throw' | 'ignore'): Promise<Deferral> {
+  enqueue(prepared: PreparedDefer, taskId: string | null, ifExists: 'throw' | 'ignore'): Promise<Deferral> {
     if (!this.needsEntity(prepared)) return this.enqueueInline(prepared, taskId, ifExists);
+    return this.enqueueEntity(prepared, taskId, ifExists);
+  }
+
+  private async enqueueEntity(
+    prepared: PreparedDefer,
+    taskId: string | null,
+    ifExists: 'throw' | 'ignore',
+  ): Promise<Deferral> {
     // Outside a transaction nothing waits on this thread: compress off the event loop.
     const packed = await packPayloadAsync(prepared.envelope, prepared.options.compression);
     const planned = this.planEntityTask(prepared, taskId ?? randomId(), null, false, packed);
