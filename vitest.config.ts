@@ -4,16 +4,24 @@
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
+/** The package's entry points (package.json "exports", as tsconfig.json "paths" has them) and their sources. */
+export const PACKAGE_ENTRY_POINTS: Readonly<Record<string, string>> = {
+  'cloud-deferred': './src/index.ts',
+  'cloud-deferred/testing': './src/testing/index.ts',
+  'cloud-deferred/dashboard': './src/dashboard/index.ts',
+  'cloud-deferred/jobs': './src/jobs/index.ts',
+  'cloud-deferred/inspect': './src/sweeper/inspection.ts',
+  'cloud-deferred/emulator': './src/tasks-emulator/index.ts',
+  'cloud-deferred/local': './src/local-stack/index.ts',
+};
+
 export default defineConfig({
-  // README examples import the package by name, as users do.
+  // README examples import the package by name, as users do: each subpath export resolves to its source here.
   resolve: {
-    alias: [
-      {
-        find: /^cloud-deferred\/testing$/,
-        replacement: fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
-      },
-      { find: /^cloud-deferred$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
-    ],
+    alias: Object.entries(PACKAGE_ENTRY_POINTS).map(([name, source]) => ({
+      find: new RegExp(`^${name.replace('/', '\\/')}$`),
+      replacement: fileURLToPath(new URL(source, import.meta.url)),
+    })),
   },
   test: {
     testTimeout: 60_000,

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { codecFigure } from './codec.js';
+import { coldImportFigure } from './cold-import.js';
 import { deferBulkFigure } from './defer-bulk.js';
 import { deferInlineFigure } from './defer-inline.js';
 import { deferSpillFigure } from './defer-spill.js';
@@ -16,6 +17,7 @@ import { sweepFigure } from './sweep.js';
 import { taskRunFigure } from './task-run.js';
 
 const FIGURES: readonly Figure[] = [
+  coldImportFigure,
   codecFigure,
   deferInlineFigure,
   deferSpillFigure,

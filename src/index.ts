@@ -1,18 +1,6 @@
 /** The public API of cloud-deferred, and nothing else. */
 export * from './errors/index.js';
 export {
-  startDatastoreEmulator,
-  type DatastoreBackend,
-  type DatastoreEmulatorOptions,
-  type RunningDatastoreEmulator,
-  startLocalStack,
-  startWorker,
-  type LocalStack,
-  type LocalStackOptions,
-  type RunningWorker,
-  type WorkerOptions,
-} from './local-stack/index.js';
-export {
   sweep,
   sweepShard,
   emptyStats,
@@ -23,6 +11,7 @@ export {
   type SweepShardOptions,
   type SweepShardResult,
   type SweepResult,
+  type NamespaceSweep,
   type SweepStats,
   type DeleteReason,
   type KeepReason,
@@ -36,28 +25,7 @@ export {
   type RunNamespace,
   type ShardTaskArgs,
   type SweepRunRecord,
-  inventory,
-  inventoryAll,
-  discoverNamespaces,
-  inspectTask,
-  type Inventory,
-  type NamespacesInventory,
-  type NamespaceSweep,
-  type TaskInspection,
 } from './sweeper/index.js';
-export {
-  startTasksEmulator,
-  systemClock,
-  ManualClock,
-  retryDelayMs,
-  DEFAULT_RETRY_POLICY,
-  type Clock,
-  type TasksEmulatorOptions,
-  type RunningTasksEmulator,
-  type EmulatorClientOptions,
-  type RestClientOptions,
-  type RetryPolicy,
-} from './tasks-emulator/index.js';
 export {
   CodecRegistry,
   encodeValue,
@@ -149,8 +117,3 @@ export type {
 export { defer, task, defaultDeferred, configFromEnvironment } from './runtime/default-instance.js';
 export { deferMany } from './runtime/default-instance.js';
 export { DeferManyError } from './defer/defer-many.js';
-export { defineMapper, type Mapper, type MapperOptions, type MapperJobSummary } from './jobs/mapper.js';
-export type { MapperContext, QueriedEntity } from './jobs/mapper-step.js';
-export { defineRecurringJob, type RecurringJob, type RecurringJobOptions } from './jobs/recurring.js';
-export type { ScheduleSpec } from './jobs/schedule.js';
-export type { MapperJobRecord, RecurringJobRecord } from './jobs/records.js';

@@ -13,7 +13,7 @@ import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { PermanentTaskFailure } from '../src/errors/index.js';
 import { replayFailedReports } from '../examples/failures.js';
 import { taskIdOf } from '../src/core/task-names.js';
-import { freePort } from '../src/local-stack/index.js';
+import { freePort } from '../src/local-stack/datastore-emulator.js';
 import { ManualClock, startTasksEmulator } from '../src/tasks-emulator/index.js';
 import { TASK_KIND } from '../src/store/schema.js';
 import { describeStorage } from './support/backends.js';

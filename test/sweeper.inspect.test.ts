@@ -1,7 +1,7 @@
 // inspectTask / inventory on entities written by the real runtime: decoded arguments, Cloud Task status, sweep verdict, counts by state and age.
 import type { Key } from '@google-cloud/datastore';
 import { expect, it } from 'vitest';
-import { inspectTask, inventory } from '../src/sweeper/index.js';
+import { inspectTask, inventory } from 'cloud-deferred/inspect';
 import { describeStorage } from './support/backends.js';
 import { useRuntime } from './support/runtime.js';
 

@@ -1,5 +1,5 @@
 /** Verifying the OIDC ID tokens Cloud Tasks attaches to HTTP tasks (RS256, issuer, audience, service account, expiry). */
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 import { UnauthenticatedError } from '../errors/runtime.js';
 import type { TimeSource } from '../types.js';
 
@@ -18,10 +18,20 @@ export interface OidcVerifierOptions {
 export function oidcVerifier(
   options: OidcVerifierOptions,
 ): (authorization: string | undefined, accounts: readonly string[]) => Promise<void> {
-  const keys = createRemoteJWKSet(new URL(options.jwksUri));
+  const jwksUrl = new URL(options.jwksUri);
+  // jose is loaded when a verifier is made, not at import: an app without OIDC never loads it (cold starts count).
+  let loaded: Promise<{ jwtVerify: typeof import('jose').jwtVerify; keys: JWTVerifyGetKey }> | undefined;
+  const load = () =>
+    (loaded ??= import('jose').then((jose) => ({
+      jwtVerify: jose.jwtVerify,
+      keys: jose.createRemoteJWKSet(jwksUrl),
+    })));
+  // Started now (the handler builds its verifier on the first request), awaited by the first token's check.
+  load().catch(() => undefined);
   return async (authorization, accounts) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match) throw new UnauthenticatedError('missing OIDC bearer token (Authorization: Bearer ...)');
+    const { jwtVerify, keys } = await load();
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(match[1]!, keys, {

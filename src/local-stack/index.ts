@@ -1,8 +1,6 @@
-/** The local Google Cloud stack: Datastore emulators, and with stack.ts the Cloud Tasks emulator next to them. */
+/** The entry point `cloud-deferred/local`: the local Google Cloud stack (Datastore emulators, with stack.ts the Cloud Tasks emulator next to them, and a worker), for development and tests, never loaded by the production entry. */
 export {
   startDatastoreEmulator,
-  checkPrerequisites,
-  freePort,
   type DatastoreBackend,
   type DatastoreEmulatorOptions,
   type RunningDatastoreEmulator,

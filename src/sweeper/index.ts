@@ -1,4 +1,4 @@
-/** The sharded sweeper: decision table, one-shard sweeps with a cursor, whole sweeps, and their counters and logs. */
+/** The sharded sweeper: decision table, one-shard sweeps with a cursor, whole sweeps, and their counters and logs (the inspection helpers are in inspection.ts, the entry point `cloud-deferred/inspect`). */
 export { sweepShard, type SweepShardResult } from './sweep-shard.js';
 export { DEFAULT_GRACE_MS, type SweepOptions, type SweepShardOptions } from './sweep-options.js';
 export { sweep, type SweepResult, type NamespaceSweep } from './sweep-all.js';
@@ -30,5 +30,3 @@ export {
   type ShardTaskArgs,
   type SweepRunRecord,
 } from './distributed.js';
-export { inventory, inventoryAll, AGE_BUCKETS, type Inventory, type NamespacesInventory } from './inventory.js';
-export { inspectTask, formatArgs, type TaskInspection } from './inspect-task.js';

@@ -1,6 +1,7 @@
 // The unit project's guard (test/setup/unit-no-emulators.ts): a unit test that reaches for an emulator fails at once.
 import { describe, expect, it } from 'vitest';
-import { startDatastoreEmulator, startTasksEmulator } from '../../src/index.js';
+import { startTasksEmulator } from 'cloud-deferred/emulator';
+import { startDatastoreEmulator } from 'cloud-deferred/local';
 import { describeStorage, emulators } from '../support/backends.js';
 
 describe('unit project set-up', () => {

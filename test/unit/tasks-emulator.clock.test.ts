@@ -1,12 +1,7 @@
 // The emulator's clocks and retry arithmetic (pure logic): ManualClock ordering and waiting, the backoff formula, give-up rule.
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_RETRY_POLICY,
-  ManualClock,
-  isGivenUp,
-  retryDelayMs,
-  systemClock,
-} from '../../src/tasks-emulator/index.js';
+import { DEFAULT_RETRY_POLICY, ManualClock, retryDelayMs, systemClock } from 'cloud-deferred/emulator';
+import { isGivenUp } from '../../src/tasks-emulator/retry.js';
 
 describe('ManualClock', () => {
   it('fires due timers in due order (ties in the order set) and moves now to each due time', async () => {

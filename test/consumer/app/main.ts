@@ -11,11 +11,11 @@ import {
   createTasksClient,
   emulatorTasksClientOptions,
   currentTask,
-  startTasksEmulator,
   sweep,
   withTraceContext,
   type TaskEndedEvent,
 } from 'cloud-deferred';
+import { startTasksEmulator } from 'cloud-deferred/emulator';
 
 const projectId = process.env.GOOGLE_CLOUD_PROJECT ?? 'consumer-app';
 const namespace = process.env.APP_NAMESPACE ?? 'consumer';
