@@ -15,14 +15,15 @@ export const PACKAGE_ENTRY_POINTS: Readonly<Record<string, string>> = {
   'cloud-deferred/local': './src/local-stack/index.ts',
 };
 
+/** Vitest aliases resolving each entry point by package name to its source (vitest.consumer.config.ts uses them too). */
+export const PACKAGE_ALIASES = Object.entries(PACKAGE_ENTRY_POINTS).map(([name, source]) => ({
+  find: new RegExp(`^${name.replace('/', '\\/')}$`),
+  replacement: fileURLToPath(new URL(source, import.meta.url)),
+}));
+
 export default defineConfig({
   // README examples import the package by name, as users do: each subpath export resolves to its source here.
-  resolve: {
-    alias: Object.entries(PACKAGE_ENTRY_POINTS).map(([name, source]) => ({
-      find: new RegExp(`^${name.replace('/', '\\/')}$`),
-      replacement: fileURLToPath(new URL(source, import.meta.url)),
-    })),
-  },
+  resolve: { alias: PACKAGE_ALIASES },
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,22 +1,14 @@
 /** The public API of cloud-deferred, and nothing else. */
 export * from './errors/index.js';
+// The sweeper: sweep() and sweepShard() load the sweeping itself on their first call (sweeper/on-demand.ts).
+export { sweep, sweepShard } from './sweeper/on-demand.js';
+export { emptyStats, addStats, totalDeleted, type SweepStats, type DeleteReason } from './sweeper/sweep-stats.js';
+export { DEFAULT_GRACE_MS, type SweepOptions, type SweepShardOptions } from './sweeper/sweep-options.js';
+export type { SweepShardResult } from './sweeper/sweep-shard.js';
+export type { SweepResult, NamespaceSweep } from './sweeper/sweep-all.js';
+export type { RetentionRules, KeepReason } from './sweeper/decide.js';
+export type { SweeperTasksClient } from './sweeper/cloud-tasks.js';
 export {
-  sweep,
-  sweepShard,
-  emptyStats,
-  addStats,
-  totalDeleted,
-  DEFAULT_GRACE_MS,
-  type SweepOptions,
-  type SweepShardOptions,
-  type SweepShardResult,
-  type SweepResult,
-  type NamespaceSweep,
-  type SweepStats,
-  type DeleteReason,
-  type KeepReason,
-  type RetentionRules,
-  type SweeperTasksClient,
   installSweeper,
   SHARD_TASK_NAME,
   type DistributedSweepOptions,
@@ -25,7 +17,7 @@ export {
   type RunNamespace,
   type ShardTaskArgs,
   type SweepRunRecord,
-} from './sweeper/index.js';
+} from './sweeper/distributed.js';
 export {
   CodecRegistry,
   encodeValue,

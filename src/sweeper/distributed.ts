@@ -13,8 +13,7 @@ import type { SweeperTasksClient } from './cloud-tasks.js';
 import { log as write } from '../core/logger.js';
 import type { LogEntry, Logger } from '../types.js';
 import { SWEEP_LOGGER, limitersFor, resolveSweepOptions, type SweepOptions } from './sweep-options.js';
-import { planNamespaces } from './sweep-namespaces.js';
-import { runShard } from './sweep-shard.js';
+import { sweepEngine } from './on-demand.js';
 import { addStats, emptyStats, type SweepStats } from './sweep-stats.js';
 
 /** Most shard tasks a fan-out creates at once. */
@@ -393,6 +392,7 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
       now: new Date(clock().now()),
       log: logger,
     });
+    const { runShard } = await sweepEngine();
     const result = await runShard(
       sweep,
       { shard: args.shard, cursor: args.cursor, budgetMs },
@@ -421,6 +421,7 @@ export function installSweeper(deferred: Deferred, options: DistributedSweepOpti
   const fanOut = async (nowMs = clock().now()): Promise<FanOutResult> => {
     const runId = runIdFor(nowMs, intervalMs);
     // The runtime's own namespace and every namespace it writes task entities to (its registry), shards in use.
+    const { planNamespaces } = await sweepEngine();
     const plans = (
       await planNamespaces(datastore(), {
         home: home(),

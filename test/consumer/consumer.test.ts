@@ -1,10 +1,10 @@
 // The packed library as a user's app gets it: installed next to the current (and the previous) Google client majors,
 // one copy of each, type-checked strictly, and run on Node 22 and 24 against the local stack (test/consumer/app).
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDatastoreEmulator, type RunningDatastoreEmulator } from '../../src/local-stack/index.js';
+import { startDatastoreEmulator, type RunningDatastoreEmulator } from 'cloud-deferred/local';
 import { copiesOf, nodeBinary, npm, repoPackage, run } from './packed.js';
 
 const appSource = fileURLToPath(new URL('./app', import.meta.url));
@@ -99,12 +99,77 @@ console.log(JSON.stringify({ afterImport, afterCreate: existsSync(${JSON.stringi
     expect(seen).toEqual({ afterImport: false, afterCreate: majors.tasks !== '6' });
   }, 120_000);
 
+  it('imports cloud-deferred without loading the emulator, the local stack, the CLI, the jobs, the inspection helpers, jose, cron-parser or yargs', async () => {
+    const log = join(app, 'loaded.log');
+    writeFileSync(
+      join(app, 'load-hooks.mjs'),
+      `import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  appendFileSync(${JSON.stringify(log)}, url + '\\n');
+  return next(url, context);
+}
+`,
+    );
+    writeFileSync(
+      join(app, 'register-load.mjs'),
+      `import { register } from 'node:module';\nregister('./load-hooks.mjs', import.meta.url);\n`,
+    );
+    const node = await nodeBinary('22');
+    await run(
+      node,
+      ['--import', './register-load.mjs', '--input-type=module', '-e', "await import('cloud-deferred');"],
+      {
+        cwd: app,
+        timeout: 60_000,
+      },
+    );
+    const loaded = readFileSync(log, 'utf8').trim().split('\n');
+    const ours = loaded
+      .map((url) => /\/node_modules\/cloud-deferred\/(dist\/.+)$/.exec(url)?.[1])
+      .filter((path) => path !== undefined);
+    expect(ours).toContain('dist/index.js');
+    expect(ours).toContain('dist/handler/execute.js');
+    expect(
+      ours.filter((path) =>
+        /^dist\/(tasks-emulator|local-stack|cli|jobs|testing|dashboard)\/|^dist\/sweeper\/(inventory|inspect-task|inspection|sweep-shard)\.js$/.test(
+          path,
+        ),
+      ),
+    ).toEqual([]);
+    expect(loaded.filter((url) => /\/node_modules\/(jose|cron-parser|yargs)\//.test(url))).toEqual([]);
+  }, 120_000);
+
   it('type-checks the app, which passes its own clients without a cast, under tsc --strict', async () => {
     const result = await run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', app], { cwd: app }).catch(
       (error: { stdout: string; stderr: string }) => error,
     );
     expect(`${result.stdout}${result.stderr}`).toBe('');
     expect(existsSync(join(app, 'dist', 'main.js'))).toBe(true);
+  }, 120_000);
+
+  it('answers an import of the emulator from the production entry with a TypeScript error naming it', async () => {
+    const moved = join(app, 'moved');
+    mkdirSync(moved);
+    writeFileSync(
+      join(moved, 'moved.ts'),
+      "import { startTasksEmulator } from 'cloud-deferred';\nvoid startTasksEmulator;\n",
+    );
+    const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node'];
+    const result = await run(join(app, 'node_modules', '.bin', 'tsc'), [...args, join(moved, 'moved.ts')], {
+      cwd: app,
+    }).then(
+      () => ({ stdout: '', stderr: '' }),
+      (error: { stdout: string; stderr: string }) => error,
+    );
+    expect(result.stdout).toMatch(/TS2305: Module '"cloud-deferred"' has no exported member 'startTasksEmulator'/);
+    writeFileSync(
+      join(moved, 'moved.ts'),
+      "import { startTasksEmulator } from 'cloud-deferred/emulator';\nvoid startTasksEmulator;\n",
+    );
+    const fixed = await run(join(app, 'node_modules', '.bin', 'tsc'), [...args, join(moved, 'moved.ts')], {
+      cwd: app,
+    }).catch((error: { stdout: string; stderr: string }) => error);
+    expect(`${fixed.stdout}${fixed.stderr}`).toBe('');
   }, 120_000);
 
   it.each(majors.nodes)(
