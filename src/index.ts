@@ -40,9 +40,8 @@ export {
   type DecodeEnvelopeOptions,
 } from './codec/index.js';
 export { createDeferred } from './runtime/deferred-runtime.js';
-export { listFailedTasks, matchingFailedTasks } from './failures/list-failed.js';
-export { readFailedTask } from './failures/read-failed.js';
-export { discardFailedTasks } from './failures/discard-failed.js';
+// The failure ledger's functions load their implementation on first use (failures/failure-ledger.ts).
+export { listFailedTasks, matchingFailedTasks, readFailedTask, discardFailedTasks } from './failures/failure-ledger.js';
 export type {
   AttemptRecord,
   DiscardOptions,

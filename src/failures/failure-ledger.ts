@@ -1,12 +1,55 @@
-/** The failure ledger of a runtime instance (`deferred.failures`): list, read, retry and discard, over the runtime's own clients. */
+/** The failure ledger of a runtime instance (`deferred.failures`): list, read, retry and discard, over the runtime's own clients; its operations load on first use, not at import (a worker that never reads its ledger never loads them). */
 import type { Datastore, Key } from '@google-cloud/datastore';
+import type { CodecRegistry } from '../codec/index.js';
 import { resolveDeferOptions } from '../defer/options.js';
 import { toTaskKey } from '../store/key-text.js';
-import { discardFailedTasks } from './discard-failed.js';
-import { listFailedTasks, matchingFailedTasks } from './list-failed.js';
-import { readFailedTask } from './read-failed.js';
-import { concurrencyOf, retryFailedTasks, type RetryDeps } from './retry-failed.js';
-import type { FailedTaskFilter, FailureLedger, RetryOptions } from '../types.js';
+import type { RetryDeps } from './retry-failed.js';
+import type {
+  DiscardOptions,
+  DiscardResult,
+  FailedTask,
+  FailedTaskFilter,
+  FailedTaskPage,
+  FailedTaskPageOptions,
+  FailedTaskSummary,
+  FailureLedger,
+  RetryOptions,
+} from '../types.js';
+
+/** A page of failed tasks matching `filter`, newest first (see {@link FailureLedger.list}). */
+export async function listFailedTasks(
+  datastore: Datastore,
+  filter: FailedTaskFilter = {},
+  page: FailedTaskPageOptions = {},
+): Promise<FailedTaskPage> {
+  return (await import('./list-failed.js')).listFailedTasks(datastore, filter, page);
+}
+
+/** Every failed task matching `filter`, newest first, page after page (see {@link FailureLedger.matching}). */
+export async function* matchingFailedTasks(
+  datastore: Datastore,
+  filter: FailedTaskFilter = {},
+): AsyncGenerator<FailedTaskSummary> {
+  yield* (await import('./list-failed.js')).matchingFailedTasks(datastore, filter);
+}
+
+/** The record at `key` in full, or undefined when there is no failure record there (see {@link FailureLedger.get}). */
+export async function readFailedTask(
+  datastore: Datastore,
+  key: Key | string,
+  options: { readonly namespace?: string; readonly codecs?: CodecRegistry } = {},
+): Promise<FailedTask | undefined> {
+  return (await import('./read-failed.js')).readFailedTask(datastore, key, options);
+}
+
+/** Discards several records, four at a time; one result per key, in order (see {@link FailureLedger.discard}). */
+export async function discardFailedTasks(
+  datastore: Datastore,
+  keys: readonly Key[],
+  options: DiscardOptions = {},
+): Promise<DiscardResult[]> {
+  return (await import('./discard-failed.js')).discardFailedTasks(datastore, keys, options);
+}
 
 /** The keys of a `retry` / `discard` call, as keys of this client. */
 function keysOf(datastore: Datastore, keys: Key | string | readonly (Key | string)[], namespace?: string): Key[] {
@@ -22,7 +65,11 @@ async function matchingKeys(datastore: Datastore, filter: FailedTaskFilter): Pro
 }
 
 /** Checks a retry's overrides once, before any record is touched (a bad queue id or delay is the caller's mistake). */
-function checkRetryOptions(deps: RetryDeps, options: RetryOptions): void {
+function checkRetryOptions(
+  deps: RetryDeps,
+  options: RetryOptions,
+  concurrencyOf: (value: number | undefined) => number,
+): void {
   concurrencyOf(options.concurrency);
   resolveDeferOptions(
     [
@@ -44,11 +91,13 @@ export function createFailureLedger(deps: () => RetryDeps): FailureLedger {
     matching: (filter) => matchingFailedTasks(datastore(), filter),
     get: (key, options) => readFailedTask(datastore(), key, { ...options, codecs: deps().config.codecs }),
     retry: async (keys, options = {}) => {
-      checkRetryOptions(deps(), options);
+      const { concurrencyOf, retryFailedTasks } = await import('./retry-failed.js');
+      checkRetryOptions(deps(), options, concurrencyOf);
       return retryFailedTasks(deps(), keysOf(datastore(), keys), options);
     },
     retryMatching: async (filter, options = {}) => {
-      checkRetryOptions(deps(), options);
+      const { concurrencyOf, retryFailedTasks } = await import('./retry-failed.js');
+      checkRetryOptions(deps(), options, concurrencyOf);
       return retryFailedTasks(deps(), await matchingKeys(datastore(), filter), options);
     },
     discard: async (keys, options = {}) => discardFailedTasks(datastore(), keysOf(datastore(), keys), options),

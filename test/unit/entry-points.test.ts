@@ -97,6 +97,9 @@ describe('the package entry points', () => {
     expect(sweeping, 'loaded at import; the production path loads these on first use (sweeper/on-demand.ts)').toEqual(
       [],
     );
+    // The failure ledger's operations (loaded by its first call: failures/failure-ledger.ts).
+    const ledger = files.filter((f) => /^src\/failures\/(list|read|retry|discard)-failed\.ts$/.test(f));
+    expect(ledger, 'loaded at import; the failure ledger loads these on first use').toEqual([]);
     // Only what every process needs; jose loads when an OIDC verifier is made, cron-parser with cloud-deferred/jobs.
     expect(packages).toEqual(['@google-cloud/datastore', '@google-cloud/tasks', 'p-limit']);
   });
