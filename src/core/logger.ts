@@ -18,7 +18,7 @@ export interface JsonLoggerOptions {
   readonly stream?: LineSink;
   /**
    * Join the lines of one event-loop turn into one write per stream (up to 64 KiB each), instead of one write per line.
-   * A worker logs a line per task: batched, a line costs about a third of the CPU (one system call for many lines; see
+   * A worker logs a line per task: batched, a line costs about half the CPU (one system call for many lines; see
    * the README's Performance section, figure `log_line`). Cloud Logging still gets one entry per line. Buffered lines
    * are written before the process exits, but a process killed by a signal (`SIGKILL`, an out-of-memory kill) loses
    * the lines of its last turn.
