@@ -1,5 +1,6 @@
 /** The dashboard's own static files (script modules, style sheet, icon), read once from the package and served with their hash as ETag. */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join, relative, sep } from 'node:path';
@@ -17,8 +18,14 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** The folder of the assets: `assets/` beside this module (in `src/` and in `dist/` alike). */
-export const ASSET_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
+/**
+ * The folder of the assets: `assets/` beside this module in `src/`, or `dist/dashboard/assets/` seen from the bundled
+ * chunk of `dist/` this code lands in (`dist/dashboard/` or `dist/chunks/`).
+ */
+export const ASSET_DIR =
+  ['./assets/', '../dashboard/assets/']
+    .map((path) => fileURLToPath(new URL(path, import.meta.url)))
+    .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('./assets/', import.meta.url));
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
