@@ -58,8 +58,21 @@ describe('deferred failed / retry / discard', () => {
         await rt.advance(60_000);
         const e = env(ctx(), rt);
 
+        // Read-only runs that depend on nothing but the seeded state start together (each is a whole process).
+        const started = {
+          table: runCli(['failed'], e),
+          json: runCli(['failed', 'list', '--task', 'sendReport', '--json'], e),
+          limited: runCli(['failed', '--limit', '1', '--grep', 'smtp 451'], e),
+          range: runCli(['failed', '--since', '2020-01-01T00:00:00Z', '--until', '2020-02-01T00:00:00Z'], e),
+          badSince: runCli(['failed', '--since', 'yesterday'], e),
+          byId: runCli(['inspect', taskIdOf(spilled.cloudTaskName!)], e),
+          queued: runCli(['inspect', pending.cloudTaskName!], e),
+          nothing: runCli(['inspect', 'no-such-thing'], e),
+        };
+        await Promise.allSettled(Object.values(started));
+
         // The table: newest first, one row per failure, the key last.
-        const table = await runCli(['failed'], e);
+        const table = await started.table;
         expect(table.code).toBe(0);
         const lines = table.stdout.split('\n');
         expect(lines[0]).toBe(
@@ -79,7 +92,7 @@ describe('deferred failed / retry / discard', () => {
           /\n3 failed task\(s\)\. Details: deferred failed show <key>; replay: deferred retry <key>\.\n$/,
         );
 
-        const json = JSON.parse((await runCli(['failed', 'list', '--task', 'sendReport', '--json'], e)).stdout) as {
+        const json = JSON.parse((await started.json).stdout) as {
           tasks: { key: string; attempts: number; lastError: string }[];
           cursor: null;
         };
@@ -88,14 +101,14 @@ describe('deferred failed / retry / discard', () => {
           reports.map((r) => `failed.${rt.queue}.${taskIdOf(r.cloudTaskName!)}`).sort(),
         );
         expect(json.tasks[0]).toMatchObject({ attempts: 2 });
-        const limited = await runCli(['failed', '--limit', '1', '--grep', 'smtp 451'], e);
+        const limited = await started.limited;
         expect(limited.stdout).toMatch(
           /\n1 shown; there are more: raise --limit, or narrow with --task, --queue, --since, --grep\.\n$/,
         );
-        expect(
-          (await runCli(['failed', '--since', '2020-01-01T00:00:00Z', '--until', '2020-02-01T00:00:00Z'], e)).stdout,
-        ).toMatch(/^No failed tasks in .* \(since 2020-01-01T00:00:00Z, until 2020-02-01T00:00:00Z\)\.\n$/);
-        expect((await runCli(['failed', '--since', 'yesterday'], e)).code).toBe(2);
+        expect((await started.range).stdout).toMatch(
+          /^No failed tasks in .* \(since 2020-01-01T00:00:00Z, until 2020-02-01T00:00:00Z\)\.\n$/,
+        );
+        expect((await started.badSince).code).toBe(2);
 
         // show = inspect, with the attempts; inspect also takes the Cloud Task id from a log line.
         const ann = json.tasks.find((t) => t.key.endsWith(taskIdOf(reports[0]!.cloudTaskName!)))!;
@@ -110,21 +123,21 @@ describe('deferred failed / retry / discard', () => {
           /\n\s+#2 .* retry 1 {2}answered 200 {2}failed in \S+: Error: SMTP 451 for ann: try again later \(attempt 2\) \(gave up after 2 of 2 attempts\)\n/,
         );
         expect(shown.stdout).toMatch(/\narguments\n\s+\[0\] 'ann'\n/);
-        const byId = await runCli(['inspect', taskIdOf(spilled.cloudTaskName!)], e);
+        const byId = await started.byId;
         expect(byId.code).toBe(0);
         expect(byId.stdout).toMatch(
           new RegExp(
             `^Cloud Task ${taskIdOf(spilled.cloudTaskName!)} failed; its failure record is ${spilledKey}:\n\nkey\\s+${spilledKey}`,
           ),
         );
-        const queued = await runCli(['inspect', pending.cloudTaskName!], e);
+        const queued = await started.queued;
         expect(queued.stdout).toMatch(
           new RegExp(
             `^Cloud Task ${pending.cloudTaskName} carries entity ${pending.entityKey!.name}:\n\nkey\\s+${pending.entityKey!.name}`,
           ),
         );
         expect(queued.stdout).toMatch(/\nstate\s+pending\n/);
-        const nothing = await runCli(['inspect', 'no-such-thing'], e);
+        const nothing = await started.nothing;
         expect(nothing.code).toBe(1);
         expect(nothing.stderr).toMatch(
           new RegExp(
