@@ -1,7 +1,4 @@
 // Every defer-time error: fails at once, before any RPC, with a message naming what was wrong and what to do.
-import { Datastore } from '@google-cloud/datastore';
-import { CloudTasksClient } from '@google-cloud/tasks';
-import { grpc } from 'google-gax';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigurationError,
@@ -11,26 +8,11 @@ import {
   UnregisteredTaskError,
 } from '../../src/errors/index.js';
 import { createDeferred } from '../../src/runtime/deferred-runtime.js';
+import { failure, offlineConfig } from '../support/offline-runtime.js';
 import type { DeferredConfig } from '../../src/types.js';
 
 // Clients that would fail if called: these errors must happen before any RPC.
-const config: DeferredConfig = {
-  projectId: 'p',
-  location: 'l',
-  handlerUrl: 'http://127.0.0.1:9/_deferred',
-  secret: 'a-long-enough-secret-value',
-  datastore: new Datastore({ projectId: 'p', apiEndpoint: '127.0.0.1:9' }),
-  tasks: new CloudTasksClient({ apiEndpoint: '127.0.0.1', port: 9, sslCreds: grpc.credentials.createInsecure() }),
-};
-
-async function failure(promise: Promise<unknown>): Promise<Error & { code?: string; path?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string; path?: string };
-  }
-  throw new Error('expected a failure');
-}
+const config = offlineConfig;
 
 describe('defer() errors, at defer time', () => {
   const deferred = createDeferred(config);

@@ -1,12 +1,9 @@
 // deferMany's pure parts: the commit plan (by mutation count and bytes), and the refusals made before any RPC.
-import { Datastore } from '@google-cloud/datastore';
-import { CloudTasksClient } from '@google-cloud/tasks';
-import { grpc } from 'google-gax';
 import { describe, expect, it } from 'vitest';
 import { COMMIT_LIMITS, CommitPlanner, DeferManyError, planCommits } from '../../src/defer/defer-many.js';
 import { InvalidArgumentError, NotSerializableError, UnregisteredTaskError } from '../../src/errors/index.js';
 import { createDeferred } from '../../src/runtime/deferred-runtime.js';
-import type { DeferredConfig } from '../../src/types.js';
+import { failure, offlineConfig } from '../support/offline-runtime.js';
 
 describe('planCommits', () => {
   const small = { mutations: 1, bytes: 2_000 };
@@ -70,23 +67,7 @@ describe('planCommits', () => {
 });
 
 // Clients that would fail if called: these refusals happen before any RPC.
-const config: DeferredConfig = {
-  projectId: 'p',
-  location: 'l',
-  handlerUrl: 'http://127.0.0.1:9/_deferred',
-  secret: 'a-long-enough-secret-value',
-  datastore: new Datastore({ projectId: 'p', apiEndpoint: '127.0.0.1:9' }),
-  tasks: new CloudTasksClient({ apiEndpoint: '127.0.0.1', port: 9, sslCreds: grpc.credentials.createInsecure() }),
-};
-
-async function failure(promise: Promise<unknown>): Promise<Error & { code?: string; path?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string; path?: string };
-  }
-  throw new Error('expected a failure');
-}
+const config = offlineConfig;
 
 describe('deferMany refusals, before anything is written', () => {
   const deferred = createDeferred(config);
