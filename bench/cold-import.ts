@@ -1,12 +1,12 @@
 /** Figure `cold_import`: whole Node processes importing the packed `cloud-deferred` next to the app's two Google clients, against processes importing the two clients alone (wall and CPU time). */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { pairedRatios, verdict, type Figure, type FigureRow, type Target } from './lib/figure.js';
 import { ROOT } from './lib/stack.js';
+import { runJsonChild } from './lib/child.js';
 import { summarize } from './lib/stats.js';
 
 const run = promisify(execFile);
@@ -28,30 +28,12 @@ interface Sample {
   readonly cpuMs: number;
 }
 
-function spawnImport(app: string, code: string): Promise<Sample> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-      cwd: app,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, METADATA_SERVER_DETECTION: 'none' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const wallMs = performance.now() - started;
-      if (code !== 0) return reject(new Error(`import child exited with ${code}: ${stderr.trim()}`));
-      try {
-        const { cpuMs } = JSON.parse(stdout.trim().split('\n').pop()!) as { cpuMs: number };
-        resolve({ wallMs, cpuMs });
-      } catch {
-        reject(new Error(`import child printed no result: ${stdout.slice(-500)} ${stderr}`));
-      }
-    });
+async function spawnImport(app: string, code: string): Promise<Sample> {
+  const { result, ms } = await runJsonChild<{ cpuMs: number }>('import child', ['--input-type=module', '-e', code], {
+    cwd: app,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, METADATA_SERVER_DETECTION: 'none' },
   });
+  return { wallMs: ms, cpuMs: result.cpuMs };
 }
 
 /**

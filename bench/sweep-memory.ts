@@ -1,10 +1,10 @@
 /** Figure `sweep_memory`: peak RSS of a process sweeping 50k finished entities against one sweeping 10k (each sweep in its own child process). */
-import { spawn } from 'node:child_process';
 import type { Figure } from './lib/figure.js';
 import { seedFinishedTasks, SWEEP_NOW } from './lib/seed.js';
 import { ROOT } from './lib/stack.js';
 import type { ChildEndpoints } from './lib/stack.js';
 import { pairedRatios, verdict, type FigureContext } from './lib/figure.js';
+import { runJsonChild } from './lib/child.js';
 import { summarize } from './lib/stats.js';
 
 const SHARDS = 16;
@@ -29,31 +29,9 @@ export interface MemoryChildInput {
   readonly nowMs: number;
 }
 
-function runChild(input: MemoryChildInput): Promise<MemoryChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', 'bench/sweep-memory-child.ts', JSON.stringify(input)],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env },
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`sweep child exited with ${code}: ${stderr.trim()}`));
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as MemoryChildResult);
-      } catch {
-        reject(new Error(`sweep child printed no result: ${stdout.slice(-500)} ${stderr}`));
-      }
-    });
-  });
+async function runChild(input: MemoryChildInput): Promise<MemoryChildResult> {
+  const args = ['--expose-gc', '--import', 'tsx', 'bench/sweep-memory-child.ts', JSON.stringify(input)];
+  return (await runJsonChild<MemoryChildResult>('sweep child', args, { cwd: ROOT, env: { ...process.env } })).result;
 }
 
 /** Seeds `count` entities in a fresh namespace and sweeps them in a child process. */
