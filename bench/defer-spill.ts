@@ -1,10 +1,9 @@
 /** Figure `defer_spill`: defer() of a 500 KB payload (gzip, `_DeferredTask` entity, task with its key) against a raw entity put + createTask. */
 import { randomBytes } from 'node:crypto';
 import type { Figure } from './lib/figure.js';
-import { pairedRatios, type FigureRow } from './lib/figure.js';
-import { cpuComparison, measured, pairedRuns, ratioRow } from './lib/paired.js';
+import { measured, pairedRuns, ratioRow, sidesRow } from './lib/paired.js';
 import { benchDeferred } from './lib/runtime.js';
-import { pool, summarize } from './lib/stats.js';
+import { pool } from './lib/stats.js';
 
 const CONCURRENCY = 4;
 const TARGET_BYTES = 500_000;
@@ -113,18 +112,18 @@ export const deferSpillFigure: Figure = {
         }),
     });
     const payloadBytes = Buffer.byteLength(JSON.stringify(args));
-    const choice = (side: 'gzip1' | 'none', label: string, note: string): FigureRow => ({
-      figure: 'defer_spill',
-      label,
-      unit: 'tasks/s',
-      ours: summarize(samples.others[side]!),
-      baseline: summarize(samples.baseline),
-      ratioOf: 'ours / baseline',
-      ratio: summarize(pairedRatios(samples.others[side]!, samples.baseline)),
-      ...(cpuComparison(samples, side) ? { cpu: cpuComparison(samples, side)! } : {}),
-      status: 'reported',
-      note,
-    });
+    const choice = (side: 'gzip1' | 'none', label: string, note: string) =>
+      sidesRow(
+        'defer_spill',
+        'tasks/s',
+        samples,
+        { ours: side, baseline: 'baseline' },
+        {
+          label,
+          ratioOf: 'ours / baseline',
+          note,
+        },
+      );
     return [
       ratioRow(
         'defer_spill',

@@ -3,11 +3,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { typicalArgs } from './codec.js';
-import { pairedRatios, type Figure } from './lib/figure.js';
-import { cpuComparison, measured, pairedRuns, ratioRow } from './lib/paired.js';
+import type { Figure } from './lib/figure.js';
+import { measured, pairedRuns, ratioRow, sidesRow } from './lib/paired.js';
 import { startRecordingSdk, withOpenTelemetryRow } from './lib/otel.js';
 import { benchDeferred, queueId, SECRET } from './lib/runtime.js';
-import { pool, summarize } from './lib/stats.js';
+import { pool } from './lib/stats.js';
 
 /**
  * Queues the tasks are spread over. Each queue dispatches at most 500/s with a token bucket of 100, like the real
@@ -195,23 +195,20 @@ export const taskRunFigure: Figure = {
       if (spans === 0) throw new Error('the OpenTelemetry side recorded no span');
       if (ran < count) throw new Error(`our task function ran ${ran} times, expected at least ${count}`);
       const details = { tasksPerSlice: count, queues: QUEUES, concurrentDispatches: QUEUES * PER_QUEUE_CONCURRENCY };
-      const checked = samples.others.checked!;
-      const reference = summarize(pairedRatios(samples.ours, checked));
       return [
         ratioRow('run', 'tasks/s', samples, { op: '>=', value: 0.8 }, { details }),
-        {
-          figure: 'run',
-          label: 'vs HMAC + JSON.parse handler',
-          unit: 'tasks/s',
-          ours: summarize(samples.ours),
-          baseline: summarize(checked),
-          ratioOf: 'ours / reference',
-          ratio: reference,
-          ...(cpuComparison(samples, 'ours', 'checked') ? { cpu: cpuComparison(samples, 'ours', 'checked')! } : {}),
-          status: 'reported',
-          note: 'reference: a hand-written handler that checks an HMAC of the body and parses it, the least a safe one does',
-          details,
-        },
+        sidesRow(
+          'run',
+          'tasks/s',
+          samples,
+          { ours: 'ours', baseline: 'checked' },
+          {
+            label: 'vs HMAC + JSON.parse handler',
+            ratioOf: 'ours / reference',
+            note: 'reference: a hand-written handler that checks an HMAC of the body and parses it, the least a safe one does',
+            details,
+          },
+        ),
         withOpenTelemetryRow('run', 'tasks/s', samples, { ...details, spans }),
       ];
     } finally {

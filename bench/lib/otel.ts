@@ -2,9 +2,8 @@
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { pairedRatios, type FigureRow } from './figure.js';
-import { cpuComparison, type PairedSamples } from './paired.js';
-import { summarize } from './stats.js';
+import type { FigureRow } from './figure.js';
+import { sidesRow, type PairedSamples } from './paired.js';
 
 /** A registered SDK that samples and records everything (the most a deployment pays), and how many spans it ended. */
 export interface RecordingSdk {
@@ -41,18 +40,16 @@ export function withOpenTelemetryRow(
   samples: PairedSamples,
   details: Record<string, unknown>,
 ): FigureRow {
-  const otel = samples.others.otel!;
-  return {
+  return sidesRow(
     figure,
-    label: 'with OpenTelemetry',
     unit,
-    ours: summarize(otel),
-    baseline: summarize(samples.ours),
-    ratioOf: 'with / without OpenTelemetry',
-    ratio: summarize(pairedRatios(otel, samples.ours)),
-    ...(cpuComparison(samples, 'otel', 'ours') ? { cpu: cpuComparison(samples, 'otel', 'ours')! } : {}),
-    status: 'reported',
-    note: 'the same runtime with the OpenTelemetry SDK registered and sampling every span (in-memory exporter)',
-    details,
-  };
+    samples,
+    { ours: 'otel', baseline: 'ours' },
+    {
+      label: 'with OpenTelemetry',
+      ratioOf: 'with / without OpenTelemetry',
+      note: 'the same runtime with the OpenTelemetry SDK registered and sampling every span (in-memory exporter)',
+      details,
+    },
+  );
 }

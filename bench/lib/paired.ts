@@ -171,7 +171,45 @@ export function ratioRow(
     target,
     status: verdict(ratio, target),
     ...extra,
-    ...(cpuComparison(samples) ? { cpu: cpuComparison(samples)! } : {}),
+    ...withCpu(samples, 'ours', 'baseline'),
     details: { ...extra.details, ...(samples.cpuPerUnit ? { cpuMicrosPerUnit: samples.cpuPerUnit } : {}) },
+  };
+}
+
+/** `{ cpu }` comparing two sides when CPU was read, else nothing (a row spreads it in). */
+function withCpu(samples: PairedSamples, ours: string, baseline: string): { cpu?: CpuComparison } {
+  const cpu = cpuComparison(samples, ours, baseline);
+  return cpu ? { cpu } : {};
+}
+
+/** A side's samples by name: `ours`, `baseline`, or one of the references. */
+function samplesOf(samples: PairedSamples, side: string): number[] {
+  const found = side === 'ours' ? samples.ours : side === 'baseline' ? samples.baseline : samples.others[side];
+  if (!found) throw new Error(`no side named ${side} in this figure's runs`);
+  return found;
+}
+
+/**
+ * A reported row (no target) comparing any two sides of the same paired runs, e.g. ours against a reference
+ * handler, a side with OpenTelemetry against ours, or an alternative setting against the baseline.
+ */
+export function sidesRow(
+  figure: string,
+  unit: string,
+  samples: PairedSamples,
+  sides: { readonly ours: string; readonly baseline: string },
+  extra: Pick<FigureRow, 'label' | 'ratioOf' | 'note' | 'details'>,
+): FigureRow {
+  const ours = samplesOf(samples, sides.ours);
+  const baseline = samplesOf(samples, sides.baseline);
+  return {
+    figure,
+    unit,
+    ours: summarize(ours),
+    baseline: summarize(baseline),
+    ratio: summarize(pairedRatios(ours, baseline)),
+    ...withCpu(samples, sides.ours, sides.baseline),
+    status: 'reported',
+    ...extra,
   };
 }
