@@ -13,6 +13,7 @@ import {
 } from './datastore-key.js';
 import { DEFAULT_MAX_DEPTH } from './encode.js';
 import { CodecRegistry, type ClassCodec } from './registry.js';
+import { isThenable } from '../util/thenable.js';
 
 /** Options of `decodeValue`. */
 export interface DecodeOptions {
@@ -115,14 +116,6 @@ function bad(message: string): DecodeFailure {
 function at(error: unknown, segment: string): unknown {
   if (error instanceof DecodeFailure) error.segments.push(segment);
   return error;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 type Node = Record<string, unknown>;

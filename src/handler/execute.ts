@@ -56,6 +56,7 @@ import { describeError, log } from '../core/logger.js';
 import { oidcVerifier } from './oidc-verifier.js';
 import { readDeliveryHeaders, type DeliveryHeaders } from './task-headers.js';
 import type { NamespaceRegistry } from '../store/namespace-registry.js';
+import { isThenable } from '../util/thenable.js';
 
 /** A request as the adapters hand it over: lower-cased header names, the whole body. */
 export interface CoreRequest {
@@ -399,7 +400,7 @@ export class TaskExecutor {
   private async startRun(info: TaskInfo): Promise<Run> {
     const found = this.deps.config.openTelemetry ? telemetry() : null;
     const otel = found instanceof Promise ? await found : found;
-    if (!otel) return { info, otel: null, span: null };
+    if (!otel) return noSpan(info);
     const started = startRunSpan(otel, info, info.trace);
     const traced = tracedInfo(this.deps.config.projectId, info, info.trace, started.context);
     setDeliveryLogFields(traced.logFields);
@@ -862,14 +863,6 @@ const ENDED = { done: 'taskSucceeded', failed: 'taskFailed', retry: 'taskRetried
 /** A run without OpenTelemetry: no span, the delivered trace as it came. */
 function noSpan(info: TaskInfo): Run {
   return { info, otel: null, span: null };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function taskEvent(info: TaskInfo): TaskEvent {

@@ -24,7 +24,6 @@ function flushAll(): void {
 export class LineBatch {
   private lines: string[] = [];
   private chars = 0;
-  private scheduled = false;
 
   constructor(private readonly sink: LineSink) {
     if (!exitHookInstalled) {
@@ -41,8 +40,8 @@ export class LineBatch {
       this.flush();
       return;
     }
-    if (!this.scheduled) {
-      this.scheduled = true;
+    // Held by `pending` from the first line of a turn until the flush at its end.
+    if (!pending.has(this)) {
       pending.add(this);
       setImmediate(this.flush);
     }
@@ -50,7 +49,6 @@ export class LineBatch {
 
   /** Writes what is buffered now. */
   readonly flush = (): void => {
-    this.scheduled = false;
     pending.delete(this);
     if (this.lines.length === 0) return;
     const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join('');
