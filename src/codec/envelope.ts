@@ -4,7 +4,7 @@ import { BadEnvelopeError } from '../errors/payload.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { ValuePromise, decodeValueNow } from './decode.js';
 import { DEFAULT_MAX_DEPTH, encodeValue } from './encode.js';
-import { jsonNestedDeeperThan } from './json-depth.js';
+import { jsonShape } from './json-depth.js';
 import type { Datastore } from '@google-cloud/datastore';
 import type { CodecRegistry } from './registry.js';
 
@@ -121,9 +121,18 @@ export function encodeEnvelope(input: EnvelopeInput, options: EncodeEnvelopeOpti
  * Throws `BadEnvelopeError`; refuses over-deep input before parsing it, so even a million nested brackets are safe.
  */
 export function parseEnvelope(bytes: Buffer, options: ParseEnvelopeOptions = {}): Envelope {
-  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+  return parseEnvelopeShape(bytes, options.maxDepth ?? DEFAULT_MAX_DEPTH).envelope;
+}
+
+/**
+ * {@link parseEnvelope}, also saying whether the envelope is `plain`: no string in it starts with `$`, so it holds no
+ * tag and no escaped key, and its `args` and `bound` as parsed are already their decoded values (within `maxDepth`,
+ * checked here). The runtime's handler uses this to skip the decoder for plain JSON arguments.
+ */
+export function parseEnvelopeShape(bytes: Buffer, maxDepth: number): { envelope: Envelope; plain: boolean } {
   if (!(bytes instanceof Uint8Array)) throw new BadEnvelopeError('Malformed payload: expected the payload bytes.');
-  if (jsonNestedDeeperThan(bytes, maxDepth)) {
+  const shape = jsonShape(bytes, maxDepth);
+  if (shape === 'too-deep') {
     throw new BadEnvelopeError(`Malformed payload: payload nested deeper than ${maxDepth} levels.`);
   }
   let parsed: unknown;
@@ -154,7 +163,7 @@ export function parseEnvelope(bytes: Buffer, options: ParseEnvelopeOptions = {})
   if (parsed.bound !== undefined) envelope.bound = parsed.bound;
   if (parsed.meta !== undefined) envelope.meta = parsed.meta;
   if (parsed.ref !== undefined) envelope.ref = parsed.ref;
-  return envelope;
+  return { envelope, plain: shape === 'plain' };
 }
 
 /** Decodes an envelope's arguments and bound environment (awaiting async class codecs); throws `BadEnvelopeError` on malformed values. */

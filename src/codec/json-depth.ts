@@ -1,7 +1,8 @@
-/** A stack-free scan of raw JSON bytes for its nesting depth, so hostile payloads are refused before they are parsed. */
+/** A stack-free scan of raw JSON bytes for its nesting depth (so hostile payloads are refused before they are parsed) and for strings starting with `$` (so plain payloads skip the decoder). */
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const DOLLAR = 0x24;
 /** Strings longer than this are skipped with the native `indexOf` (fast for long base64 data, slow to call for short keys). */
 const SHORT_STRING = 32;
 
@@ -27,23 +28,35 @@ function closingQuote(bytes: Uint8Array, start: number): number {
   }
 }
 
+/** What one scan of JSON bytes found: too deep, or within the depth and whether any string starts with `$`. */
+export type JsonShape = 'too-deep' | 'plain' | 'dollar';
+
 /**
- * True when the JSON text nests containers (`{` / `[`) deeper than `maxDepth`. Runs in one pass without recursion or
- * allocation; skips string contents (including escaped quotes). Malformed JSON is left for `JSON.parse` to report.
+ * Scans JSON bytes once, without recursion or allocation, skipping string contents (including escaped quotes):
+ * `'too-deep'` when containers (`{` / `[`) nest deeper than `maxDepth`; else `'dollar'` when some string (a key or a
+ * value) starts with `$`, else `'plain'`. Every tag of the encoder and every escaped `$` key is such a string, so a
+ * `'plain'` text decodes to what `JSON.parse` gives. Malformed JSON is left for `JSON.parse` to report.
  */
-export function jsonNestedDeeperThan(bytes: Uint8Array, maxDepth: number): boolean {
+export function jsonShape(bytes: Uint8Array, maxDepth: number): JsonShape {
   let depth = 0;
+  let dollar = false;
   const n = bytes.length;
   for (let i = 0; i < n; i++) {
     const c = bytes[i];
     if (c === QUOTE) {
+      if (bytes[i + 1] === DOLLAR) dollar = true;
       i = closingQuote(bytes, i + 1);
-      if (i < 0) return false;
+      if (i < 0) break;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (++depth > maxDepth) return true;
+      if (++depth > maxDepth) return 'too-deep';
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       depth--;
     }
   }
-  return false;
+  return dollar ? 'dollar' : 'plain';
+}
+
+/** True when the JSON text nests containers (`{` / `[`) deeper than `maxDepth` (see {@link jsonShape}). */
+export function jsonNestedDeeperThan(bytes: Uint8Array, maxDepth: number): boolean {
+  return jsonShape(bytes, maxDepth) === 'too-deep';
 }

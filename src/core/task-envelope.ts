@@ -2,7 +2,8 @@
 import type { Datastore, Key } from '@google-cloud/datastore';
 import { keyChain } from '../codec/datastore-key.js';
 import { encodeEnvelope, parseEnvelope, sign, type CodecRegistry } from '../codec/index.js';
-import { decodeEnvelopeArgsNow } from '../codec/envelope.js';
+import { decodeEnvelopeArgsNow, parseEnvelopeShape } from '../codec/envelope.js';
+import { DEFAULT_MAX_DEPTH } from '../codec/encode.js';
 
 /** Settings that travel with a deferral (signed with it) because the handler needs them. */
 export interface EnvelopeMeta {
@@ -35,6 +36,14 @@ export interface ParsedEnvelope {
   readonly ref: { readonly namespace?: string; readonly path: (string | number)[] } | null;
   /** The codec's own parsed form, for {@link decodeCall}. */
   readonly raw: ReturnType<typeof parseEnvelope>;
+  /**
+   * No string of the body starts with `$` (no tag, no escaped key): the parsed arguments are their decoded values,
+   * and {@link decodeCall} hands them over without running the decoder. Only for bodies parsed by {@link parseCall},
+   * whose parsed form nothing else holds.
+   */
+  readonly plain: boolean;
+  /** The depth `plain` was checked against. */
+  readonly maxDepth: number;
 }
 
 /** Encodes a call; throws the codec's NotSerializableError (with the argument path) for values it cannot carry. */
@@ -81,10 +90,10 @@ export function encodeRefEnvelope(task: string, key: Key, meta: EnvelopeMeta): B
 }
 
 /** Parses an envelope (JSON, version, shape); throws the codec's BadEnvelopeError. */
-export function parseCall(bytes: Buffer, maxDepth?: number): ParsedEnvelope {
-  const raw = parseEnvelope(bytes, { maxDepth });
+export function parseCall(bytes: Buffer, maxDepth: number = DEFAULT_MAX_DEPTH): ParsedEnvelope {
+  const { envelope: raw, plain } = parseEnvelopeShape(bytes, maxDepth);
   const meta = (raw.meta ?? {}) as EnvelopeMeta;
-  return { task: raw.task, meta, ref: raw.ref ?? null, raw };
+  return { task: raw.task, meta, ref: raw.ref ?? null, raw, plain, maxDepth };
 }
 
 /** Decodes the arguments (and bound value) of a parsed envelope. */
@@ -92,6 +101,10 @@ export function decodeCall(
   parsed: ParsedEnvelope,
   settings: CodecSettings,
 ): { args: unknown[]; bound: unknown } | Promise<{ args: unknown[]; bound: unknown }> {
+  // Plain JSON, parsed within the same (or a stricter) depth: the decoder would only copy it.
+  if (parsed.plain && parsed.maxDepth <= settings.maxDepth) {
+    return { args: parsed.raw.args as unknown[], bound: parsed.raw.bound };
+  }
   return decodeEnvelopeArgsNow(parsed.raw, {
     registry: settings.codecs,
     maxDepth: settings.maxDepth,
