@@ -55,8 +55,3 @@ export function jsonShape(bytes: Uint8Array, maxDepth: number): JsonShape {
   }
   return dollar ? 'dollar' : 'plain';
 }
-
-/** True when the JSON text nests containers (`{` / `[`) deeper than `maxDepth` (see {@link jsonShape}). */
-export function jsonNestedDeeperThan(bytes: Uint8Array, maxDepth: number): boolean {
-  return jsonShape(bytes, maxDepth) === 'too-deep';
-}
