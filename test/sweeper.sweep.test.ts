@@ -244,7 +244,7 @@ describeStorage('sweep: the decision table', (ctx) => {
     for (let shard = 0; shard < 4; shard++) {
       let cursor: string | null = null;
       do {
-        const result = await sweepShard({ ...options({ pageSize: 3 }), shard, cursor, budgetMs: 0 });
+        const result = await sweepShard({ ...options({ pageSize: 1 }), shard, cursor, budgetMs: 0 });
         cursor = result.cursor;
         deleted += result.stats.deleted.done + result.stats.deleted.leaked;
         segments++;

@@ -1,7 +1,7 @@
 /** Writing `_DeferredTask` entities the way the runtime leaves them (finished, past retention), fast, for the sweep figures. */
 import { randomBytes } from 'node:crypto';
 import type { Datastore } from '@google-cloud/datastore';
-import { finishedAgeKey, finishedDueMs, shardOf } from '../../src/store/schema.js';
+import { doneAgeKey, shardOf } from '../../src/store/schema.js';
 import { packPayload, taskKey, taskMutations } from '../../src/store/task-entity.js';
 import { pool } from './stats.js';
 
@@ -77,7 +77,7 @@ export async function seedFinishedTasks(datastore: Datastore, count: number, opt
             finishedAt: new Date(created + 60_000),
             ...keep,
             shard,
-            ageKey: finishedAgeKey(shard, finishedDueMs(keep, created + 60_000)), // as completeTask keys it
+            ageKey: doneAgeKey({ shard, ...keep }, created + 60_000), // as completeTask keys it
           },
           { ...empty, payloadBytes: 0 },
         ),

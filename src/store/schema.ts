@@ -86,7 +86,10 @@ export interface DeferredTaskEntity {
   retentionMs: number;
   /** Sweeper shard, 0 <= shard < shard count at write time. */
   shard: number;
-  /** Shard-prefixed age key, see {@link ageKey}: one range query per shard finds entities older than a cut-off. */
+  /**
+   * Shard-prefixed age key, see {@link ageKey}: one range query per shard finds entities older than a cut-off. Finished
+   * entities are keyed by when they may be swept ({@link finishedAgeKey}); `done` ones also say so ({@link doneAgeKey}).
+   */
   ageKey: string;
   /** Hard age limit: past it the sweeper deletes the entity whatever its state (also usable as a Firestore TTL field). */
   expireAt: Date;
@@ -158,6 +161,27 @@ export function finishedAgeKey(shard: number, dueMs: number): string {
   return formatAgeKey(shard, 'F|', dueMs);
 }
 
+const wholeMs = (ms: number) => Number.isSafeInteger(ms) && ms >= 0 && ms < 10 ** TIME_DIGITS;
+
+/**
+ * The age key of an entity that finished `done` at `finishedMs`, as its completion writes it: the
+ * {@link finishedAgeKey} of its due time followed by `"|D"` and its `expireAt`
+ * (`"0007|F|001764604800000|D001766592000000"`). A done entity never changes again and holds no payload and no chunks,
+ * so the key alone decides it: the sweep deletes it without reading it. Sorts right after the plain finished key of
+ * the same due time, so the finished ranges hold both forms. An entity whose retention or `expireAt` is not a valid
+ * time gets the plain finished key (the sweep then reads it).
+ */
+export function doneAgeKey(
+  entity: Pick<DeferredTaskEntity, 'shard' | 'retentionMs' | 'expireAt'>,
+  finishedMs: number,
+): string {
+  const dueMs = finishedDueMs(entity, finishedMs);
+  const expireAtMs = entity.expireAt.getTime();
+  const plain = finishedAgeKey(entity.shard, dueMs);
+  const exact = wholeMs(dueMs) && wholeMs(expireAtMs) && entity.retentionMs >= 0;
+  return exact ? `${plain}|D${String(expireAtMs).padStart(TIME_DIGITS, '0')}` : plain;
+}
+
 /** When an entity finished at `finishedMs` may be swept: at the end of its retention, or at its `expireAt` if sooner. */
 export function finishedDueMs(
   entity: Pick<DeferredTaskEntity, 'retentionMs' | 'expireAt'>,
@@ -171,10 +195,26 @@ export function finishedAgeKeyRange(shard: number, dueBeforeMs: number | null): 
   return { lower: finishedAgeKey(shard, 0), upper: finishedAgeKey(shard, dueBeforeMs ?? 10 ** TIME_DIGITS - 1) };
 }
 
-/** What an age key says: its shard, whether the entity is finished, and the time (created, or due when finished). */
-export function parseAgeKey(key: string): { shard: number; finished: boolean; ms: number } | null {
-  const match = /^(\d+)\|(F\|)?(\d+)$/.exec(key);
-  return match ? { shard: Number(match[1]), finished: match[2] !== undefined, ms: Number(match[3]) } : null;
+/** What an age key says about its entity: see {@link parseAgeKey}. */
+export interface ParsedAgeKey {
+  readonly shard: number;
+  readonly finished: boolean;
+  /** Created (unfinished), or may be swept from (finished), epoch ms. */
+  readonly ms: number;
+  /** Set on a {@link doneAgeKey}: the entity is `done`, and this is its `expireAt` (epoch ms). */
+  readonly doneExpireAtMs?: number;
+}
+
+/** What an age key says: its shard, whether the entity is finished, the time (created, or due when finished), and whether it is done. */
+export function parseAgeKey(key: string): ParsedAgeKey | null {
+  const match = /^(\d+)\|(?:(F\|)(\d+)(?:\|D(\d+))?|(\d+))$/.exec(key);
+  if (!match) return null;
+  const shard = Number(match[1]);
+  if (match[2] === undefined) return { shard, finished: false, ms: Number(match[5]) };
+  const ms = Number(match[3]);
+  return match[4] === undefined
+    ? { shard, finished: true, ms }
+    : { shard, finished: true, ms, doneExpireAtMs: Number(match[4]) };
 }
 
 /** Picks a shard for a new entity from its (random) name, so writes spread evenly across shards. */

@@ -3,7 +3,7 @@ import type { Datastore, Key } from '@google-cloud/datastore';
 import { chunkKeys, fromEntity, taskEntityData, withoutKey, type StoredTask } from './task-entity.js';
 import { inTransaction, isTransient } from './in-transaction.js';
 import { appendHistory, boundedError } from './history.js';
-import { finishedAgeKey, finishedDueMs, type AttemptRecord, type DeferredTaskEntity } from './schema.js';
+import { doneAgeKey, finishedAgeKey, finishedDueMs, type AttemptRecord, type DeferredTaskEntity } from './schema.js';
 
 /** What a delivery may do with a task entity in its current state. */
 export type ClaimDecision =
@@ -94,8 +94,11 @@ export function decideCompletion(
   };
   const history = attempt ? { history: appendHistory(task.history, attempt) } : {};
   switch (outcome.kind) {
-    case 'done':
-      return { ...task, ...finished, ...history, state: 'done', payload: Buffer.alloc(0), chunks: 0 };
+    case 'done': {
+      // Keyed as done: with no payload and no chunks left, the sweep can delete it from its key alone.
+      const ageKey = doneAgeKey(task, nowMs);
+      return { ...task, ...finished, ageKey, ...history, state: 'done', payload: Buffer.alloc(0), chunks: 0 };
+    }
     case 'failed':
       return { ...task, ...finished, ...history, state: 'failed', lastError: boundedError(outcome.error) };
     case 'retry':

@@ -3,7 +3,11 @@ import { InvalidArgumentError } from '../errors/invalid-argument.js';
 
 /** Where a shard sweep stopped. The bounds are fixed for the whole sweep so the Datastore cursor stays valid. */
 export interface ShardPosition {
-  v: 1;
+  /**
+   * 2: the task phases scan age keys (a projection on `ageKey`). Cursors of earlier releases (1: their task phases
+   * read whole entities) are taken up at the start of their phase, as their Datastore cursor belongs to another query.
+   */
+  v: 2;
   /** Age cut-off of the task-entity range query (epoch ms): entities created before it are scanned. */
   cutoffMs: number;
   /** `expireAt` bound of the other-kinds queries (epoch ms). */
@@ -15,8 +19,10 @@ export interface ShardPosition {
    */
   dueBeforeMs?: number | null;
   /**
-   * `tasks`: unfinished `_DeferredTask` entities (and finished ones written by earlier releases), by creation;
-   * `finished`: finished ones, by the end of their retention; `kinds`: other underscore kinds, one after the other.
+   * `tasks`: the age keys of `_DeferredTask` entities from the oldest unfinished one (finished ones written by earlier
+   * releases are among them, by creation) up to the finished ones due now; `finished`: the finished ones, by the end of
+   * their retention, when `tasks` stopped at unfinished entities younger than the cut-off; `kinds`: other underscore
+   * kinds, one after the other.
    */
   phase: 'tasks' | 'finished' | 'kinds';
   /** In phase `kinds`: the kind being swept. */
@@ -38,10 +44,10 @@ export function decodeCursor(cursor: string): ShardPosition {
   } catch {
     parsed = undefined;
   }
-  const p = parsed as Partial<ShardPosition> | undefined;
+  const p = parsed as (Omit<Partial<ShardPosition>, 'v'> & { v?: unknown }) | undefined;
   if (
     !p ||
-    p.v !== 1 ||
+    (p.v !== 1 && p.v !== 2) ||
     typeof p.cutoffMs !== 'number' ||
     typeof p.expireBeforeMs !== 'number' ||
     (p.phase !== 'tasks' && p.phase !== 'finished' && p.phase !== 'kinds') ||
@@ -52,6 +58,10 @@ export function decodeCursor(cursor: string): ShardPosition {
     throw new InvalidArgumentError(
       'sweep cursor is not one a shard sweep returned; pass the `cursor` of a previous sweepShard() result, or null to start over.',
     );
+  }
+  if (p.v === 1) {
+    p.v = 2;
+    if (p.phase !== 'kinds') delete p.start;
   }
   return p as ShardPosition;
 }

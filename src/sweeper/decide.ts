@@ -1,5 +1,5 @@
 /** The sweep decision table as pure functions: what to do with one `_DeferredTask` entity, and whether a guarded delete still holds. */
-import type { TaskState } from '../store/schema.js';
+import { parseAgeKey, type TaskState } from '../store/schema.js';
 import type { DeleteReason, KeepReason } from './sweep-stats.js';
 
 /** The fields of a `_DeferredTask` entity the decision reads, normalised (times in epoch milliseconds, `null` when absent). */
@@ -169,4 +169,38 @@ export function stillDeletable(
   const verdict = classify(fresh, ctx);
   if (reason === 'leaked') return verdict.action === 'lookup' && afterLookup(fresh, false).action === 'delete';
   return verdict.action === 'delete' && verdict.reason === reason;
+}
+
+/** What a `_DeferredTask` entity's age key alone decides, in a keys scan of a shard's ranges (see {@link decideAgeKey}). */
+export type AgeKeyDecision =
+  /** Unfinished and created after the cut-off: not this sweep's to judge (the range query of unfinished ones stops there). */
+  | { action: 'skip' }
+  /** The decision needs the whole entity. */
+  | { action: 'read' }
+  /** A `done` entity, decided from its key: the verdict of {@link classify} on what the key says. */
+  | { action: 'judged'; verdict: Exclude<Verdict, { action: 'lookup' }>; snapshot: TaskSnapshot };
+
+/**
+ * Decides an entity from its age key where the key says enough, else asks for the entity. Only a done key
+ * (`doneAgeKey`: written by the completion that made the entity `done`, which never changes again) is judged here: the
+ * key holds its due time and `expireAt`, and {@link classify} on those gives the verdict it would give on the whole
+ * entity (expired past `expireAt`; deleted as done once due; kept before). A sweep that overrides the done retention
+ * reads it. Unfinished entities created after `cutoffMs` are skipped; everything else (unfinished ones before the
+ * cut-off, failed and retried records, finished entities keyed by earlier versions, odd keys) is read.
+ */
+export function decideAgeKey(ageKey: unknown, ctx: DecisionContext, cutoffMs: number): AgeKeyDecision {
+  const parsed = typeof ageKey === 'string' ? parseAgeKey(ageKey) : null;
+  if (!parsed) return { action: 'read' };
+  if (!parsed.finished) return parsed.ms < cutoffMs ? { action: 'read' } : { action: 'skip' };
+  if (parsed.doneExpireAtMs === undefined || ctx.retention?.doneMs !== undefined) return { action: 'read' };
+  // Due = min(finishedAt + retentionMs, expireAt): as a snapshot finished at its due time with no retention left.
+  const snapshot: TaskSnapshot = {
+    ...snapshotOf({}),
+    state: 'done',
+    finishedAtMs: parsed.ms,
+    retentionMs: 0,
+    expireAtMs: parsed.doneExpireAtMs,
+  };
+  const verdict = classify(snapshot, ctx);
+  return verdict.action === 'lookup' ? { action: 'read' } : { action: 'judged', verdict, snapshot };
 }

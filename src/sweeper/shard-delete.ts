@@ -36,7 +36,8 @@ export async function deleteDoomed(
     tag: item,
     guard: guardFor(item),
   }));
-  const isDone = (c: DeleteCandidate<Doomed>) => c.tag.reason === 'done' && c.tag.snapshot.state === 'done';
+  // A done entity never changes again, whether it goes as done or as expired.
+  const isDone = (c: DeleteCandidate<Doomed>) => c.tag.snapshot.state === 'done';
   const immutable = candidates.filter(isDone);
   const guarded = candidates.filter((c) => !isDone(c));
   const work = [

@@ -1,4 +1,4 @@
-/** Scanning a shard: its range queries (unfinished and finished task entities by age key, other kinds by `expireAt`), read page by page from a cursor, within a time budget. */
+/** Scanning a shard: its range queries (task entities' age keys, other kinds by `expireAt`), read page by page from a cursor, within a time budget. */
 import { performance } from 'node:perf_hooks';
 import type { Query } from '@google-cloud/datastore';
 import { andFilter, propertyFilter } from '../store/datastore.js';
@@ -15,8 +15,11 @@ export class Budget {
   }
 }
 
-/** The query of one shard's `_DeferredTask` entities whose age key is in `[lower, upper)` (whole entities). */
-export function taskRangeQuery(sweep: ResolvedSweep, range: { lower: string; upper: string }): Query {
+/**
+ * The query of one shard's `_DeferredTask` entities whose age key is in `[lower, upper)`, projected on `ageKey`: keys
+ * and age keys only (the filter's own property, so its built-in index answers it; no composite index).
+ */
+export function taskKeyQuery(sweep: ResolvedSweep, range: { lower: string; upper: string }): Query {
   const { datastore } = sweep;
   return datastore
     .createQuery(sweep.namespace ?? '', TASK_KIND)
@@ -25,7 +28,13 @@ export function taskRangeQuery(sweep: ResolvedSweep, range: { lower: string; upp
         propertyFilter(datastore, 'ageKey', '>=', range.lower),
         propertyFilter(datastore, 'ageKey', '<', range.upper),
       ]),
-    );
+    )
+    .select('ageKey');
+}
+
+/** Keys read per page of a keys scan: five pages of entities, at most one commit's worth (500). */
+export function keyPageSize(sweep: ResolvedSweep): number {
+  return Math.min(500, 5 * sweep.pageSize);
 }
 
 /** The keys-only query of the entities of `kind` whose `expireAt` is at or before `expireBeforeMs`. */
@@ -37,34 +46,28 @@ export function expiredKindQuery(sweep: ResolvedSweep, kind: string, expireBefor
     .select('__key__');
 }
 
-/** Runs `fn` holding one of the sweep's page slots (pages of whole entities), or at once (keys-only pages). */
-export type PageHold = <T>(fn: () => Promise<T>) => Promise<T>;
-
 /**
  * The one paging loop of a shard sweep: reads the query `makeQuery` builds, `pageSize` rows a page, from
- * `position.start`, and hands each page to `processPage` (decide and delete) while holding `hold`. After each page
- * the cursor moves on and progress is reported. Returns `true` when the query is exhausted, `false` when the budget
- * ran out first (`position.start` then says where to continue).
+ * `position.start`, and hands each page to `processPage` (decide and delete). After each page the cursor moves on and
+ * progress is reported. Returns `true` when the query is exhausted or `processPage` answered `true` (nothing further
+ * in this range is to be read), `false` when the budget ran out first (`position.start` then says where to continue).
  */
 export async function scanPages(
   sweep: ResolvedSweep,
   makeQuery: () => Query,
+  pageSize: number,
   position: ShardPosition,
   budget: Budget,
-  hold: PageHold,
-  processPage: (rows: Record<string | symbol, unknown>[]) => Promise<void>,
+  processPage: (rows: Record<string | symbol, unknown>[]) => Promise<boolean | void>,
   progress: () => void,
 ): Promise<boolean> {
   for (;;) {
     sweep.signal?.throwIfAborted();
-    let query = makeQuery().limit(sweep.pageSize);
+    let query = makeQuery().limit(pageSize);
     if (position.start) query = query.start(position.start);
-    const { rows, info } = await hold(async () => {
-      const [page, meta] = await sweep.datastore.runQuery(query);
-      await processPage(page);
-      return { rows: page.length, info: meta };
-    });
-    const more = rows === sweep.pageSize && info.moreResults !== 'NO_MORE_RESULTS' && info.endCursor;
+    const [rows, info] = await sweep.datastore.runQuery(query);
+    if ((await processPage(rows)) === true) return true;
+    const more = rows.length === pageSize && info.moreResults !== 'NO_MORE_RESULTS' && info.endCursor;
     if (!more) return true;
     position.start = info.endCursor;
     progress();

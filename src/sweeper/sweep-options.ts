@@ -69,7 +69,11 @@ export interface SweepOptions {
   concurrency?: number;
   /** Most concurrent guarded delete transactions. @default 4 */
   commitConcurrency?: number;
-  /** Task entities read per query page (entities carry payloads of up to ~900 KB). @default 100 */
+  /**
+   * Task entities read at a time (entities carry payloads of up to ~900 KB). The scan's pages hold 5 times as many age
+   * keys, at most 500.
+   * @default 100
+   */
   pageSize?: number;
   /**
    * Most pages of task entities held at once across the shards of one `sweep()`: with `pageSize`, this bounds memory

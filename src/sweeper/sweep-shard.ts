@@ -1,12 +1,13 @@
-/** Sweeping one shard, in parts: scan its ranges page by page (shard-scan), decide each entity (shard-decide), delete what is doomed (shard-delete), report what happened (shard-report), and stop at the budget with a cursor. */
-import { ageKeyRange, finishedAgeKeyRange } from '../store/schema.js';
+/** Sweeping one shard, in parts: scan its ranges page by page (shard-scan), decide each entity from its key or read it (shard-keys, shard-decide), delete what is doomed (shard-delete), report what happened (shard-report), and stop at the budget with a cursor. */
+import { ageKey, finishedAgeKeyRange } from '../store/schema.js';
 import { decodeCursor, encodeCursor, type ShardPosition } from './cursor.js';
 import { snapshotOf, stillDeletable, type DecisionContext } from './decide.js';
 import { kindsToSweep, shardOfKind } from './kinds.js';
-import { decideKindPage, decideTaskPage, keysOf, type DecideEnv, type Doomed } from './shard-decide.js';
+import { decideKindPage, keysOf, type DecideEnv, type Doomed } from './shard-decide.js';
 import { deleteDoomed, type Guard } from './shard-delete.js';
+import { decideKeyPage, readAndDecide } from './shard-keys.js';
 import { ShardReport } from './shard-report.js';
-import { Budget, expiredKindQuery, scanPages, taskRangeQuery, type PageHold } from './shard-scan.js';
+import { Budget, expiredKindQuery, keyPageSize, scanPages, taskKeyQuery } from './shard-scan.js';
 import {
   limitersFor,
   resolveShardTarget,
@@ -27,11 +28,12 @@ export interface SweepShardResult {
 }
 
 /**
- * Sweeps one shard: scans the unfinished `_DeferredTask` entities of the shard created before `now - olderThanMs`, then
- * the finished ones whose retention has ended (two range queries on `ageKey`, paged), applies the decision table to
- * each, then sweeps the other underscore kinds assigned to this shard by `expireAt`. Stops after `budgetMs` and
- * returns a cursor to continue. Safe to run concurrently with task execution and with other sweeps: every delete is
- * guarded by a transaction that re-reads the entity.
+ * Sweeps one shard: scans the age keys of its `_DeferredTask` entities (a keys-and-age-keys range query, paged): the
+ * unfinished ones created before `now - olderThanMs`, then the finished ones whose retention has ended. Done entities
+ * are decided from their keys; the others are read and decided against the table, then the other underscore kinds
+ * assigned to this shard are swept by `expireAt`. Stops after `budgetMs` and returns a cursor to continue. Safe to run
+ * concurrently with task execution and with other sweeps: only done entities (which never change again) are deleted
+ * without a re-read; every other delete is guarded by a transaction that re-reads the entity.
  */
 export async function sweepShard(options: SweepShardOptions): Promise<SweepShardResult> {
   const sweep = resolveSweepOptions(options);
@@ -42,7 +44,7 @@ export async function sweepShard(options: SweepShardOptions): Promise<SweepShard
 function startPosition(sweep: ResolvedSweep): ShardPosition {
   const retentionOverridden = sweep.retention?.doneMs !== undefined || sweep.retention?.failedMs !== undefined;
   return {
-    v: 1,
+    v: 2,
     cutoffMs: sweep.nowMs - sweep.olderThanMs,
     // Retention overridden by this sweep: an entity's own due time does not bound what may go, so read them all.
     dueBeforeMs: retentionOverridden ? null : sweep.nowMs,
@@ -50,9 +52,6 @@ function startPosition(sweep: ResolvedSweep): ShardPosition {
     phase: 'tasks',
   };
 }
-
-/** Whole entities are held within the sweep's page limit; keys-only pages are not. */
-const unheld: PageHold = (fn) => fn();
 
 /**
  * Sweeps one shard with options already resolved and limiters shared with the other shards of the sweep (`sweep()`
@@ -102,21 +101,33 @@ async function scanShard(
     (item: Doomed): Guard =>
     (fresh) =>
       stillDeletable(item.snapshot, snapshotOf(fresh), item.reason, ctx);
-  const taskPage = async (rows: Record<string | symbol, unknown>[]) =>
-    deleteDoomed(await decideTaskPage(rows, env), stillDoomed, env);
-  const scanTasks = (range: { lower: string; upper: string }) =>
-    scanPages(sweep, () => taskRangeQuery(sweep, range), position, budget, limiters.page, taskPage, progress);
+  /** One page of age keys: delete what the keys decide, read and decide the rest; true when only young keys follow. */
+  const keyPage = async (rows: Record<string | symbol, unknown>[]): Promise<boolean> => {
+    const page = decideKeyPage(rows, env, position.cutoffMs);
+    report.progress();
+    await Promise.all([
+      deleteDoomed(page.doomed, stillDoomed, env),
+      readAndDecide(page.toRead, env).then((doomed) => deleteDoomed(doomed, stillDoomed, env)),
+    ]);
+    young = page.endsYoung && rows.length === keyPageSize(sweep);
+    return young;
+  };
+  let young = false;
+  const scanKeys = (range: { lower: string; upper: string }) =>
+    scanPages(sweep, () => taskKeyQuery(sweep, range), keyPageSize(sweep), position, budget, keyPage, progress);
+  const dueBefore = position.dueBeforeMs === undefined ? position.expireBeforeMs : position.dueBeforeMs;
+  const finished = finishedAgeKeyRange(shard, dueBefore);
 
-  // Phase 1: the unfinished task entities of this shard, one range query on the shard-prefixed age key.
+  // Phase 1: the shard's age keys from its oldest unfinished one up to its finished ones due now: one range query,
+  // which holds the finished range too unless it meets unfinished entities younger than the cut-off (skipped).
   if (position.phase === 'tasks') {
-    if (!(await scanTasks(ageKeyRange(shard, position.cutoffMs)))) return paused();
-    if (!nextPhase('finished')) return paused();
+    if (!(await scanKeys({ lower: ageKey(shard, 0), upper: finished.upper }))) return paused();
+    if (!nextPhase(young ? 'finished' : 'kinds')) return paused();
   }
 
-  // Phase 2: the finished ones whose retention has passed (their age key says when).
+  // Phase 2: after the young unfinished ones, the finished ones whose retention has passed (their age key says when).
   if (position.phase === 'finished') {
-    const dueBefore = position.dueBeforeMs === undefined ? position.expireBeforeMs : position.dueBeforeMs;
-    if (!(await scanTasks(finishedAgeKeyRange(shard, dueBefore)))) return paused();
+    if (!(await scanKeys(finished))) return paused();
     if (!nextPhase('kinds')) return paused();
   }
 
@@ -143,7 +154,7 @@ async function scanShard(
       delete position.start;
     }
     const query = () => expiredKindQuery(sweep, kind, position.expireBeforeMs);
-    if (!(await scanPages(sweep, query, position, budget, unheld, kindPage, progress))) return paused();
+    if (!(await scanPages(sweep, query, sweep.pageSize, position, budget, kindPage, progress))) return paused();
   }
 
   report.finished();

@@ -7,6 +7,7 @@ import {
   INDEXED_TASK_PROPERTIES,
   TASK_KIND,
   ageKey,
+  doneAgeKey,
   finishedAgeKey,
   finishedDueMs,
   shardOf,
@@ -37,6 +38,11 @@ export interface TaskSpec {
   cloudTask?: 'queued' | 'absent' | 'deleted';
   /** A finished entity as earlier versions wrote it: its age key keeps its creation time instead of its due time. */
   legacyAgeKey?: boolean;
+  /**
+   * A done entity as the previous release keyed it: by its due time, without the done mark ({@link doneAgeKey}).
+   * Always so for a done entity with chunks (a completion deletes them, so no done-keyed entity has any).
+   */
+  plainFinishedKey?: boolean;
 }
 
 export function queuePath(queue: string): string {
@@ -115,7 +121,11 @@ export async function seedTasks(
       payloadBytes: 64,
     };
     if ((entity.state === 'done' || entity.state === 'failed') && entity.finishedAt && !spec.legacyAgeKey) {
-      entity.ageKey = finishedAgeKey(shard, finishedDueMs(entity, entity.finishedAt.getTime())); // as completeTask keys it
+      // As completeTask keys it: a done entity (which it leaves without chunks) with the done mark.
+      entity.ageKey =
+        entity.state === 'done' && chunks === 0 && !spec.plainFinishedKey
+          ? doneAgeKey(entity, entity.finishedAt.getTime())
+          : finishedAgeKey(shard, finishedDueMs(entity, entity.finishedAt.getTime()));
     }
     if (batch.length + 1 + chunks > 500) await flush();
     batch.push({ key, data: taskEntityData(entity) });
