@@ -89,7 +89,7 @@ export const sweepFigure: Figure = {
   name: 'sweep',
   description: `sweep() of finished entities over ${SHARDS} shards vs keys-only range query + batched delete (entities/s)`,
   async run(ctx) {
-    // 200 entities per shard: enough that the two range queries each shard makes weigh no more than in a real sweep.
+    // 200 entities per shard: enough that the fixed queries of a sweep (registry, kinds) weigh no more than in a real one.
     const count = ctx.smoke ? 100 : 3200;
     const samples = await pairedRuns(
       ctx,

@@ -89,7 +89,7 @@ describeStorage('installSweeper (distributed mode)', (ctx) => {
       olderThanMs: 0,
       graceMs: 10 * MINUTE,
       budget: 0,
-      pageSize: 4,
+      pageSize: 1, // pages of 5 keys
       log: silentLogger,
     });
     const now = rt.clock.now();
