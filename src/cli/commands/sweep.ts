@@ -143,7 +143,11 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         describe: 'number of shards the entities were written with',
       })
       .option('concurrency', { type: 'number', default: 16, describe: 'most concurrent Cloud Tasks look-ups' })
-      .option('page-size', { type: 'number', default: 100, describe: 'entities read per query page' })
+      .option('page-size', {
+        type: 'number',
+        default: 100,
+        describe: 'task entities read at a time (the scan pages 5 times as many keys, at most 500)',
+      })
       .option('dry-run', { type: 'boolean', default: false, describe: 'decide and count, change nothing' })
       .option('json', {
         type: 'boolean',
