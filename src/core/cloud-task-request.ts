@@ -87,12 +87,26 @@ export function buildCreateTaskRequest(target: TaskTarget, spec: TaskRequestSpec
  * `client.createTask(JSON.parse(stored))` re-creates exactly this task.
  */
 export function storedRequest(request: CreateTaskRequest): string {
-  return JSON.stringify(request, (key, value: unknown) => {
-    if (key === 'body' && value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer') {
-      return Buffer.from((value as { data: number[] }).data).toString('base64');
-    }
-    return value;
-  });
+  const task = request.task;
+  const target = task?.httpRequest ? 'httpRequest' : task?.appEngineHttpRequest ? 'appEngineHttpRequest' : null;
+  const http = target === null ? null : task![target]!;
+  // The request as built: the body's base64 put in its place (the same keys in the same order), so no replacer runs
+  // over every value and the body is not first turned into an array of its bytes (Buffer's toJSON).
+  if (http && Buffer.isBuffer(http.body)) {
+    return JSON.stringify({
+      ...request,
+      task: { ...task, [target!]: { ...http, body: http.body.toString('base64') } },
+    });
+  }
+  return JSON.stringify(request, bodyAsBase64);
+}
+
+/** JSON.stringify's replacer of {@link storedRequest}: a `body` Buffer (in its toJSON form) as base64. */
+function bodyAsBase64(key: string, value: unknown): unknown {
+  if (key === 'body' && value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer') {
+    return Buffer.from((value as { data: number[] }).data).toString('base64');
+  }
+  return value;
 }
 
 /** Parses a stored request back (the inverse of {@link storedRequest}; the body stays base64, which the client accepts). */

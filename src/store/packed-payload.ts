@@ -21,19 +21,30 @@ export interface PackedPayload {
  */
 export const GZIP_LEVEL = 3;
 
+/**
+ * Payloads below this many bytes are stored as they are, whatever the compression setting: gzip's fixed cost (zlib's
+ * set-up and Node's stream around it, about 20 µs whatever the size) then outweighs the few KB it saves in a record
+ * that carries about 1 KB of its own properties, and a reader skips the gunzip (about 10 µs) too.
+ */
+export const GZIP_MIN_BYTES = 4 * 1024;
+
 /** A checked compression setting: a gzip level 1-9, or 0 to store the bytes as they are (`'none'`). */
 export type CompressionLevel = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
 /**
- * Compresses `bytes` (gzip at `level`, unless that does not make them smaller; `0` stores them as they are) and
- * chunks the result when it exceeds `chunkBytes`.
+ * Compresses `bytes` (gzip at `level`, unless that does not make them smaller; `0`, or fewer than
+ * {@link GZIP_MIN_BYTES} bytes, stores them as they are) and chunks the result when it exceeds `chunkBytes`.
  */
 export function packPayload(
   bytes: Buffer,
   level: CompressionLevel = GZIP_LEVEL,
   chunkBytes: number = CHUNK_BYTES,
 ): PackedPayload {
-  return packCompressed(bytes, level === 0 ? null : gzipSync(bytes, gzipOptions(level, bytes.length)), chunkBytes);
+  return packCompressed(
+    bytes,
+    skipsGzip(bytes, level) ? null : gzipSync(bytes, gzipOptions(level, bytes.length)),
+    chunkBytes,
+  );
 }
 
 /**
@@ -47,18 +58,22 @@ export async function packPayloadAsync(
 ): Promise<PackedPayload> {
   return packCompressed(
     bytes,
-    level === 0 ? null : await gzipAsync(bytes, gzipOptions(level, bytes.length)),
+    skipsGzip(bytes, level) ? null : await gzipAsync(bytes, gzipOptions(level, bytes.length)),
     chunkBytes,
   );
 }
 
 const gzipAsync = promisify(gzip);
 
+/** True when `bytes` are stored as they are at `level`: no compression asked for, or too few bytes for it to pay. */
+function skipsGzip(bytes: Buffer, level: CompressionLevel): boolean {
+  return level === 0 || bytes.length < GZIP_MIN_BYTES;
+}
+
 /**
  * zlib's settings for `length` bytes at `level`: a window no larger than the input (and a hash table to match)
- * compresses a small payload to the same bytes at half the cost, since zlib's set-up of its default 32 KiB window and
- * 256 KiB of state dominates below a few KiB (a 1.7 KB envelope: 11 instead of 22 µs), and so does the garbage it
- * leaves.
+ * compresses a payload below 32 KiB to the same bytes for less, since zlib's set-up of its default 32 KiB window and
+ * 256 KiB of state weighs most on small inputs, and so does the garbage it leaves.
  */
 function gzipOptions(level: number, length: number): { level: number; windowBits: number; memLevel: number } {
   const windowBits = Math.min(15, Math.max(9, Math.ceil(Math.log2(Math.max(1, length)))));

@@ -33,44 +33,74 @@ function cloudTaskIdOf(name: string): string {
 }
 
 /**
+ * One property as the Datastore client takes it. A class, not a plain object: the client deep-copies every entity it
+ * saves (`extend(true, {}, entity)`, per property), and passes instances of a class through by reference.
+ */
+export class EntityProperty {
+  constructor(
+    readonly name: string,
+    readonly value: unknown,
+    readonly excludeFromIndexes: boolean,
+  ) {}
+}
+
+/**
  * Datastore's property list for a task entity stored at `key`: only INDEXED_TASK_PROPERTIES indexed, the history as
  * JSON, absent optional fields left out. The failure ledger's index properties are derived here, from the state, so
  * every writer keeps them right: `failedKey` on `failed` records, `failedTaskId` on `failed` and `retried` ones.
  */
-export function taskEntityData(
-  task: DeferredTaskEntity,
-  key: Key,
-): { name: string; value: unknown; excludeFromIndexes: boolean }[] {
-  const properties: { name: string; value: unknown; excludeFromIndexes: boolean }[] = [];
-  for (const name of Object.keys(task) as (keyof DeferredTaskEntity)[]) {
-    const value = task[name];
+export function taskEntityData(task: DeferredTaskEntity, key: Key): EntityProperty[] {
+  const properties: EntityProperty[] = [];
+  pushFields(properties, task);
+  pushFailureIndex(properties, task, key);
+  return properties;
+}
+
+/** Appends the properties of `fields` (a task entity's, or part of one), in their order, leaving out undefined ones. */
+function pushFields(properties: EntityProperty[], fields: Partial<DeferredTaskEntity>): void {
+  for (const name of Object.keys(fields) as (keyof DeferredTaskEntity)[]) {
+    const value = fields[name];
     if (value === undefined) continue;
-    properties.push({
-      name,
-      value: name === 'history' ? serializeHistory(value as NonNullable<DeferredTaskEntity['history']>) : value,
-      excludeFromIndexes: !INDEXED.has(name),
-    });
+    properties.push(
+      new EntityProperty(
+        name,
+        name === 'history' ? serializeHistory(value as NonNullable<DeferredTaskEntity['history']>) : value,
+        !INDEXED.has(name),
+      ),
+    );
   }
+}
+
+/** Appends the failure ledger's index properties a record in `task.state` carries. */
+function pushFailureIndex(
+  properties: EntityProperty[],
+  task: Pick<
+    DeferredTaskEntity,
+    'state' | 'cloudTaskName' | 'shard' | 'finishedAt' | 'created' | 'queue' | 'task' | 'attempts' | 'lastError'
+  >,
+  key: Key,
+): void {
   if (task.state === 'failed' || task.state === 'retried') {
-    properties.push({ name: 'failedTaskId', value: cloudTaskIdOf(task.cloudTaskName), excludeFromIndexes: false });
+    properties.push(new EntityProperty('failedTaskId', cloudTaskIdOf(task.cloudTaskName), false));
   }
   if (task.state === 'failed') {
-    properties.push({
-      name: 'failedKey',
-      value: formatFailedKey({
-        shard: task.shard,
-        failedMs: (task.finishedAt ?? task.created).getTime(),
-        name: String(key.name ?? key.id),
-        queue: task.queue,
-        task: task.task,
-        attempts: task.attempts,
-        cloudTaskId: cloudTaskIdOf(task.cloudTaskName),
-        error: task.lastError ?? '',
-      }),
-      excludeFromIndexes: false,
-    });
+    properties.push(
+      new EntityProperty(
+        'failedKey',
+        formatFailedKey({
+          shard: task.shard,
+          failedMs: (task.finishedAt ?? task.created).getTime(),
+          name: String(key.name ?? key.id),
+          queue: task.queue,
+          task: task.task,
+          attempts: task.attempts,
+          cloudTaskId: cloudTaskIdOf(task.cloudTaskName),
+          error: task.lastError ?? '',
+        }),
+        false,
+      ),
+    );
   }
-  return properties;
 }
 
 /** Keys of the chunk entities of a task entity: children with numeric ids 1..count. */
@@ -212,24 +242,26 @@ export function taskMutations(
   task: Omit<DeferredTaskEntity, 'payload' | 'chunks' | 'encoding' | 'payloadBytes'>,
   packed: PackedPayload,
 ): { key: Key; data: unknown }[] {
-  const entity: DeferredTaskEntity = {
-    ...task,
-    payload: packed.payload,
-    chunks: packed.chunks.length,
-    encoding: packed.encoding,
-    payloadBytes: packed.payloadBytes,
-  };
+  // The properties of `{ ...task, payload, chunks, encoding, payloadBytes }`, in that order, without building it.
+  const data: EntityProperty[] = [];
+  pushFields(data, task);
+  data.push(
+    new EntityProperty('payload', packed.payload, true),
+    new EntityProperty('chunks', packed.chunks.length, true),
+    new EntityProperty('encoding', packed.encoding, true),
+    new EntityProperty('payloadBytes', packed.payloadBytes, true),
+  );
+  pushFailureIndex(data, task, key);
+  const mutations: { key: Key; data: unknown }[] = [{ key, data }];
+  if (packed.chunks.length === 0) return mutations;
   const keys = chunkKeys(datastore, key, packed.chunks.length);
-  return [
-    { key, data: taskEntityData(entity, key) },
-    ...packed.chunks.map((data, i) => ({
+  packed.chunks.forEach((chunk, i) =>
+    mutations.push({
       key: keys[i]!,
-      data: [
-        { name: 'data', value: data, excludeFromIndexes: true },
-        { name: 'expireAt', value: task.expireAt, excludeFromIndexes: true },
-      ],
-    })),
-  ];
+      data: [new EntityProperty('data', chunk, true), new EntityProperty('expireAt', task.expireAt, true)],
+    }),
+  );
+  return mutations;
 }
 
 /** Writes a task entity and its chunks in the caller's transaction. */

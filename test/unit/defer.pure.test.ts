@@ -4,9 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { buildCreateTaskRequest, retargetRequest, storedRequest } from '../../src/core/cloud-task-request.js';
 import { checkCloudTaskId, childTaskId, hopTaskId, taskIdOf } from '../../src/core/task-names.js';
 import { resolveDeferOptions } from '../../src/defer/options.js';
-import { DEFAULT_RETENTION_MS } from '../../src/store/schema.js';
+import { Datastore } from '@google-cloud/datastore';
+import { CHUNK_KIND, DEFAULT_RETENTION_MS, ageKey, shardOf } from '../../src/store/schema.js';
+import { failedTaskMutations, pendingTaskMutations } from '../../src/store/task-entity.js';
 import { readDeliveryHeaders } from '../../src/handler/task-headers.js';
-import { packPayload, packPayloadAsync, unpackPayload } from '../../src/store/packed-payload.js';
+import { GZIP_MIN_BYTES, packPayload, packPayloadAsync, unpackPayload } from '../../src/store/packed-payload.js';
 import type { DeferredTaskEntity } from '../../src/store/schema.js';
 import { decideClaim, decideCompletion } from '../../src/store/state-machine.js';
 
@@ -172,6 +174,31 @@ describe('payload packing', () => {
     expect(none.payload).toEqual(text);
   });
 
+  it(`stores payloads under GZIP_MIN_BYTES (${GZIP_MIN_BYTES}) as they are at every level, and gzips from there`, async () => {
+    const record = (n: number) => JSON.stringify({ id: n, name: `user-${n}`, email: `user-${n}@example.com` });
+    let text = '';
+    for (let i = 0; text.length < GZIP_MIN_BYTES; i++) text += record(i);
+    const at = Buffer.from(text.slice(0, GZIP_MIN_BYTES));
+    const below = at.subarray(0, GZIP_MIN_BYTES - 1);
+    for (const level of [1, 3, 9] as const) {
+      expect(packPayload(below, level)).toEqual({
+        payload: below,
+        chunks: [],
+        encoding: 'identity',
+        payloadBytes: below.length,
+      });
+      expect(await packPayloadAsync(below, level)).toEqual(packPayload(below, level));
+      const packed = packPayload(at, level);
+      expect(packed.encoding).toBe('gzip');
+      expect(packed.payload.length).toBeLessThan(at.length);
+      expect(unpackPayload(packed, [])).toEqual(at);
+    }
+    // Small but chunked (a test-sized chunk limit): still stored as it is.
+    const chunked = packPayload(below, 3, 1000);
+    expect(chunked).toMatchObject({ encoding: 'identity', payloadBytes: below.length });
+    expect(unpackPayload(chunked, chunked.chunks)).toEqual(below);
+  });
+
   it('packs the same off the event loop (packPayloadAsync): gzip, identity, chunks', async () => {
     const text = Buffer.from(JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `n${i}` }))));
     expect(await packPayloadAsync(text)).toEqual(packPayload(text));
@@ -241,6 +268,39 @@ describe('CreateTask requests', () => {
       appEngineRouting: { service: 'worker' },
     });
   });
+
+  it('store the same JSON as a replacer over the whole request would, for both targets and for a stored one', () => {
+    // The JSON earlier versions wrote: every Buffer `body` (in its toJSON form) replaced by its base64.
+    const reference = (request: unknown) =>
+      JSON.stringify(request, (key, value: unknown) =>
+        key === 'body' && (value as { type?: string } | null)?.type === 'Buffer'
+          ? Buffer.from((value as { data: number[] }).data).toString('base64')
+          : value,
+      );
+    const spec = {
+      parent: 'projects/p/locations/l/queues/q',
+      taskId: 'id1',
+      task: 'send',
+      body: Buffer.from('{"v":1,"task":"send","args":["\u00e9"]}'),
+      signature: 'v2=abc',
+      headers: { 'X-A': '1' },
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      scheduleMs: NOW + 1500,
+      dispatchDeadlineMs: 60_000,
+    };
+    const http = buildCreateTaskRequest(
+      { kind: 'http', handlerUrl: 'https://w.example.com/_deferred', oidc: null },
+      spec,
+    );
+    const appEngine = buildCreateTaskRequest({ kind: 'appengine', basePath: '/_deferred', routing: null }, spec);
+    for (const request of [http, appEngine]) {
+      const stored = storedRequest(request);
+      expect(stored).toBe(reference(request));
+      expect(storedRequest(JSON.parse(stored))).toBe(stored); // a stored request (body already base64) as it is
+    }
+    expect(JSON.parse(storedRequest(http)).task.httpRequest.body).toBe(spec.body.toString('base64'));
+    expect(JSON.parse(storedRequest(appEngine)).task.appEngineHttpRequest.body).toBe(spec.body.toString('base64'));
+  });
 });
 
 describe('delivery headers', () => {
@@ -269,5 +329,85 @@ describe('delivery headers', () => {
       readDeliveryHeaders({ 'x-appengine-queuename': 'q', 'x-appengine-taskretryreason': 'App Error' }),
     ).toMatchObject({ queue: 'q', retryCount: 0, retryReason: 'App Error', source: 'appengine' });
     expect(readDeliveryHeaders({}).source).toBe('none');
+  });
+});
+
+describe('task entity properties', () => {
+  const datastore = new Datastore({ projectId: 'p', apiEndpoint: '127.0.0.1:9' });
+  const key = datastore.key(['_DeferredTask', 'e1']);
+  const task = {
+    key,
+    task: 'send',
+    queue: 'q',
+    cloudTaskName: 'projects/p/locations/l/queues/q/tasks/t1',
+    cloudTaskRequest: '{}',
+    transactional: false,
+    etaMs: NOW + 1000,
+    retentionMs: DEFAULT_RETENTION_MS,
+  };
+  const settings = { nowMs: NOW, shards: 16, expireAfterMs: 86_400_000 };
+  const plain = (data: unknown) =>
+    (data as { name: string; value: unknown; excludeFromIndexes: boolean }[]).map((p) => ({ ...p }));
+
+  it('writes a pending entity with every field, only the sweeper index indexed', () => {
+    const packed = packPayload(Buffer.from('{"v":1}'));
+    const [entity, ...chunks] = pendingTaskMutations(datastore, task, settings, packed);
+    expect(chunks).toEqual([]);
+    expect(entity!.key).toBe(key);
+    const shard = shardOf('e1', 16);
+    expect(plain(entity!.data)).toEqual([
+      { name: 'state', value: 'pending', excludeFromIndexes: false },
+      { name: 'task', value: 'send', excludeFromIndexes: true },
+      { name: 'queue', value: 'q', excludeFromIndexes: true },
+      { name: 'cloudTaskName', value: task.cloudTaskName, excludeFromIndexes: true },
+      { name: 'cloudTaskRequest', value: '{}', excludeFromIndexes: true },
+      { name: 'transactional', value: false, excludeFromIndexes: true },
+      { name: 'created', value: new Date(NOW), excludeFromIndexes: true },
+      { name: 'eta', value: new Date(NOW + 1000), excludeFromIndexes: true },
+      { name: 'attempts', value: 0, excludeFromIndexes: true },
+      { name: 'leaseUntil', value: null, excludeFromIndexes: true },
+      { name: 'lastError', value: null, excludeFromIndexes: true },
+      { name: 'finishedAt', value: null, excludeFromIndexes: true },
+      { name: 'retentionMs', value: DEFAULT_RETENTION_MS, excludeFromIndexes: true },
+      { name: 'shard', value: shard, excludeFromIndexes: false },
+      { name: 'ageKey', value: ageKey(shard, NOW), excludeFromIndexes: false },
+      { name: 'expireAt', value: new Date(NOW + 1000 + 86_400_000), excludeFromIndexes: false },
+      { name: 'payload', value: Buffer.from('{"v":1}'), excludeFromIndexes: true },
+      { name: 'chunks', value: 0, excludeFromIndexes: true },
+      { name: 'encoding', value: 'identity', excludeFromIndexes: true },
+      { name: 'payloadBytes', value: 7, excludeFromIndexes: true },
+    ]);
+  });
+
+  it('writes chunks under the task entity, and the failure index on a failed record', () => {
+    const packed = packPayload(randomBytes(2500), 0, 1000);
+    const [entity, ...chunks] = failedTaskMutations(
+      datastore,
+      task,
+      { attempts: 3, lastError: 'boom' },
+      settings,
+      packed,
+    );
+    expect(chunks.map((c) => [c.key.parent?.name, c.key.kind, c.key.id])).toEqual(
+      [1, 2, 3].map((id) => ['e1', CHUNK_KIND, String(id)]),
+    );
+    chunks.forEach((chunk, i) =>
+      expect(plain(chunk.data)).toEqual([
+        { name: 'data', value: packed.chunks[i], excludeFromIndexes: true },
+        { name: 'expireAt', value: new Date(NOW + 1000 + 86_400_000), excludeFromIndexes: true },
+      ]),
+    );
+    const properties = plain(entity!.data);
+    expect(properties.filter((p) => !p.excludeFromIndexes).map((p) => p.name)).toEqual([
+      'state',
+      'shard',
+      'ageKey',
+      'expireAt',
+      'failedTaskId',
+      'failedKey',
+    ]);
+    expect(properties.find((p) => p.name === 'state')!.value).toBe('failed');
+    expect(properties.find((p) => p.name === 'chunks')!.value).toBe(3);
+    expect(properties.find((p) => p.name === 'failedTaskId')!.value).toBe('t1');
   });
 });
