@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Datastore, PropertyFilter, type Key } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
-import { CHUNK_KIND, TASK_KIND } from '../src/store/schema.js';
+import { CHUNK_KIND, INDEXED_TASK_PROPERTIES, TASK_KIND } from '../src/store/schema.js';
 import { describeStorage, type StorageContext } from './support/backends.js';
 import { httpRequest, useRuntime } from './support/runtime.js';
 import type { DeferOptions } from '../src/types.js';
@@ -44,6 +44,36 @@ describe('defer (entity-backed)', () => {
       expect(done!.finishedAt).toBeInstanceOf(Date);
       expect(await allOfKind(ctx(), CHUNK_KIND)).toHaveLength(0);
       expect(await rt.listTasks()).toEqual([]);
+    });
+
+    it('writes a new entity without its null lease, error and end; one with them as null (earlier versions) runs the same', async () => {
+      const rt = await setup(ctx());
+      const seen: string[] = [];
+      const note = rt.deferred.task('note', (text: string) => seen.push(text), { entityBacked: true });
+      const later = { delay: '1s' }; // not due before advance()
+      const fresh = await note.with(later).defer('new');
+      const old = await note.with(later).defer('old');
+      const raw = async (key: Key) => (await ctx().datastore.get(key))[0] as Record<string | symbol, unknown>;
+      const written = await raw(fresh.entityKey!);
+      expect(written).toMatchObject({ state: 'pending', attempts: 0 });
+      for (const name of ['leaseUntil', 'lastError', 'finishedAt']) expect(written).not.toHaveProperty(name);
+      // The other entity rewritten as earlier versions wrote it: the same properties plus the three as null.
+      const { [ctx().datastore.KEY]: _key, ...properties } = await raw(old.entityKey!);
+      const indexed = new Set<string>(INDEXED_TASK_PROPERTIES);
+      await ctx().datastore.save({
+        key: old.entityKey!,
+        data: Object.entries({ ...properties, leaseUntil: null, lastError: null, finishedAt: null }).map(
+          ([name, value]) => ({ name, value, excludeFromIndexes: !indexed.has(name) }),
+        ),
+      });
+      expect(await raw(old.entityKey!)).toMatchObject({ leaseUntil: null, lastError: null, finishedAt: null });
+      await rt.advance(1000);
+      expect(seen.sort()).toEqual(['new', 'old']);
+      for (const deferral of [fresh, old]) {
+        const done = await raw(deferral.entityKey!);
+        expect(done).toMatchObject({ state: 'done', attempts: 1, leaseUntil: null, lastError: null });
+        expect(done.finishedAt).toBeInstanceOf(Date);
+      }
     });
 
     it('spills a payload above inlineThreshold and keeps small ones inline', async () => {

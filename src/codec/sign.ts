@@ -1,5 +1,5 @@
 /** Payload signatures: HMAC-SHA256 over what a body is for and its exact bytes, verified against the current and retired secrets. */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type Hmac, type KeyObject } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 
@@ -43,11 +43,32 @@ function checkPurpose(purpose: unknown, call: string): asserts purpose is Signat
   }
 }
 
+/** What each purpose's MAC starts with. */
+const PREFIX: Readonly<Record<SignaturePurpose, string>> = {
+  task: 'cloud-deferred task\n',
+  sweep: 'cloud-deferred sweep\n',
+};
+
+/** The key object of the last string secret used: createHmac derives one from a string on every call otherwise. */
+let lastSecret: { readonly text: string; readonly key: KeyObject } | null = null;
+
+/** `secret` as createHmac's key; a string one (immutable, unlike a Buffer) through {@link lastSecret}. */
+function hmacKey(secret: string | Buffer): KeyObject | Buffer {
+  if (typeof secret !== 'string') return secret;
+  if (lastSecret?.text !== secret) lastSecret = { text: secret, key: createSecretKey(Buffer.from(secret, 'utf8')) };
+  return lastSecret.key;
+}
+
+/** The HMAC of a v2 signature, not yet digested: the purpose, a newline, then the exact bytes. */
+function hmacOf(bytes: Uint8Array, secret: string | Buffer, purpose: SignaturePurpose | null): Hmac {
+  const hmac = createHmac('sha256', hmacKey(secret));
+  if (purpose !== null) hmac.update(PREFIX[purpose]);
+  return hmac.update(bytes);
+}
+
 /** The MAC of a v2 signature: the purpose, a newline, then the exact bytes. */
 function mac(bytes: Uint8Array, secret: string | Buffer, purpose: SignaturePurpose | null): Buffer {
-  const hmac = createHmac('sha256', secret);
-  if (purpose !== null) hmac.update(`cloud-deferred ${purpose}\n`);
-  return hmac.update(bytes).digest();
+  return hmacOf(bytes, secret, purpose).digest();
 }
 
 /**
@@ -65,7 +86,7 @@ export function sign(bytes: Buffer, secret: string | Buffer, purpose: SignatureP
     );
   }
   checkPurpose(purpose, 'sign(bytes, secret, purpose)');
-  return V2 + mac(bytes, secret, purpose).toString('base64url');
+  return V2 + hmacOf(bytes, secret, purpose).digest('base64url');
 }
 
 /** True when `given` is the MAC of `bytes` under one of `secrets` (constant time per secret). */

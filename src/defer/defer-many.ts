@@ -19,6 +19,7 @@ import {
 } from '../store/task-entity.js';
 import type { DeferManyResult, Deferral, IfExists } from '../types.js';
 import type { Enqueuer, PlannedEntityTask, PreparedDefer } from './enqueue.js';
+import { JobPool } from './job-pool.js';
 
 /** `createTask` calls in flight at once when `concurrency` is not given. */
 export const DEFAULT_DEFER_MANY_CONCURRENCY = 50;
@@ -182,7 +183,7 @@ export interface BulkItem {
 
 /**
  * Creates the Cloud Tasks (and entities) of `items`: inline ones straight away, entity-backed ones once their commit
- * lands; every `createTask` through one limiter of `concurrency`. Never rejects: each item's outcome is in the result,
+ * lands; every `createTask` through one {@link JobPool} of `concurrency`. Never rejects: each item's outcome is in the result,
  * at its index. Entities whose task was not created are deleted before it returns (the sweeper reclaims any whose
  * delete failed).
  */
@@ -195,8 +196,7 @@ export async function enqueueMany(
   const results: DeferManyResult[] = new Array<DeferManyResult>(items.length);
   const ok = (index: number, deferral: Deferral) => (results[index] = { index, status: 'fulfilled', deferral });
   const fail = (index: number, error: unknown) => (results[index] = { index, status: 'rejected', error });
-  const limit = pLimit(concurrency);
-  const creates: Promise<unknown>[] = [];
+  const creates = new JobPool(concurrency);
 
   const entityItems: number[] = [];
   items.forEach((item, index) => {
@@ -204,8 +204,8 @@ export async function enqueueMany(
       entityItems.push(index);
       return;
     }
-    creates.push(
-      limit(() => enqueuer.enqueueInline(item.prepared, item.taskId, item.ifExists)).then(
+    creates.run(() =>
+      enqueuer.enqueueInline(item.prepared, item.taskId, item.ifExists).then(
         (deferral) => ok(index, deferral),
         (error: unknown) => fail(index, error),
       ),
@@ -248,7 +248,7 @@ export async function enqueueMany(
         return;
       }
       // Created as soon as this commit lands, while the next one is written.
-      for (const i of commit.items) creates.push(limit(() => createPlanned(i)));
+      for (const i of commit.items) creates.run(() => createPlanned(i));
     };
     const commitLimit = pLimit(COMMITS_IN_FLIGHT);
     const commits: Promise<void>[] = [];
@@ -272,11 +272,11 @@ export async function enqueueMany(
     }
     const last = planner.finish();
     if (last.length > 0) await send(last);
-    await Promise.all(commits);
-    await Promise.all(creates);
+    await Promise.all(commits); // every landed commit has added its tasks' creates
+    await creates.idle();
     await deleteEntities(config, unwanted);
   } else {
-    await Promise.all(creates);
+    await creates.idle();
   }
   return results;
 }

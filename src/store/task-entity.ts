@@ -56,11 +56,26 @@ export function taskEntityData(task: DeferredTaskEntity, key: Key): EntityProper
   return properties;
 }
 
-/** Appends the properties of `fields` (a task entity's, or part of one), in their order, leaving out undefined ones. */
-function pushFields(properties: EntityProperty[], fields: Partial<DeferredTaskEntity>): void {
+/**
+ * Fields a new `pending` entity leaves out instead of writing them as null (it has no lease, error or end yet): every
+ * reader takes an absent one for null ({@link fromEntity}, the sweeper's snapshot, and theirs in earlier versions),
+ * and each property costs the client's encoding and the service's write. Entities with them as null (written by
+ * earlier versions, or rewritten by a state change) read the same.
+ */
+const ABSENT_WHEN_NULL: ReadonlySet<string> = new Set<keyof DeferredTaskEntity>([
+  'leaseUntil',
+  'lastError',
+  'finishedAt',
+]);
+
+/**
+ * Appends the properties of `fields` (a task entity's, or part of one), in their order, leaving out undefined ones
+ * (and, with `leaveOutNulls`, the {@link ABSENT_WHEN_NULL} ones that are null).
+ */
+function pushFields(properties: EntityProperty[], fields: Partial<DeferredTaskEntity>, leaveOutNulls = false): void {
   for (const name of Object.keys(fields) as (keyof DeferredTaskEntity)[]) {
     const value = fields[name];
-    if (value === undefined) continue;
+    if (value === undefined || (value === null && leaveOutNulls && ABSENT_WHEN_NULL.has(name))) continue;
     properties.push(
       new EntityProperty(
         name,
@@ -196,18 +211,22 @@ function newTaskEntity(
   };
 }
 
-/** The mutations that store a new `pending` task entity (an entity-backed deferral) with its packed payload. */
+/**
+ * The mutations that store a new `pending` task entity (an entity-backed deferral) with its packed payload; its null
+ * lease, error and end are left out (see {@link ABSENT_WHEN_NULL}).
+ */
 export function pendingTaskMutations(
   datastore: Datastore,
   task: NewTask,
   settings: TaskIndexSettings,
   packed: PackedPayload,
 ): { key: Key; data: unknown }[] {
-  return taskMutations(
+  return entityMutations(
     datastore,
     task.key,
     newTaskEntity(task, settings, { attempts: 0, lastError: null, finished: false }),
     packed,
+    true,
   );
 }
 
@@ -242,9 +261,20 @@ export function taskMutations(
   task: Omit<DeferredTaskEntity, 'payload' | 'chunks' | 'encoding' | 'payloadBytes'>,
   packed: PackedPayload,
 ): { key: Key; data: unknown }[] {
+  return entityMutations(datastore, key, task, packed, false);
+}
+
+/** {@link taskMutations}; `leaveOutNulls` leaves the {@link ABSENT_WHEN_NULL} fields out when null (new pending entities). */
+function entityMutations(
+  datastore: Datastore,
+  key: Key,
+  task: Omit<DeferredTaskEntity, 'payload' | 'chunks' | 'encoding' | 'payloadBytes'>,
+  packed: PackedPayload,
+  leaveOutNulls: boolean,
+): { key: Key; data: unknown }[] {
   // The properties of `{ ...task, payload, chunks, encoding, payloadBytes }`, in that order, without building it.
   const data: EntityProperty[] = [];
-  pushFields(data, task);
+  pushFields(data, task, leaveOutNulls);
   data.push(
     new EntityProperty('payload', packed.payload, true),
     new EntityProperty('chunks', packed.chunks.length, true),

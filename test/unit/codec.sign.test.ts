@@ -18,6 +18,14 @@ describe('sign', () => {
     expect(sign(payload, 'secret', 'task')).toMatch(/^v2=[A-Za-z0-9_-]{43}$/);
   });
 
+  it('signs with the secret of each call, switching back and forth (and non-ASCII secrets as UTF-8)', () => {
+    for (const secret of ['secret', 'other', 'secret', 'sécret-ünïcode', 'other']) {
+      expect(sign(payload, secret, 'task')).toBe(`v2=${v2('task', secret)}`);
+      expect(verify(payload, `v2=${v2('task', secret)}`, [secret], 'task')).toBe(true);
+      expect(verify(payload, sign(payload, secret, 'task'), ['secret-x', 'secret-y'], 'task')).toBe(false);
+    }
+  });
+
   it('differs per secret, per purpose and per byte', () => {
     expect(sign(payload, 'a', 'task')).not.toBe(sign(payload, 'b', 'task'));
     expect(sign(payload, 'a', 'task')).not.toBe(sign(payload, 'a', 'sweep'));

@@ -6,7 +6,8 @@ import { checkCloudTaskId, childTaskId, hopTaskId, taskIdOf } from '../../src/co
 import { resolveDeferOptions } from '../../src/defer/options.js';
 import { Datastore } from '@google-cloud/datastore';
 import { CHUNK_KIND, DEFAULT_RETENTION_MS, ageKey, shardOf } from '../../src/store/schema.js';
-import { failedTaskMutations, pendingTaskMutations } from '../../src/store/task-entity.js';
+import { failedTaskMutations, fromEntity, pendingTaskMutations } from '../../src/store/task-entity.js';
+import { snapshotOf } from '../../src/sweeper/decide.js';
 import { readDeliveryHeaders } from '../../src/handler/task-headers.js';
 import { GZIP_MIN_BYTES, packPayload, packPayloadAsync, unpackPayload } from '../../src/store/packed-payload.js';
 import type { DeferredTaskEntity } from '../../src/store/schema.js';
@@ -349,7 +350,7 @@ describe('task entity properties', () => {
   const plain = (data: unknown) =>
     (data as { name: string; value: unknown; excludeFromIndexes: boolean }[]).map((p) => ({ ...p }));
 
-  it('writes a pending entity with every field, only the sweeper index indexed', () => {
+  it('writes a pending entity with its fields but the null lease, error and end, only the sweeper index indexed', () => {
     const packed = packPayload(Buffer.from('{"v":1}'));
     const [entity, ...chunks] = pendingTaskMutations(datastore, task, settings, packed);
     expect(chunks).toEqual([]);
@@ -365,9 +366,6 @@ describe('task entity properties', () => {
       { name: 'created', value: new Date(NOW), excludeFromIndexes: true },
       { name: 'eta', value: new Date(NOW + 1000), excludeFromIndexes: true },
       { name: 'attempts', value: 0, excludeFromIndexes: true },
-      { name: 'leaseUntil', value: null, excludeFromIndexes: true },
-      { name: 'lastError', value: null, excludeFromIndexes: true },
-      { name: 'finishedAt', value: null, excludeFromIndexes: true },
       { name: 'retentionMs', value: DEFAULT_RETENTION_MS, excludeFromIndexes: true },
       { name: 'shard', value: shard, excludeFromIndexes: false },
       { name: 'ageKey', value: ageKey(shard, NOW), excludeFromIndexes: false },
@@ -377,6 +375,33 @@ describe('task entity properties', () => {
       { name: 'encoding', value: 'identity', excludeFromIndexes: true },
       { name: 'payloadBytes', value: 7, excludeFromIndexes: true },
     ]);
+  });
+
+  it('reads a new pending entity and one as earlier versions wrote it (lease, error and end as null) the same', () => {
+    const packed = packPayload(Buffer.from('{"v":1}'));
+    const [entity] = pendingTaskMutations(datastore, task, settings, packed);
+    const now = plain(entity!.data);
+    const before = [
+      ...now.slice(0, 9),
+      { name: 'leaseUntil', value: null, excludeFromIndexes: true },
+      { name: 'lastError', value: null, excludeFromIndexes: true },
+      { name: 'finishedAt', value: null, excludeFromIndexes: true },
+      ...now.slice(9),
+    ];
+    // As the Datastore client returns them: the properties by name, the key under its symbol.
+    const asRead = (properties: typeof now) =>
+      Object.assign(Object.fromEntries(properties.map((p) => [p.name, p.value])), { [datastore.KEY]: key });
+    const stored = fromEntity(datastore, asRead(now));
+    expect(stored).toEqual(fromEntity(datastore, asRead(before)));
+    expect(stored).toMatchObject({
+      state: 'pending',
+      attempts: 0,
+      leaseUntil: null,
+      lastError: null,
+      finishedAt: null,
+    });
+    expect(snapshotOf(asRead(now))).toEqual(snapshotOf(asRead(before)));
+    expect(snapshotOf(asRead(now))).toMatchObject({ leaseUntilMs: null, finishedAtMs: null, state: 'pending' });
   });
 
   it('writes chunks under the task entity, and the failure index on a failed record', () => {
