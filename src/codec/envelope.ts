@@ -101,7 +101,12 @@ export function encodeEnvelope(input: EnvelopeInput, options: EncodeEnvelopeOpti
   const envelope: Envelope = {
     v: 1,
     task: input.task,
-    args: encodeValue(input.args, { registry: options.registry, path: 'args', maxDepth, datastore: options.datastore }),
+    // No arguments (an entity-backed task's envelope, which carries its entity's key): no encoder to set up, unless
+    // even an empty array is too deep (the encoder says so, naming the path).
+    args:
+      input.args.length === 0 && maxDepth >= 1
+        ? []
+        : encodeValue(input.args, { registry: options.registry, path: 'args', maxDepth, datastore: options.datastore }),
   };
   if (input.bound !== undefined) {
     envelope.bound = encodeValue(input.bound, {

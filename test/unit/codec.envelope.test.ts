@@ -88,6 +88,14 @@ describe('encodeEnvelope', () => {
     expect(() => encodeEnvelope({ task: 't', args: [], ref: { path: [] } })).toThrow(InvalidArgumentError);
   });
 
+  it('encodes no arguments as an empty array, and refuses them where even that is too deep', () => {
+    const ref = { path: ['_DeferredTask', 'e1'] };
+    const bytes = encodeEnvelope({ task: 't', args: [], meta: { maxAttempts: 2 }, ref });
+    expect(JSON.parse(bytes.toString('utf8'))).toEqual({ v: 1, task: 't', args: [], meta: { maxAttempts: 2 }, ref });
+    expect(parseEnvelope(encodeEnvelope({ task: 't', args: [] }, { maxDepth: 2 }), { maxDepth: 2 }).args).toEqual([]);
+    expect(() => encodeEnvelope({ task: 't', args: [] }, { maxDepth: 1 })).toThrow(/args: it is nested deeper/);
+  });
+
   it('never writes an envelope that parseEnvelope would refuse as too deep', () => {
     for (const maxDepth of [3, 10, 64]) {
       let value: unknown = 1;
