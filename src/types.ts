@@ -128,8 +128,9 @@ export interface TaskOptions {
    * How the payload of an entity-backed task is compressed before it is stored: a gzip level from `1` (fastest, about
    * 20% more bytes than 3) to `9` (smallest, slowest), or `'none'` to store it as it is (no CPU spent; a payload over
    * 1 MB is split over more chunk entities). Compression costs CPU in the deferring process and saves storage and
-   * write bandwidth; see the README's Performance section for measured costs. Inline tasks are never compressed.
-   * Payloads stored with any setting are read by every worker.
+   * write bandwidth; see the README's Performance section for measured costs. Inline tasks are never compressed, nor
+   * are payloads under 4 KiB (gzip's fixed cost outweighs what it saves there). Payloads stored with any setting are
+   * read by every worker.
    * @default 3
    * @example
    * deferred.task('importRows', importRows, { compression: 1 }); // large, frequent payloads: trade bytes for CPU
