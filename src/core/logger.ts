@@ -89,6 +89,18 @@ export function log(logger: Logger, entry: LogEntry): void {
   }
 }
 
+/**
+ * Writes an entry as it is (no delivery fields merged in: it carries them already, see `handler/run-log.ts`), never
+ * letting a failing logger break the runtime.
+ */
+export function writeLog(logger: Logger, entry: LogEntry): void {
+  try {
+    logger.write(entry);
+  } catch {
+    // a broken logger must not fail a task
+  }
+}
+
 /** True when `severity` is `than` or more severe. */
 export function atLeast(severity: LogSeverity, than: LogSeverity): boolean {
   return RANK[severity] >= RANK[than];

@@ -159,10 +159,15 @@ export const SPAN_FIELD = 'logging.googleapis.com/spanId';
 export const SAMPLED_FIELD = 'logging.googleapis.com/trace_sampled';
 export const LABELS_FIELD = 'logging.googleapis.com/labels';
 
+/** A trace as Cloud Logging names it in {@link TRACE_FIELD}: `projects/<project>/traces/<id>`. */
+export function traceResource(projectId: string, traceId: string): string {
+  return `projects/${projectId}/traces/${traceId}`;
+}
+
 /** The fields that put a log line into `context`'s trace in Cloud Logging (the trace as `projects/<project>/traces/<id>`). */
 export function traceLogFields(projectId: string, context: TraceContext): Record<string, unknown> {
   return {
-    [TRACE_FIELD]: `projects/${projectId}/traces/${context.traceId}`,
+    [TRACE_FIELD]: traceResource(projectId, context.traceId),
     [SPAN_FIELD]: context.spanId,
     [SAMPLED_FIELD]: context.sampled,
   };

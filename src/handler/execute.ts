@@ -23,7 +23,7 @@ import { hopTaskId, queuePath, randomId, taskIdOf } from '../core/task-names.js'
 import type { TaskDefinition, TaskRegistry } from '../core/task-registry.js';
 import { BadEnvelopeError } from '../errors/payload.js';
 import { UnauthenticatedError } from '../errors/runtime.js';
-import { PermanentTaskFailure, SingularTaskFailure } from '../errors/task-failures.js';
+import { PermanentTaskFailure } from '../errors/task-failures.js';
 import { DEFAULT_DISPATCH_DEADLINE_MS } from '../core/config.js';
 import { appendAttemptLog, attemptLogKey, deleteAttemptLog, readAttemptLog } from '../store/attempt-log.js';
 import { appendHistory, attemptRecord } from '../store/history.js';
@@ -51,8 +51,9 @@ import { runInDelivery, runWithContext, setDeliveryLogFields, type RunContext } 
 import { traceContextOfHeaders, traceLogFields, type TraceContext } from '../core/trace-context.js';
 import { telemetry, type OtelSpan, type Telemetry } from '../core/telemetry.js';
 import { endRunSpan, startRunSpan, tracedInfo } from './run-trace.js';
+import { carriesStack, deliveryFields, deliveryLine, runLine } from './run-log.js';
 import type { EventHub } from '../core/events.js';
-import { describeError, log } from '../core/logger.js';
+import { describeError, log, writeLog } from '../core/logger.js';
 import { oidcVerifier } from './oidc-verifier.js';
 import { readDeliveryHeaders, type DeliveryHeaders } from './task-headers.js';
 import type { NamespaceRegistry } from '../store/namespace-registry.js';
@@ -324,45 +325,45 @@ export class TaskExecutor {
     return ok('swept', { result: result ?? null });
   }
 
-  private async handleTask(name: string, request: CoreRequest, transport: boolean): Promise<CoreResponse> {
-    const { config } = this.deps;
+  /**
+   * Handles a task delivery: checks its signature, reads its headers and envelope, then runs it in its delivery's
+   * scope, where every line logged carries its trace and its task's labels. Not async itself: a body that does not
+   * parse is answered at once, and otherwise the run's own promise is the answer.
+   */
+  private handleTask(name: string, request: CoreRequest, transport: boolean): CoreResponse | Promise<CoreResponse> {
     try {
       this.checkSigned(request, 'task');
     } finally {
       request.release?.();
     }
     const delivered = traceContextOfHeaders(request.headers);
-    // Every line logged while this delivery is handled carries its trace (and, once known, its task's labels).
-    const scope = { fields: delivered ? traceLogFields(config.projectId, delivered) : {} };
-    return runInDelivery(scope, () => this.deliver(name, request, transport, delivered));
-  }
-
-  private async deliver(
-    name: string,
-    request: CoreRequest,
-    transport: boolean,
-    delivered: TraceContext | null,
-  ): Promise<CoreResponse> {
-    const { config } = this.deps;
-    const delivery = readDeliveryHeaders(request.headers);
     let parsed: ParsedEnvelope;
     try {
-      parsed = parseCall(request.body, config.maxDepth);
+      parsed = parseCall(request.body, this.deps.config.maxDepth);
       if (parsed.task !== name) throw new Error(`envelope is for task ${parsed.task}, URL for ${name}`);
     } catch (error) {
-      // Signed by us but unreadable: retrying cannot help, so answer 2xx (no retry storm) and say so loudly.
-      log(config.logger, {
-        severity: 'ERROR',
-        message: `dropped a signed but malformed task body: ${describeError(error)}`,
-        task: name,
-      });
-      return ok('rejected', { error: 'malformed body' });
+      return this.malformed(name, delivered, error);
     }
+    const delivery = readDeliveryHeaders(request.headers);
     const info = this.taskInfo(name, delivery, parsed, delivered);
-    setDeliveryLogFields(info.logFields);
-    return parsed.ref
-      ? this.runEntityBacked(info, parsed, delivery, transport)
-      : this.runInline(info, parsed, request.body);
+    return runInDelivery({ fields: info.logFields }, () =>
+      parsed.ref ? this.runEntityBacked(info, parsed, delivery, transport) : this.runInline(info, parsed, request.body),
+    );
+  }
+
+  /**
+   * Answers a body signed by us but unreadable: retrying cannot help, so 2xx (no retry storm), and one ERROR line in
+   * the delivery's trace to say so loudly.
+   */
+  private malformed(name: string, delivered: TraceContext | null, error: unknown): CoreResponse {
+    const { config } = this.deps;
+    writeLog(config.logger, {
+      ...(delivered ? traceLogFields(config.projectId, delivered) : {}),
+      severity: 'ERROR',
+      message: `dropped a signed but malformed task body: ${describeError(error)}`,
+      task: name,
+    });
+    return ok('rejected', { error: 'malformed body' });
   }
 
   private taskInfo(
@@ -444,33 +445,36 @@ export class TaskExecutor {
         error: caught,
       };
     }
-    try {
-      await this.invoke(definition, run, decoded);
-      return { outcome: { kind: 'done' } };
-    } catch (caught) {
-      return { outcome: this.outcomeOf(caught, info), error: caught };
-    }
-  }
-
-  /** Runs the function in its context; on success creates the children it deferred. */
-  private async invoke(
-    definition: TaskDefinition,
-    { info, otel, span }: Run,
-    { args, bound }: { args: unknown[]; bound: unknown },
-  ): Promise<void> {
+    // The function runs in its context; once it has succeeded, the children it deferred are created.
     const context: RunContext = { info, children: [], sequence: 0, closed: false };
     try {
-      if (otel && span) {
-        await otel.within(span, () => runWithContext(context, async () => definition.run(args, bound)));
-      } else {
-        // Called directly: a synchronous function's throw is caught by attempt(), and only a promise is awaited.
-        const result = runWithContext(context, () => definition.run(args, bound));
-        if (isThenable(result)) await result;
-      }
+      const result = this.invoke(definition, run, context, decoded);
+      if (isThenable(result)) await result;
+    } catch (caught) {
+      return { outcome: this.outcomeOf(caught, info), error: caught };
     } finally {
       context.closed = true;
     }
-    for (const child of context.children) await child.flush();
+    try {
+      for (const child of context.children) await child.flush();
+    } catch (caught) {
+      return { outcome: this.outcomeOf(caught, info), error: caught };
+    }
+    return { outcome: { kind: 'done' } };
+  }
+
+  /**
+   * Calls the function in `context` (and, when traced, within its span) and returns what it returned: a synchronous
+   * function's throw reaches attempt() directly, and only a promise is awaited there.
+   */
+  private invoke(
+    definition: TaskDefinition,
+    { otel, span }: Run,
+    context: RunContext,
+    { args, bound }: { args: unknown[]; bound: unknown },
+  ): unknown {
+    if (otel && span) return otel.within(span, () => runWithContext(context, async () => definition.run(args, bound)));
+    return runWithContext(context, () => definition.run(args, bound));
   }
 
   /** Classifies a run's error: permanent (record failed, 2xx) or retry (non-2xx), honouring maxAttempts. */
@@ -484,7 +488,7 @@ export class TaskExecutor {
   /** `logged`: what the run's log line says about the delivery (an inline failure's line names its failure record). */
   private endRun(run: Run, outcome: RunOutcome, error: unknown, startedMs: number, logged = run.info): void {
     if (run.span) endRunSpan(run.span, outcome, error);
-    this.logRun(logged, outcome, error, startedMs);
+    writeLog(this.deps.config.logger, runLine(logged, outcome, error, Math.max(0, Date.now() - startedMs)));
     const events = this.deps.events;
     const event = ENDED[outcome.kind];
     if (events?.has(event)) {
@@ -496,34 +500,10 @@ export class TaskExecutor {
     }
   }
 
-  private logRun(info: TaskInfo, outcome: RunOutcome, error: unknown, startedMs: number): void {
-    const severity: LogSeverity =
-      outcome.kind === 'done' ? 'INFO' : error instanceof SingularTaskFailure ? 'INFO' : 'ERROR';
-    const message =
-      outcome.kind === 'done'
-        ? `task ${info.task} done`
-        : outcome.kind === 'failed'
-          ? `task ${info.task} failed permanently: ${outcome.error}`
-          : `task ${info.task} failed, will retry: ${outcome.error}`;
-    log(this.deps.config.logger, {
-      severity,
-      message,
-      ...deliveryFields(info),
-      durationMs: Math.max(0, Date.now() - startedMs),
-      outcome: outcome.kind,
-      ...(error instanceof Error && !(error instanceof SingularTaskFailure) && outcome.kind !== 'done'
-        ? { stack: error.stack }
-        : {}),
-    });
-  }
-
   /** The history entry of an attempt that ended with `outcome` (`attempt`: the entity's own run count, if any). */
   private attemptOf(info: TaskInfo, ended: Ended, startedMs: number, attempt = info.attempt): AttemptRecord {
     const { outcome, error } = ended;
-    const stack =
-      error instanceof Error && !(error instanceof SingularTaskFailure) && outcome.kind !== 'done'
-        ? error.stack
-        : undefined;
+    const stack = carriesStack(outcome, error) ? error.stack : undefined;
     return attemptRecord({
       at: new Date(this.deps.config.clock.now()),
       attempt,
@@ -537,7 +517,9 @@ export class TaskExecutor {
   }
 
   private logSkip(info: TaskInfo, severity: LogSeverity, message: string, outcome: string): void {
-    log(this.deps.config.logger, { severity, message, ...deliveryFields(info), outcome });
+    const line = deliveryLine(info, severity, message);
+    line.outcome = outcome;
+    writeLog(this.deps.config.logger, line as LogEntry);
   }
 
   private static respond(outcome: RunOutcome): CoreResponse {
@@ -554,7 +536,6 @@ export class TaskExecutor {
     const admitted = this.admit(info);
     const ended = 'outcome' in admitted ? admitted : await this.attempt(admitted.definition, run, parsed);
     const { outcome, error } = ended;
-    const logName = `${info.queue}.${taskIdOf(info.cloudTaskName)}`;
     // A permanent failure's line names the failure record it writes (`failed.<queue>.<id>`), for `deferred inspect`.
     const recordKey =
       outcome.kind === 'failed'
@@ -570,21 +551,20 @@ export class TaskExecutor {
         this.attemptOf(info, ended, startedMs),
       );
     } else if (outcome.kind === 'retry') {
-      await this.logInlineAttempt(info, logName, this.attemptOf(info, ended, startedMs));
+      await this.logInlineAttempt(info, this.attemptOf(info, ended, startedMs));
     } else if (info.retryCount > 0) {
       // Done after failed attempts: their log is no longer needed (best effort; the sweeper reclaims it by age).
-      await deleteAttemptLog(this.deps.config.datastore, attemptLogKey(this.deps.config.datastore, logName)).catch(
-        () => undefined,
-      );
+      const { datastore } = this.deps.config;
+      await deleteAttemptLog(datastore, attemptLogKey(datastore, attemptLogName(info))).catch(() => undefined);
     }
     return TaskExecutor.respond(outcome);
   }
 
   /** Appends a failed attempt of an inline task that will be retried to its attempt log (see store/attempt-log.ts). */
-  private async logInlineAttempt(info: TaskInfo, logName: string, attempt: AttemptRecord): Promise<void> {
+  private async logInlineAttempt(info: TaskInfo, attempt: AttemptRecord): Promise<void> {
     const { config } = this.deps;
     try {
-      const key = attemptLogKey(config.datastore, logName);
+      const key = attemptLogKey(config.datastore, attemptLogName(info));
       await appendAttemptLog(
         config.datastore,
         key,
@@ -614,9 +594,8 @@ export class TaskExecutor {
   ): Promise<void> {
     const { config } = this.deps;
     const nowMs = config.clock.now();
-    const logName = `${info.queue}.${taskIdOf(info.cloudTaskName)}`;
     const key = taskKey(config.datastore, inlineFailureName(info.queue, taskIdOf(info.cloudTaskName)));
-    const logKey = attemptLogKey(config.datastore, logName);
+    const logKey = attemptLogKey(config.datastore, attemptLogName(info));
     let earlier: AttemptRecord[] = [];
     if (info.retryCount > 0) {
       earlier = await readAttemptLog(config.datastore, logKey).catch(() => []);
@@ -884,22 +863,9 @@ function retryOrGiveUp(error: string, info: TaskInfo): RunOutcome {
   return { kind: 'retry', error };
 }
 
-/**
- * The log fields that say which delivery a line is about; for an entity-backed task also its entity, as `entityKey`
- * in the form `deferred inspect` accepts (and `namespace` when it is not the default one).
- */
-function deliveryFields(info: TaskInfo): Pick<LogEntry, 'task' | 'taskName' | 'attempt' | 'queue'> {
-  const fields: Record<string, unknown> = {
-    task: info.task,
-    taskName: info.cloudTaskName,
-    attempt: info.attempt,
-    queue: info.queue,
-  };
-  if (info.entityKey) {
-    fields.entityKey = formatTaskKey(info.entityKey);
-    if (info.entityKey.namespace) fields.namespace = info.entityKey.namespace;
-  }
-  return fields as Pick<LogEntry, 'task' | 'taskName' | 'attempt' | 'queue'>;
+/** The name of an inline task's attempt log (`<queue>.<Cloud Task id>`): its failed attempts, while it is retried. */
+function attemptLogName(info: TaskInfo): string {
+  return `${info.queue}.${taskIdOf(info.cloudTaskName)}`;
 }
 
 function unknownTaskMessage(name: string): string {

@@ -1,6 +1,14 @@
 /** The trace of one run: the context its delivery carried, its CONSUMER span (linked to the defer's PRODUCER span, not parented), and the Cloud Logging fields of its lines. */
 import { taskIdOf } from '../core/task-names.js';
-import { formatTraceparent, LABELS_FIELD, traceLogFields, type TraceContext } from '../core/trace-context.js';
+import {
+  formatTraceparent,
+  LABELS_FIELD,
+  SAMPLED_FIELD,
+  SPAN_FIELD,
+  TRACE_FIELD,
+  traceResource,
+  type TraceContext,
+} from '../core/trace-context.js';
 import { MESSAGING_SYSTEM, Telemetry, type OtelSpan } from '../core/telemetry.js';
 import type { RunOutcome } from '../store/state-machine.js';
 import type { TaskInfo } from '../types.js';
@@ -15,18 +23,27 @@ export type BareTaskInfo = Omit<TaskInfo, 'trace' | 'logFields'>;
  */
 function traceOf(delivered: TraceContext | null, consumer: TraceContext | null): TaskInfo['trace'] {
   const context = delivered && consumer?.traceId === delivered.traceId ? consumer : (delivered ?? consumer);
-  return context ? { ...context, traceparent: formatTraceparent(context) } : null;
+  if (!context) return null;
+  const { traceId, spanId, sampled } = context;
+  return { traceId, spanId, sampled, traceparent: formatTraceparent(context) };
 }
 
-/** Cloud Logging's fields for the lines of a run: its trace (when it has one) and the task, queue and attempt as labels. */
+/**
+ * Cloud Logging's fields for the lines of a run: its trace (when it has one) and the task, queue and attempt as labels.
+ * One literal per case, without spreads: every delivery builds these, and a spread costs it microseconds.
+ */
 function logFieldsOf(projectId: string, info: BareTaskInfo, trace: TaskInfo['trace']): Record<string, unknown> {
+  const labels = { task: info.task, queue: info.queue, attempt: String(info.attempt) };
+  if (!trace) return { [LABELS_FIELD]: labels };
   return {
-    ...(trace ? traceLogFields(projectId, trace) : {}),
-    [LABELS_FIELD]: { task: info.task, queue: info.queue, attempt: String(info.attempt) },
+    [TRACE_FIELD]: traceResource(projectId, trace.traceId),
+    [SPAN_FIELD]: trace.spanId,
+    [SAMPLED_FIELD]: trace.sampled,
+    [LABELS_FIELD]: labels,
   };
 }
 
-/** `info` with its trace and log fields. */
+/** `info` with its trace and log fields (each field copied by name: no spreads on the path of every delivery). */
 export function tracedInfo(
   projectId: string,
   info: BareTaskInfo,
@@ -34,7 +51,21 @@ export function tracedInfo(
   consumer: TraceContext | null = null,
 ): TaskInfo {
   const trace = traceOf(delivered, consumer);
-  return { ...info, trace, logFields: logFieldsOf(projectId, info, trace) };
+  return {
+    task: info.task,
+    queue: info.queue,
+    cloudTaskName: info.cloudTaskName,
+    retryCount: info.retryCount,
+    executionCount: info.executionCount,
+    attempt: info.attempt,
+    maxAttempts: info.maxAttempts,
+    eta: info.eta,
+    previousResponse: info.previousResponse,
+    retryReason: info.retryReason,
+    entityKey: info.entityKey,
+    trace,
+    logFields: logFieldsOf(projectId, info, trace),
+  };
 }
 
 /** A run's CONSUMER span, started under the active context (an instrumented server's span, or none) and linked to the delivered context. */

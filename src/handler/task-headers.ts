@@ -20,26 +20,52 @@ function count(value: string | undefined): number {
   return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
+/** The names of one header family's fields (constant strings: looked up on every delivery). */
+interface HeaderNames {
+  readonly queue: string;
+  readonly task: string;
+  readonly retryCount: string;
+  readonly executionCount: string;
+  readonly eta: string;
+  readonly previousResponse: string;
+  readonly retryReason: string;
+}
+
+function headerNames(prefix: string): HeaderNames {
+  return {
+    queue: `${prefix}queuename`,
+    task: `${prefix}taskname`,
+    retryCount: `${prefix}taskretrycount`,
+    executionCount: `${prefix}taskexecutioncount`,
+    eta: `${prefix}tasketa`,
+    previousResponse: `${prefix}taskpreviousresponse`,
+    retryReason: `${prefix}taskretryreason`,
+  };
+}
+
+const CLOUD_TASKS = headerNames('x-cloudtasks-');
+const APP_ENGINE = headerNames('x-appengine-');
+
 /** Parses the delivery headers from a lower-cased header record. */
 export function readDeliveryHeaders(headers: Readonly<Record<string, string | undefined>>): DeliveryHeaders {
   const source: DeliveryHeaders['source'] =
-    headers['x-cloudtasks-taskname'] !== undefined || headers['x-cloudtasks-queuename'] !== undefined
+    headers[CLOUD_TASKS.task] !== undefined || headers[CLOUD_TASKS.queue] !== undefined
       ? 'cloudtasks'
-      : headers['x-appengine-taskname'] !== undefined || headers['x-appengine-queuename'] !== undefined
+      : headers[APP_ENGINE.task] !== undefined || headers[APP_ENGINE.queue] !== undefined
         ? 'appengine'
         : 'none';
   if (source === 'none') return NO_HEADERS;
-  const prefix = source === 'cloudtasks' ? 'x-cloudtasks-' : 'x-appengine-';
-  const eta = headers[`${prefix}tasketa`];
-  const previous = headers[`${prefix}taskpreviousresponse`];
-  const reason = headers[`${prefix}taskretryreason`];
+  const names = source === 'cloudtasks' ? CLOUD_TASKS : APP_ENGINE;
+  const eta = headers[names.eta];
+  const previous = headers[names.previousResponse];
+  const reason = headers[names.retryReason];
   const etaSeconds = Number(eta);
   const previousStatus = Number(previous);
   return {
-    queue: headers[`${prefix}queuename`] ?? null,
-    taskId: headers[`${prefix}taskname`] ?? null,
-    retryCount: count(headers[`${prefix}taskretrycount`]),
-    executionCount: count(headers[`${prefix}taskexecutioncount`]),
+    queue: headers[names.queue] ?? null,
+    taskId: headers[names.task] ?? null,
+    retryCount: count(headers[names.retryCount]),
+    executionCount: count(headers[names.executionCount]),
     etaMs: eta !== undefined && Number.isFinite(etaSeconds) ? Math.round(etaSeconds * 1000) : null,
     previousResponse: previous !== undefined && Number.isInteger(previousStatus) ? previousStatus : null,
     retryReason: reason === undefined || reason === '' ? null : reason,
