@@ -5,6 +5,14 @@ import { LineBatch, type LineSink } from '../util/line-batch.js';
 
 const RANK: Readonly<Record<LogSeverity, number>> = { DEBUG: 0, INFO: 1, NOTICE: 2, WARNING: 3, ERROR: 4, CRITICAL: 5 };
 
+/**
+ * `fields` with `entry`'s own fields over them, in that order. Object.assign, not `{ ...fields, ...entry }`: on Node 20
+ * V8 builds that literal slowly (microseconds a line; see the README's Performance section, figure `run`).
+ */
+function withFields(fields: Readonly<Record<string, unknown>>, entry: LogEntry): LogEntry {
+  return Object.assign({}, fields, entry);
+}
+
 /** Options of {@link jsonLogger}. */
 export interface JsonLoggerOptions {
   /** Entries below this severity are dropped. @default 'DEBUG' (everything) */
@@ -46,7 +54,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
     return {
       write(entry: LogEntry): void {
         if (RANK[entry.severity] < min) return;
-        const line = `${JSON.stringify(fields ? { ...fields, ...entry } : entry)}\n`;
+        const line = `${JSON.stringify(fields ? withFields(fields, entry) : entry)}\n`;
         (RANK[entry.severity] >= RANK.WARNING ? err : out).push(line);
       },
     };
@@ -54,7 +62,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
   return {
     write(entry: LogEntry): void {
       if (RANK[entry.severity] < min) return;
-      const line = `${JSON.stringify(fields ? { ...fields, ...entry } : entry)}\n`;
+      const line = `${JSON.stringify(fields ? withFields(fields, entry) : entry)}\n`;
       if (stream) stream.write(line);
       else if (RANK[entry.severity] >= RANK.WARNING) process.stderr.write(line);
       else process.stdout.write(line);
@@ -83,7 +91,7 @@ export class MemoryLogger implements Logger {
 export function log(logger: Logger, entry: LogEntry): void {
   try {
     const fields = deliveryLogFields();
-    logger.write(fields ? { ...fields, ...entry } : entry);
+    logger.write(fields ? withFields(fields, entry) : entry);
   } catch {
     // a broken logger must not fail a task (or a sweep)
   }
