@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeStorage, type StorageContext } from './support/backends.js';
 import { useRuntime, type RuntimeFixture } from './support/runtime.js';
+import { nodeArgs } from './support/test-scripts.js';
 
 const children: ChildProcessWithoutNullStreams[] = [];
 
@@ -11,14 +12,11 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
 });
 
-/** Starts `deferred dashboard` with tsx against this test's emulators and namespace. */
+/** Starts `deferred dashboard` (this run's bundle) against this test's emulators and namespace. */
 function dashboard(storage: StorageContext, rt: RuntimeFixture, args: string[]) {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
+    nodeArgs('cli', [
       'dashboard',
       ...args,
       '--project',
@@ -29,7 +27,7 @@ function dashboard(storage: StorageContext, rt: RuntimeFixture, args: string[]) 
       `127.0.0.1:${rt.emulator.port}`,
       '--namespace',
       storage.namespace,
-    ],
+    ]),
     { env: { ...process.env, METADATA_SERVER_DETECTION: 'none' } },
   );
   children.push(child);

@@ -24,7 +24,7 @@ function env(storage: StorageContext, rt: RuntimeFixture, extra: Record<string, 
   };
 }
 
-// Each CLI run is a Node process compiling TypeScript on the fly: slow on a loaded machine, hence the long timeouts.
+// Each CLI run is a Node process: slow on a loaded machine, hence the long timeouts.
 describe('deferred failed / retry / discard', () => {
   const setup = useRuntime();
 

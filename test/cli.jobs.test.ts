@@ -6,19 +6,17 @@ import { defineMapper } from '../src/jobs/mapper.js';
 import { defineRecurringJob } from '../src/jobs/recurring.js';
 import { describeStorage, type StorageContext } from './support/backends.js';
 import { SECRET, useRuntime, type RuntimeFixture } from './support/runtime.js';
+import { nodeArgs } from './support/test-scripts.js';
 
 const run = promisify(execFile);
 
-/** Runs the CLI with tsx against this test's emulators and namespace; resolves with exit code and output. */
+/** Runs the CLI (this run's bundle) against this test's emulators and namespace; resolves with exit code and output. */
 async function cli(storage: StorageContext, rt: RuntimeFixture, args: string[], env: Record<string, string> = {}) {
   const emulatorPort = rt.emulator.port;
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
+      nodeArgs('cli', [
         ...args,
         '--project', // the Datastore emulators' project; queues get auto-created under it in the Cloud Tasks emulator
         storage.clientOptions.projectId,
@@ -28,7 +26,7 @@ async function cli(storage: StorageContext, rt: RuntimeFixture, args: string[], 
         `127.0.0.1:${emulatorPort}`,
         '--namespace',
         storage.namespace,
-      ],
+      ]),
       { env: { ...process.env, METADATA_SERVER_DETECTION: 'none', ...env } },
     );
     return { code: 0, stdout, stderr };

@@ -30,7 +30,7 @@ const specs = (now: number): TaskSpec[] => [
   { id: 'young1', created: now - MINUTE, eta: now + DAY, cloudTask: 'queued' },
 ];
 
-// Each CLI run is a Node process compiling TypeScript on the fly: slow on a loaded machine, hence the long timeout.
+// Each CLI run is a Node process: slow on a loaded machine, hence the long timeout.
 describeStorage('deferred sweep / stats / inspect', (ctx) => {
   const env = () =>
     cliEnv({

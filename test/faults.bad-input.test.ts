@@ -138,7 +138,7 @@ describe('bad input to the API', () => {
   });
 });
 
-describe('bad input to the CLI (tsx, a child process per case)', { timeout: 120_000 }, () => {
+describe('bad input to the CLI (a child process per case)', { timeout: 120_000 }, () => {
   const env = { ...process.env, METADATA_SERVER_DETECTION: 'none', GOOGLE_CLOUD_PROJECT: 'demo-x' };
   const limit = pLimit(4);
   const cases: [string[] | 'unreachable', number, RegExp][] = [

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { PrerequisiteMissingError } from '../src/errors/index.js';
 import { startDatastoreEmulator } from '../src/local-stack/index.js';
 import { sessionMembers } from '../src/local-stack/process-group.js';
+import { nodeArgs } from './support/test-scripts.js';
 
 async function expectOneLineError(promise: Promise<unknown>, mentions: RegExp) {
   const error = await promise.then(
@@ -45,7 +46,7 @@ describe('startDatastoreEmulator prerequisites', () => {
 
 /** Runs the hold-emulator fixture in a child Node process and resolves with its emulator's session id. */
 function startChild(backend: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/hold-emulator.ts', backend], {
+  const child = spawn(process.execPath, nodeArgs('hold-emulator', [backend]), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const sid = new Promise<number>((resolve, reject) => {

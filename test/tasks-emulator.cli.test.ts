@@ -2,13 +2,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import { grpc } from 'google-gax';
 import { describe, expect, it } from 'vitest';
+import { nodeArgs } from './support/test-scripts.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const ARGS = ['--import', 'tsx', MAIN, 'emulator', 'tasks'];
+const ARGS = nodeArgs('cli', ['emulator', 'tasks']);
 const FLAGS = [
   '--port',
   '--host',
@@ -22,7 +21,7 @@ const FLAGS = [
   '--json',
 ];
 
-// Each test starts a Node process compiling TypeScript on the fly: slow on a loaded machine, hence the long timeout.
+// Each test starts a Node process: slow on a loaded machine, hence the long timeout.
 describe('deferred emulator tasks', { timeout: 120_000 }, () => {
   it('--help documents every flag, and the transports and API versions served', () => {
     const result = spawnSync(process.execPath, [...ARGS, '--help'], { encoding: 'utf8' });

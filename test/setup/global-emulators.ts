@@ -1,6 +1,8 @@
-// Global set-up: starts the Datastore emulator and the Firestore emulator (Datastore mode) once for the whole run.
+// Global set-up: starts the Datastore emulator and the Firestore emulator (Datastore mode) once for the whole run, and
+// bundles the scripts that tests run as child processes (test/setup/test-scripts.ts) while they start.
 import type { TestProject } from 'vitest/node';
 import { startDatastoreEmulator, type RunningDatastoreEmulator } from '../../src/local-stack/index.js';
+import { buildTestScripts } from './test-scripts.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -10,21 +12,25 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const started: RunningDatastoreEmulator[] = [];
-  const results = await Promise.allSettled([
+  const [scripts, ...emulators] = await Promise.allSettled([
+    buildTestScripts(),
     startDatastoreEmulator({ backend: 'datastore' }),
     startDatastoreEmulator({ backend: 'firestore' }),
   ]);
-  for (const result of results) if (result.status === 'fulfilled') started.push(result.value);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) {
+  for (const result of emulators) if (result.status === 'fulfilled') started.push(result.value);
+  const failed = [scripts, ...emulators].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed || scripts.status !== 'fulfilled') {
     await Promise.all(started.map((e) => e.stop()));
-    throw failed.reason;
+    if (scripts.status === 'fulfilled') scripts.value.remove();
+    throw failed?.reason;
   }
   project.provide(
     'emulators',
     started.map((e) => ({ backend: e.backend, ...e.clientOptions })),
   );
+  project.provide('testScripts', scripts.value.dir);
   return async () => {
     await Promise.all(started.map((e) => e.stop()));
+    scripts.value.remove();
   };
 }

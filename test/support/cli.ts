@@ -1,8 +1,7 @@
-// Running the `deferred` CLI as a child process (TypeScript through tsx), for tests of its output, exit codes and kills.
+// Running the `deferred` CLI as a child process (this run's bundle of src/cli/main.ts), for tests of its output, exit
+// codes and kills.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+import { nodeArgs } from './test-scripts.js';
 
 /** Environment pointing the CLI at the emulators, in one namespace. */
 export function cliEnv(options: { projectId: string; datastore: string; tasks: string; namespace: string }) {
@@ -18,7 +17,7 @@ export function cliEnv(options: { projectId: string; datastore: string; tasks: s
 
 /** Starts `deferred <args>`. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  return spawn(process.execPath, nodeArgs('cli', args), { stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 /** Runs `deferred <args>` to the end. */

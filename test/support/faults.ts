@@ -3,14 +3,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Datastore, type Key } from '@google-cloud/datastore';
 import { afterEach } from 'vitest';
 import type { FaultPlan } from '../fixtures/fault-process.js';
 import { LOCATION, PROJECT, SECRET } from './runtime.js';
+import { nodeArgs } from './test-scripts.js';
 import type { StorageContext } from './backends.js';
-
-const FIXTURE = fileURLToPath(new URL('../fixtures/fault-process.ts', import.meta.url));
 
 /** One line of the run ledger: a run of task `work(id)` started or ended, in process `pid`. */
 export interface RunEvent {
@@ -262,9 +260,9 @@ export function useFaultProcesses(): void {
   });
 }
 
-/** Starts test/fixtures/fault-process.ts under tsx. */
+/** Starts test/fixtures/fault-process.ts (this run's bundle of it). */
 export function startFaultProcess(options: FaultProcessOptions): FaultProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
+  const child = spawn(process.execPath, nodeArgs('fault-process'), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
