@@ -23,7 +23,7 @@ export interface RuntimeFixture {
   readonly emulator: RunningTasksEmulator;
   /** Origin of the HTTP server serving the handler. */
   readonly origin: string;
-  /** Unique queue id of this test. */
+  /** Queue id of this test: unique, or the `queue` it was set up with. */
   readonly queue: string;
   /** Full queue path. */
   readonly queuePath: string;
@@ -114,7 +114,7 @@ export function useRuntime(options: { oidc?: boolean } = {}) {
     } = {},
   ): Promise<RuntimeFixture> {
     const logger = new MemoryLogger();
-    const queue = `q-${randomBytes(5).toString('hex')}`;
+    const queue = config.queue ?? `q-${randomBytes(5).toString('hex')}`;
     const { serve = 'node', record = false, app, ...rest } = config;
     let handle: http.RequestListener = (_req, res) => res.writeHead(503).end();
     const recorded: RecordedRequest[] = [];
