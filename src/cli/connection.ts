@@ -83,7 +83,13 @@ function exitUnlessReachable(what: string, host: string, port: number, flag: str
     );
     process.exit(EXIT.prerequisite);
   };
-  socket.setTimeout(5_000, () => fail('no answer within 5 s'));
+  // The idle timer can come due while the loop is busy (the clients load their protos synchronously meanwhile) with
+  // the connect already done but not yet handled: timers run before I/O callbacks, so decide after those have run.
+  socket.setTimeout(5_000, () =>
+    setImmediate(() => {
+      if (socket.connecting) fail('no answer within 5 s');
+    }),
+  );
   socket.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
   socket.once('connect', () => socket.destroy());
   socket.unref();
