@@ -3,6 +3,7 @@
 // by namespace. `npm test` runs both; `npm run test:unit` runs the unit project alone (no emulator lock needed).
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
+import SlowFirstSequencer from './test/setup/slow-first.js';
 
 /** The package's entry points (package.json "exports", as tsconfig.json "paths" has them) and their sources. */
 export const PACKAGE_ENTRY_POINTS: Readonly<Record<string, string>> = {
@@ -31,6 +32,8 @@ export default defineConfig({
     env: { METADATA_SERVER_DETECTION: 'none' },
     maxWorkers: 2,
     reporters: ['default'],
+    // The slowest files first, so that none starts last and runs alone (test/setup/slow-first.ts).
+    sequence: { sequencer: SlowFirstSequencer },
     projects: [
       {
         extends: true,
