@@ -51,6 +51,10 @@ describeStorage('installSweeper (distributed mode)', (ctx) => {
     const now = rt.clock.now();
     const keys = await seedTasks(ctx().datastore, rt.client, `seed-${rt.queue}`, specs(), { now, shards: 4 });
 
+    // Paused until drain(): a shard task dispatched between two listings would make them disagree.
+    const parent = rt.queuePath.slice(0, rt.queuePath.lastIndexOf('/queues/'));
+    await rt.client.createQueue({ parent, queue: { name: rt.queuePath } });
+    await rt.client.pauseQueue({ name: rt.queuePath });
     const first = await postSweep(rt);
     expect(first.status).toBe(200);
     const runId = runIdFor(now, 15 * MINUTE);
@@ -64,6 +68,7 @@ describeStorage('installSweeper (distributed mode)', (ctx) => {
     expect(again.body.result).toEqual({ runId, shards: 4, namespaces, created: 0, existing: 4 });
     expect(await rt.listTasks()).toHaveLength(4);
 
+    await rt.client.resumeQueue({ name: rt.queuePath });
     await drain(rt);
     const run = await sweeper.readRun(runId);
     expect(run).toMatchObject({ runId, status: 'done', shards: 4, shardsDone: ['0', '1', '2', '3'] });
