@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Datastore, PropertyFilter, type Key } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_KIND, INDEXED_TASK_PROPERTIES, TASK_KIND } from '../src/store/schema.js';
+import { hasZstd } from '../src/store/packed-payload.js';
 import { describeStorage, type StorageContext } from './support/backends.js';
 import { httpRequest, useRuntime } from './support/runtime.js';
 import type { DeferOptions } from '../src/types.js';
@@ -93,7 +94,7 @@ describe('defer (entity-backed)', () => {
       expect(seen.sort()).toEqual([100, 5000]);
     });
 
-    it("stores payloads at the task's compression: 'none' as they are, a gzip level smaller; both run", async () => {
+    it("stores payloads at the task's compression: 'none' as they are, gzip, Brotli and zstd smaller; all run", async () => {
       const rt = await setup(ctx(), { inlineThreshold: 1000, defaults: { compression: 'none' } });
       const seen: string[] = [];
       const keep = rt.deferred.task('keep', (text: string) => {
@@ -115,8 +116,19 @@ describe('defer (entity-backed)', () => {
         expect((entity.payload as Buffer).length).toBeLessThan(1000);
       }
       await expect(keep.with({ compression: 0 as never }).defer(text)).rejects.toThrow(/compression must be/);
+      // The other codecs: stored under their HTTP names, read back by the handler.
+      const codecs = [
+        { compression: 'brotli', encoding: 'br' },
+        ...(hasZstd() ? [{ compression: { codec: 'zstd', level: 3 }, encoding: 'zstd' } as const] : []),
+      ] as const;
+      for (const { compression, encoding } of codecs) {
+        const deferral = await keep.with({ ...later, compression }).defer(text);
+        const entity = await byKey(deferral.entityKey!);
+        expect(entity.encoding).toBe(encoding);
+        expect((entity.payload as Buffer).length).toBeLessThan(1000);
+      }
       await rt.advance(1000);
-      expect(seen).toEqual([text, text, text]);
+      expect(seen).toEqual(Array.from({ length: 3 + codecs.length }, () => text));
     });
 
     it("chunks carry their task entity's expireAt, unindexed (a TTL policy on the chunk kind reclaims them)", async () => {

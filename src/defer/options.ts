@@ -7,7 +7,7 @@ import { wholeNumber } from '../util/whole-number.js';
 import { checkCloudTaskId, checkQueueId } from '../core/task-names.js';
 import { DEFAULT_RETENTION_MS } from '../store/schema.js';
 import { traceparentOption, type TraceContext } from '../core/trace-context.js';
-import { GZIP_LEVEL, type CompressionLevel } from '../store/packed-payload.js';
+import { GZIP_LEVEL, hasZstd, type PayloadCompression } from '../store/packed-payload.js';
 
 /** Cloud Tasks accepts a dispatch deadline between 15 s and 30 min for HTTP targets. */
 export const MIN_DISPATCH_DEADLINE_MS = 15_000;
@@ -41,19 +41,58 @@ export interface ResolvedDeferOptions {
   readonly parent: Key | null;
   /** The trace to carry as given (`false`: none), or undefined for the current one. */
   readonly traceparent: TraceContext | false | undefined;
-  /** gzip level of a stored payload, 0 for none. */
-  readonly compression: CompressionLevel;
+  /** How a stored payload is compressed: a gzip level (0 for none), or Brotli or zstd at a level. */
+  readonly compression: PayloadCompression;
 }
 
-/** Checks a `compression` option: a gzip level 1-9 or `'none'` (0). */
-export function compressionLevel(value: unknown): CompressionLevel {
+/** The level each codec's name alone stands for: about gzip 3's bytes, for less CPU (see the README's Performance). */
+const CODEC_DEFAULTS = { gzip: GZIP_LEVEL, brotli: 1, zstd: 1 } as const;
+/** The levels each codec takes. */
+const CODEC_LEVELS = { gzip: [1, 9], brotli: [0, 11], zstd: [1, 19] } as const;
+
+const COMPRESSION_FORMS =
+  "a gzip level from 1 (fastest) to 9 (smallest), 'none', 'gzip', 'brotli', 'zstd', or { codec, level }";
+
+/**
+ * Checks a `compression` option: a gzip level 1-9, `'none'` (0), a codec's name (`'gzip'`, `'brotli'`, `'zstd'`) for
+ * its default level, or `{ codec, level }`. zstd needs Node.js 22.15 or later: on an earlier one it is refused here.
+ */
+export function compressionSetting(value: unknown): PayloadCompression {
   if (value === undefined) return GZIP_LEVEL;
   if (value === 'none') return 0;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 9)
-    return value as CompressionLevel;
+  if (typeof value === 'number') return codecSetting('gzip', value, value);
+  if (value === 'gzip' || value === 'brotli' || value === 'zstd')
+    return codecSetting(value, CODEC_DEFAULTS[value], value);
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const { codec, level } = value as { codec?: unknown; level?: unknown };
+    if (codec === 'gzip' || codec === 'brotli' || codec === 'zstd') {
+      return codecSetting(codec, level === undefined ? CODEC_DEFAULTS[codec] : level, value);
+    }
+    throw new InvalidArgumentError(
+      `compression.codec must be 'gzip', 'brotli' or 'zstd', got ${JSON.stringify(codec) ?? String(codec)}.`,
+    );
+  }
   throw new InvalidArgumentError(
-    `compression must be a gzip level from 1 (fastest) to 9 (smallest), or 'none', got ${JSON.stringify(value) ?? String(value)}.`,
+    `compression must be ${COMPRESSION_FORMS}, got ${JSON.stringify(value) ?? String(value)}.`,
   );
+}
+
+function codecSetting(codec: 'gzip' | 'brotli' | 'zstd', level: unknown, given: unknown): PayloadCompression {
+  const [min, max] = CODEC_LEVELS[codec];
+  if (typeof level !== 'number' || !Number.isInteger(level) || level < min || level > max) {
+    throw new InvalidArgumentError(
+      typeof given === 'number'
+        ? `compression must be ${COMPRESSION_FORMS}, got ${given}.`
+        : `a ${codec} level must be a whole number from ${min} to ${max}, got ${JSON.stringify(level) ?? String(level)}.`,
+    );
+  }
+  if (codec === 'gzip') return level as PayloadCompression;
+  if (codec === 'zstd' && !hasZstd()) {
+    throw new InvalidArgumentError(
+      `compression 'zstd' needs Node.js 22.15 or later (this is ${process.version}), in this process and in every worker that runs the task: use 'brotli' or a gzip level here.`,
+    );
+  }
+  return Object.freeze({ codec: codec === 'brotli' ? 'br' : 'zstd', level });
 }
 
 function toEpochMs(eta: Date | number): number {
@@ -178,6 +217,6 @@ export function resolveDeferOptions(
     transaction: merged.transaction ?? null,
     parent: merged.parent ?? null,
     traceparent: traceparentOption(merged.traceparent),
-    compression: compressionLevel(merged.compression),
+    compression: compressionSetting(merged.compression),
   };
 }

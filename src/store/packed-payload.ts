@@ -1,6 +1,6 @@
-/** Packing an envelope for a `_DeferredTask` entity: gzip, then split into chunks of at most CHUNK_BYTES; and back. */
+/** Packing an envelope for a `_DeferredTask` entity: compress (gzip, Brotli or zstd), then split into chunks of at most CHUNK_BYTES; and back. */
 import { promisify } from 'node:util';
-import { gunzipSync, gzip, gzipSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { BadStoredPayloadError } from './errors.js';
 import { CHUNK_BYTES } from './schema.js';
 
@@ -10,7 +10,8 @@ export interface PackedPayload {
   readonly payload: Buffer;
   /** Stored one per `_DeferredTaskChunk` entity, ids 1..n in order. */
   readonly chunks: readonly Buffer[];
-  readonly encoding: 'gzip' | 'identity';
+  /** The stored bytes' content coding, as HTTP names them. */
+  readonly encoding: StoredEncoding;
   /** Uncompressed size. */
   readonly payloadBytes: number;
 }
@@ -28,8 +29,28 @@ export const GZIP_LEVEL = 3;
  */
 export const GZIP_MIN_BYTES = 4 * 1024;
 
-/** A checked compression setting: a gzip level 1-9, or 0 to store the bytes as they are (`'none'`). */
+/** A checked gzip setting: a level 1-9, or 0 to store the bytes as they are (`'none'`). */
 export type CompressionLevel = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+
+/** A checked compression setting: a gzip level (0: none), or Brotli (quality 0-11) or zstd (level 1-19) at a level. */
+export type PayloadCompression = CompressionLevel | { readonly codec: 'br' | 'zstd'; readonly level: number };
+
+/** How stored bytes are coded: the `encoding` property of a task entity. */
+export type StoredEncoding = 'gzip' | 'br' | 'zstd' | 'identity';
+
+type Zstd = {
+  zstdCompress: (bytes: Buffer, options: object, callback: (error: Error | null, result: Buffer) => void) => void;
+  zstdCompressSync: (bytes: Buffer, options: object) => Buffer;
+  zstdDecompressSync: (bytes: Buffer) => Buffer;
+};
+/** node:zlib's zstd functions, on Node.js 22.15 / 23.8 and later; undefined before. */
+const zstd: Zstd | undefined =
+  typeof (zlib as unknown as Partial<Zstd>).zstdCompressSync === 'function' ? (zlib as unknown as Zstd) : undefined;
+
+/** True when this Node.js can compress and decompress zstd (22.15 / 23.8 and later). */
+export function hasZstd(): boolean {
+  return zstd !== undefined;
+}
 
 /**
  * Compresses `bytes` (gzip at `level`, unless that does not make them smaller; `0`, or fewer than
@@ -37,14 +58,18 @@ export type CompressionLevel = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
  */
 export function packPayload(
   bytes: Buffer,
-  level: CompressionLevel = GZIP_LEVEL,
+  compression: PayloadCompression = GZIP_LEVEL,
   chunkBytes: number = CHUNK_BYTES,
 ): PackedPayload {
-  return packCompressed(
-    bytes,
-    skipsGzip(bytes, level) ? null : gzipSync(bytes, gzipOptions(level, bytes.length)),
-    chunkBytes,
-  );
+  if (storesAsIs(bytes, compression)) return packCompressed(bytes, null, 'identity', chunkBytes);
+  if (typeof compression === 'number') {
+    return packCompressed(bytes, zlib.gzipSync(bytes, gzipOptions(compression, bytes.length)), 'gzip', chunkBytes);
+  }
+  const compressed =
+    compression.codec === 'br'
+      ? zlib.brotliCompressSync(bytes, brotliOptions(compression.level, bytes.length))
+      : zstdOf().zstdCompressSync(bytes, zstdOptions(compression.level, bytes.length));
+  return packCompressed(bytes, compressed, compression.codec, chunkBytes);
 }
 
 /**
@@ -53,21 +78,56 @@ export function packPayload(
  */
 export async function packPayloadAsync(
   bytes: Buffer,
-  level: CompressionLevel = GZIP_LEVEL,
+  compression: PayloadCompression = GZIP_LEVEL,
   chunkBytes: number = CHUNK_BYTES,
 ): Promise<PackedPayload> {
-  return packCompressed(
-    bytes,
-    skipsGzip(bytes, level) ? null : await gzipAsync(bytes, gzipOptions(level, bytes.length)),
-    chunkBytes,
-  );
+  if (storesAsIs(bytes, compression)) return packCompressed(bytes, null, 'identity', chunkBytes);
+  if (typeof compression === 'number') {
+    const gz = await gzipAsync(bytes, gzipOptions(compression, bytes.length));
+    return packCompressed(bytes, gz, 'gzip', chunkBytes);
+  }
+  const compressed =
+    compression.codec === 'br'
+      ? await brotliAsync(bytes, brotliOptions(compression.level, bytes.length))
+      : await promisify(zstdOf().zstdCompress)(bytes, zstdOptions(compression.level, bytes.length));
+  return packCompressed(bytes, compressed, compression.codec, chunkBytes);
 }
 
-const gzipAsync = promisify(gzip);
+const gzipAsync = promisify(zlib.gzip);
+const brotliAsync = promisify(zlib.brotliCompress);
 
-/** True when `bytes` are stored as they are at `level`: no compression asked for, or too few bytes for it to pay. */
-function skipsGzip(bytes: Buffer, level: CompressionLevel): boolean {
-  return level === 0 || bytes.length < GZIP_MIN_BYTES;
+/** zstd's functions, or the error that says this Node.js has none (the option check refuses zstd before this). */
+function zstdOf(): Zstd {
+  if (zstd === undefined) {
+    throw new Error(`zstd compression needs Node.js 22.15 or later; this is ${process.version}`);
+  }
+  return zstd;
+}
+
+/** True when `bytes` are stored as they are: no compression asked for, or too few bytes for it to pay. */
+function storesAsIs(bytes: Buffer, compression: PayloadCompression): boolean {
+  return compression === 0 || bytes.length < GZIP_MIN_BYTES;
+}
+
+/** Brotli's settings for `length` bytes of JSON text at `quality`. */
+function brotliOptions(quality: number, length: number): zlib.BrotliOptions {
+  const { BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT, BROTLI_PARAM_MODE, BROTLI_MODE_TEXT } = zlib.constants;
+  return {
+    params: {
+      [BROTLI_PARAM_QUALITY]: quality,
+      [BROTLI_PARAM_SIZE_HINT]: length,
+      [BROTLI_PARAM_MODE]: BROTLI_MODE_TEXT,
+    },
+  };
+}
+
+/** zstd's settings at `level`, with the input's size given up front (zstd then sizes its window to it). */
+function zstdOptions(level: number, length: number): object {
+  const constants = zlib.constants as unknown as Record<string, number>;
+  return {
+    params: { [constants.ZSTD_c_compressionLevel!]: level },
+    pledgedSrcSize: length,
+  };
 }
 
 /**
@@ -80,10 +140,16 @@ function gzipOptions(level: number, length: number): { level: number; windowBits
   return { level, windowBits, memLevel: Math.min(8, Math.max(1, windowBits - 7)) };
 }
 
-function packCompressed(bytes: Buffer, gz: Buffer | null, chunkBytes: number): PackedPayload {
-  const useGzip = gz !== null && gz.length < bytes.length;
-  const stored = useGzip ? gz : bytes;
-  const encoding = useGzip ? 'gzip' : 'identity';
+/** The payload as stored: `compressed` (coded as `codec`) when smaller than `bytes`, else `bytes`; chunked above `chunkBytes`. */
+function packCompressed(
+  bytes: Buffer,
+  compressed: Buffer | null,
+  codec: StoredEncoding,
+  chunkBytes: number,
+): PackedPayload {
+  const smaller = compressed !== null && compressed.length < bytes.length;
+  const stored = smaller ? compressed : bytes;
+  const encoding = smaller ? codec : 'identity';
   if (stored.length <= chunkBytes) return { payload: stored, chunks: [], encoding, payloadBytes: bytes.length };
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < stored.length; offset += chunkBytes) {
@@ -98,20 +164,36 @@ export function unpackPayload(
   chunks: readonly Buffer[],
 ): Buffer {
   const joined = chunks.length > 0 ? Buffer.concat(chunks) : stored.payload;
-  let bytes: Buffer;
-  if (stored.encoding === 'gzip') {
-    try {
-      bytes = gunzipSync(joined);
-    } catch (error) {
-      throw new BadStoredPayloadError(`stored payload does not decompress: ${(error as Error).message}`);
-    }
-  } else if (stored.encoding === 'identity') {
-    bytes = joined;
-  } else {
-    throw new BadStoredPayloadError(`stored payload has unknown encoding ${JSON.stringify(stored.encoding)}`);
-  }
+  const bytes = decompress(stored.encoding, joined);
   if (bytes.length !== stored.payloadBytes) {
     throw new BadStoredPayloadError(`stored payload has ${bytes.length} bytes, expected ${stored.payloadBytes}`);
   }
   return bytes;
+}
+
+/** The bytes of a stored payload coded as `encoding`; BadStoredPayloadError when they do not decompress. */
+function decompress(encoding: string, joined: Buffer): Buffer {
+  if (encoding === 'identity') return joined;
+  const inflate =
+    encoding === 'gzip'
+      ? zlib.gunzipSync
+      : encoding === 'br'
+        ? zlib.brotliDecompressSync
+        : encoding === 'zstd'
+          ? zstd?.zstdDecompressSync
+          : null;
+  if (inflate === null) {
+    throw new BadStoredPayloadError(`stored payload has unknown encoding ${JSON.stringify(encoding)}`);
+  }
+  if (inflate === undefined) {
+    throw new BadStoredPayloadError(
+      `stored payload is zstd-compressed, which this Node.js (${process.version}) cannot decompress: run the workers on ` +
+        'Node.js 22.15 or later (or defer with another compression), then replay the task with `deferred retry`',
+    );
+  }
+  try {
+    return inflate(joined);
+  } catch (error) {
+    throw new BadStoredPayloadError(`stored payload does not decompress: ${(error as Error).message}`);
+  }
 }

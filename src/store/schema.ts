@@ -97,8 +97,8 @@ export interface DeferredTaskEntity {
   payload: Buffer;
   /** Number of `_DeferredTaskChunk` children holding the payload (0 when it is inline in `payload`). */
   chunks: number;
-  /** Compression of `payload` / the chunks. */
-  encoding: 'gzip' | 'identity';
+  /** Compression of `payload` / the chunks: `gzip`, `br` (Brotli), `zstd`, or `identity` (stored as they are). */
+  encoding: 'gzip' | 'br' | 'zstd' | 'identity';
   /** Size of the uncompressed payload in bytes. */
   payloadBytes: number;
   /** The last attempts' outcomes, oldest first (stored as JSON, not indexed). Absent on entities of earlier versions. */
