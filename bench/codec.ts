@@ -59,6 +59,7 @@ async function microsPerOp(fn: (args: unknown[]) => Promise<number>, args: unkno
 
 export const codecFigure: Figure = {
   name: 'codec',
+  standalone: true,
   description: 'envelope encode + parse + decode of a typical payload vs JSON.stringify + JSON.parse (µs per payload)',
   async run(ctx) {
     const args = typicalArgs();

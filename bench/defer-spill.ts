@@ -60,7 +60,7 @@ export const deferSpillFigure: Figure = {
   description: `defer() of a 500 KB payload vs raw entity put + createTask, ${CONCURRENCY} in flight (tasks/s)`,
   async run(ctx) {
     const { stack } = ctx;
-    const count = ctx.smoke ? 3 : 12;
+    const count = ctx.smoke ? 3 : 24;
     const queuePath = await stack.createQueue('spill', { paused: true });
     const namespace = stack.namespace('spill');
     const datastore = stack.datastore(namespace);

@@ -7,7 +7,7 @@ import { coldImportFigure } from './cold-import.js';
 import { deferBulkFigure } from './defer-bulk.js';
 import { deferInlineFigure } from './defer-inline.js';
 import { deferSpillFigure } from './defer-spill.js';
-import type { Figure, FigureRow } from './lib/figure.js';
+import type { Figure, FigureRow, StackFigure } from './lib/figure.js';
 import { logLineFigure } from './log-line.js';
 import { formatMachine, formatTable, machineInfo, type BenchReport } from './lib/report.js';
 import { connectProject, startLocalStack, type BenchStack } from './lib/stack.js';
@@ -113,54 +113,66 @@ const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 const started = Date.now();
 const loadStart = loadavg()[0]!;
 
-log(
-  project ? `connecting to project ${project}` : `starting the local stack (${backend} emulator, Cloud Tasks emulator)`,
-);
-let stack: BenchStack;
-try {
-  stack = project
-    ? await connectProject({
-        projectId: project,
-        location: values.location ?? process.env.DEFERRED_BENCH_LOCATION ?? 'us-central1',
-        handlerUrl: values['handler-url'] ?? process.env.DEFERRED_BENCH_HANDLER_URL,
-        handlerPort,
-      })
-    : await startLocalStack(backend);
-} catch (error) {
-  process.stderr.write(`bench: could not start: ${(error as Error).message}\n`);
-  process.exit(1);
+const selected = FIGURES.filter((figure) => !only || only.includes(figure.name));
+const rows: FigureRow[] = [];
+const base = { runs, memoryRuns, smoke, log };
+
+/** Runs one figure and keeps its rows; an error becomes the figure's `error` row, and the next figure runs. */
+async function measure(figure: Figure, run: () => Promise<FigureRow[]>): Promise<void> {
+  log(`${figure.name}: ${figure.description}`);
+  const figureStarted = Date.now();
+  try {
+    const result = await run();
+    // Smoke counts are too small for targets to mean anything: report, do not judge.
+    rows.push(
+      ...result.map((row) =>
+        smoke && (row.status === 'pass' || row.status === 'miss') ? { ...row, status: 'reported' as const } : row,
+      ),
+    );
+  } catch (error) {
+    log(`${figure.name} failed: ${(error as Error).stack ?? String(error)}`);
+    rows.push({ figure: figure.name, unit: '', status: 'error', note: (error as Error).message });
+  }
+  log(`${figure.name} took ${((Date.now() - figureStarted) / 1000).toFixed(1)} s`);
 }
 
-const rows: FigureRow[] = [];
-try {
-  for (const figure of FIGURES) {
-    if (only && !only.includes(figure.name)) continue;
-    log(`${figure.name}: ${figure.description}`);
-    const figureStarted = Date.now();
-    try {
-      const result = await figure.run({ stack, runs, memoryRuns, smoke, log });
-      // Smoke counts are too small for targets to mean anything: report, do not judge.
-      rows.push(
-        ...result.map((row) =>
-          smoke && (row.status === 'pass' || row.status === 'miss') ? { ...row, status: 'reported' as const } : row,
-        ),
-      );
-    } catch (error) {
-      log(`${figure.name} failed: ${(error as Error).stack ?? String(error)}`);
-      rows.push({ figure: figure.name, unit: '', status: 'error', note: (error as Error).message });
-    }
-    log(`${figure.name} took ${((Date.now() - figureStarted) / 1000).toFixed(1)} s`);
+// Figures that need no stack run first, before the emulators' JVM starts and competes for the cores.
+for (const figure of selected) if (figure.standalone) await measure(figure, () => figure.run(base));
+
+const stackFigures = selected.filter((figure): figure is StackFigure => !figure.standalone);
+let stack: BenchStack | undefined;
+if (stackFigures.length > 0) {
+  log(
+    project
+      ? `connecting to project ${project}`
+      : `starting the local stack (${backend} emulator, Cloud Tasks emulator)`,
+  );
+  try {
+    stack = project
+      ? await connectProject({
+          projectId: project,
+          location: values.location ?? process.env.DEFERRED_BENCH_LOCATION ?? 'us-central1',
+          handlerUrl: values['handler-url'] ?? process.env.DEFERRED_BENCH_HANDLER_URL,
+          handlerPort,
+        })
+      : await startLocalStack(backend);
+  } catch (error) {
+    process.stderr.write(`bench: could not start: ${(error as Error).message}\n`);
+    process.exit(1);
   }
-} finally {
-  await stack.stop().catch((error: unknown) => log(`stopping: ${(error as Error).message}`));
+  try {
+    for (const figure of stackFigures) await measure(figure, () => figure.run({ ...base, stack: stack! }));
+  } finally {
+    await stack.stop().catch((error: unknown) => log(`stopping: ${(error as Error).message}`));
+  }
 }
 
 const report: BenchReport = {
   version: 1,
   startedAt: new Date(started).toISOString(),
   elapsedMs: Date.now() - started,
-  mode: stack.mode,
-  backend: stack.backend,
+  mode: project ? 'project' : 'local',
+  backend: project ? 'project' : backend,
   smoke,
   runs,
   machine: machineInfo(loadStart, loadavg()[0]!),
@@ -176,7 +188,7 @@ if (values.json) {
       '',
       formatTable(rows),
       '',
-      `${smoke ? 'Smoke run (targets not judged), ' : ''}${runs} run(s) per side, median (min–max); ${stack.mode === 'local' ? `local stack, ${stack.backend} emulator` : `project ${stack.projectId}`}; ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      `${smoke ? 'Smoke run (targets not judged), ' : ''}${runs} run(s) per side, median (min–max); ${project ? `project ${project}` : `local stack, ${backend} emulator`}; ${((Date.now() - started) / 1000).toFixed(0)} s`,
       formatMachine(report.machine),
       '',
     ].join('\n'),

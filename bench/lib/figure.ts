@@ -47,8 +47,8 @@ export interface FigureRow {
 }
 
 /** What a figure gets to run with. */
-export interface FigureContext {
-  readonly stack: BenchStack;
+/** What every figure is given. */
+export interface BaseContext {
   /** Measured runs of each side (after one warm-up, unless smoke). */
   readonly runs: number;
   /** Runs of the `sweep_memory` figure, whose runs each seed and sweep 60k entities. */
@@ -59,13 +59,33 @@ export interface FigureContext {
   log(message: string): void;
 }
 
-/** One figure of the benchmark. */
-export interface Figure {
+/** What a figure measured against the local stack or a project is given. */
+export interface FigureContext extends BaseContext {
+  readonly stack: BenchStack;
+}
+
+/** One figure of the benchmark, measured against the stack (emulators, or a real project). */
+export interface StackFigure {
   readonly name: string;
   /** One line for `--help` and the report: what ours does and what the baseline does. */
   readonly description: string;
+  readonly standalone?: false;
   run(ctx: FigureContext): Promise<FigureRow[]>;
 }
+
+/**
+ * A figure that needs no stack (whole processes, in-process code): it runs before the stack starts, so that the
+ * emulators' JVM, busiest in its first seconds, does not share the cores with what it measures.
+ */
+export interface StandaloneFigure {
+  readonly name: string;
+  /** One line for `--help` and the report: what ours does and what the baseline does. */
+  readonly description: string;
+  readonly standalone: true;
+  run(ctx: BaseContext): Promise<FigureRow[]>;
+}
+
+export type Figure = StackFigure | StandaloneFigure;
 
 /** pass when the median ratio meets the target, miss otherwise. */
 export function verdict(ratio: Summary, target: Target): Status {
