@@ -11,6 +11,7 @@ import type { Figure, FigureRow, StackFigure } from './lib/figure.js';
 import { logLineFigure } from './log-line.js';
 import { formatMachine, formatTable, machineInfo, type BenchReport } from './lib/report.js';
 import { connectProject, startLocalStack, type BenchStack } from './lib/stack.js';
+import type { DatastoreBackend } from '../src/local-stack/index.js';
 import { sweepMemoryFigure } from './sweep-memory.js';
 import { sweepScalingFigure } from './sweep-scaling.js';
 import { sweepFigure } from './sweep.js';
@@ -139,29 +140,31 @@ async function measure(figure: Figure, run: () => Promise<FigureRow[]>): Promise
 // Figures that need no stack run first, before the emulators' JVM starts and competes for the cores.
 for (const figure of selected) if (figure.standalone) await measure(figure, () => figure.run(base));
 
-const stackFigures = selected.filter((figure): figure is StackFigure => !figure.standalone);
-let stack: BenchStack | undefined;
-if (stackFigures.length > 0) {
+/** The local stack on `local` (or the project) the other figures run against; a stack that cannot start ends the run. */
+async function openStack(local: DatastoreBackend): Promise<BenchStack> {
   log(
-    project
-      ? `connecting to project ${project}`
-      : `starting the local stack (${backend} emulator, Cloud Tasks emulator)`,
+    project ? `connecting to project ${project}` : `starting the local stack (${local} emulator, Cloud Tasks emulator)`,
   );
   try {
-    stack = project
+    return project
       ? await connectProject({
           projectId: project,
           location: values.location ?? process.env.DEFERRED_BENCH_LOCATION ?? 'us-central1',
           handlerUrl: values['handler-url'] ?? process.env.DEFERRED_BENCH_HANDLER_URL,
           handlerPort,
         })
-      : await startLocalStack(backend);
+      : await startLocalStack(local);
   } catch (error) {
     process.stderr.write(`bench: could not start: ${(error as Error).message}\n`);
     process.exit(1);
   }
+}
+
+const stackFigures = selected.filter((figure): figure is StackFigure => !figure.standalone);
+if (stackFigures.length > 0) {
+  const stack = await openStack(backend);
   try {
-    for (const figure of stackFigures) await measure(figure, () => figure.run({ ...base, stack: stack! }));
+    for (const figure of stackFigures) await measure(figure, () => figure.run({ ...base, stack }));
   } finally {
     await stack.stop().catch((error: unknown) => log(`stopping: ${(error as Error).message}`));
   }

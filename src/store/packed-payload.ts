@@ -38,22 +38,58 @@ export type PayloadCompression = CompressionLevel | { readonly codec: 'br' | 'zs
 /** How stored bytes are coded: the `encoding` property of a task entity. */
 export type StoredEncoding = 'gzip' | 'br' | 'zstd' | 'identity';
 
-type Zstd = {
+/** One codec of stored payloads: compress at a level (in one call, or off the event loop), and decompress. */
+interface Codec {
+  compressSync(bytes: Buffer, level: number): Buffer;
+  compress(bytes: Buffer, level: number): Promise<Buffer>;
+  decompressSync(bytes: Buffer): Buffer;
+}
+
+/** node:zlib's zstd functions, on Node.js 22.15 / 23.8 and later (absent from older @types/node too). */
+type ZstdZlib = {
   zstdCompress: (bytes: Buffer, options: object, callback: (error: Error | null, result: Buffer) => void) => void;
   zstdCompressSync: (bytes: Buffer, options: object) => Buffer;
   zstdDecompressSync: (bytes: Buffer) => Buffer;
 };
-/** node:zlib's zstd functions, on Node.js 22.15 / 23.8 and later; undefined before. */
-const zstd: Zstd | undefined =
-  typeof (zlib as unknown as Partial<Zstd>).zstdCompressSync === 'function' ? (zlib as unknown as Zstd) : undefined;
+
+const gzipAsync = promisify(zlib.gzip);
+const brotliAsync = promisify(zlib.brotliCompress);
+
+/** zstd's codec, or undefined on a Node.js whose zlib has none. */
+function zstdCodec(): Codec | undefined {
+  const z = zlib as unknown as Partial<ZstdZlib>;
+  if (typeof z.zstdCompressSync !== 'function') return undefined;
+  const { zstdCompress, zstdCompressSync, zstdDecompressSync } = z as ZstdZlib;
+  const zstdAsync = promisify(zstdCompress);
+  return {
+    compressSync: (bytes, level) => zstdCompressSync(bytes, zstdOptions(level, bytes.length)),
+    compress: (bytes, level) => zstdAsync(bytes, zstdOptions(level, bytes.length)),
+    decompressSync: zstdDecompressSync,
+  };
+}
+
+/** The codecs, by the `encoding` they store (`zstd` only where this Node.js has it). */
+const CODECS: { readonly gzip: Codec; readonly br: Codec; readonly zstd: Codec | undefined } = {
+  gzip: {
+    compressSync: (bytes, level) => zlib.gzipSync(bytes, gzipOptions(level, bytes.length)),
+    compress: (bytes, level) => gzipAsync(bytes, gzipOptions(level, bytes.length)),
+    decompressSync: (bytes) => zlib.gunzipSync(bytes),
+  },
+  br: {
+    compressSync: (bytes, level) => zlib.brotliCompressSync(bytes, brotliOptions(level, bytes.length)),
+    compress: (bytes, level) => brotliAsync(bytes, brotliOptions(level, bytes.length)),
+    decompressSync: (bytes) => zlib.brotliDecompressSync(bytes),
+  },
+  zstd: zstdCodec(),
+};
 
 /** True when this Node.js can compress and decompress zstd (22.15 / 23.8 and later). */
 export function hasZstd(): boolean {
-  return zstd !== undefined;
+  return CODECS.zstd !== undefined;
 }
 
 /**
- * Compresses `bytes` (gzip at `level`, unless that does not make them smaller; `0`, or fewer than
+ * Compresses `bytes` (gzip at a level, or Brotli or zstd, unless that does not make them smaller; `0`, or fewer than
  * {@link GZIP_MIN_BYTES} bytes, stores them as they are) and chunks the result when it exceeds `chunkBytes`.
  */
 export function packPayload(
@@ -62,14 +98,8 @@ export function packPayload(
   chunkBytes: number = CHUNK_BYTES,
 ): PackedPayload {
   if (storesAsIs(bytes, compression)) return packCompressed(bytes, null, 'identity', chunkBytes);
-  if (typeof compression === 'number') {
-    return packCompressed(bytes, zlib.gzipSync(bytes, gzipOptions(compression, bytes.length)), 'gzip', chunkBytes);
-  }
-  const compressed =
-    compression.codec === 'br'
-      ? zlib.brotliCompressSync(bytes, brotliOptions(compression.level, bytes.length))
-      : zstdOf().zstdCompressSync(bytes, zstdOptions(compression.level, bytes.length));
-  return packCompressed(bytes, compressed, compression.codec, chunkBytes);
+  const { encoding, level } = codingOf(compression);
+  return packCompressed(bytes, codecOf(encoding).compressSync(bytes, level), encoding, chunkBytes);
 }
 
 /**
@@ -82,26 +112,22 @@ export async function packPayloadAsync(
   chunkBytes: number = CHUNK_BYTES,
 ): Promise<PackedPayload> {
   if (storesAsIs(bytes, compression)) return packCompressed(bytes, null, 'identity', chunkBytes);
-  if (typeof compression === 'number') {
-    const gz = await gzipAsync(bytes, gzipOptions(compression, bytes.length));
-    return packCompressed(bytes, gz, 'gzip', chunkBytes);
-  }
-  const compressed =
-    compression.codec === 'br'
-      ? await brotliAsync(bytes, brotliOptions(compression.level, bytes.length))
-      : await promisify(zstdOf().zstdCompress)(bytes, zstdOptions(compression.level, bytes.length));
-  return packCompressed(bytes, compressed, compression.codec, chunkBytes);
+  const { encoding, level } = codingOf(compression);
+  return packCompressed(bytes, await codecOf(encoding).compress(bytes, level), encoding, chunkBytes);
 }
 
-const gzipAsync = promisify(zlib.gzip);
-const brotliAsync = promisify(zlib.brotliCompress);
+/** The stored encoding and the level of a (compressing) setting: a bare number is a gzip level. */
+function codingOf(compression: PayloadCompression): { encoding: keyof typeof CODECS; level: number } {
+  return typeof compression === 'number'
+    ? { encoding: 'gzip', level: compression }
+    : { encoding: compression.codec, level: compression.level };
+}
 
-/** zstd's functions, or the error that says this Node.js has none (the option check refuses zstd before this). */
-function zstdOf(): Zstd {
-  if (zstd === undefined) {
-    throw new Error(`zstd compression needs Node.js 22.15 or later; this is ${process.version}`);
-  }
-  return zstd;
+/** The codec of `encoding` (the option check refuses zstd where this Node.js has none, before this is reached). */
+function codecOf(encoding: keyof typeof CODECS): Codec {
+  const codec = CODECS[encoding];
+  if (codec === undefined) throw new Error(`zstd compression needs Node.js 22.15 or later; this is ${process.version}`);
+  return codec;
 }
 
 /** True when `bytes` are stored as they are: no compression asked for, or too few bytes for it to pay. */
@@ -174,25 +200,18 @@ export function unpackPayload(
 /** The bytes of a stored payload coded as `encoding`; BadStoredPayloadError when they do not decompress. */
 function decompress(encoding: string, joined: Buffer): Buffer {
   if (encoding === 'identity') return joined;
-  const inflate =
-    encoding === 'gzip'
-      ? zlib.gunzipSync
-      : encoding === 'br'
-        ? zlib.brotliDecompressSync
-        : encoding === 'zstd'
-          ? zstd?.zstdDecompressSync
-          : null;
-  if (inflate === null) {
+  if (!Object.hasOwn(CODECS, encoding)) {
     throw new BadStoredPayloadError(`stored payload has unknown encoding ${JSON.stringify(encoding)}`);
   }
-  if (inflate === undefined) {
+  const codec = CODECS[encoding as keyof typeof CODECS];
+  if (codec === undefined) {
     throw new BadStoredPayloadError(
       `stored payload is zstd-compressed, which this Node.js (${process.version}) cannot decompress: run the workers on ` +
         'Node.js 22.15 or later (or defer with another compression), then replay the task with `deferred retry`',
     );
   }
   try {
-    return inflate(joined);
+    return codec.decompressSync(joined);
   } catch (error) {
     throw new BadStoredPayloadError(`stored payload does not decompress: ${(error as Error).message}`);
   }
