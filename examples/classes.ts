@@ -25,5 +25,8 @@ export function invoiceTasks(deferred: Deferred) {
     load: (id: string) => Invoice.load(id),
     methods: ['send'],
   });
-  return { invoices };
+  // Many at once: one call per instance, checked first, created in bulk (see deferMany above).
+  const sendAll = (open: readonly Invoice[]) =>
+    invoices.deferMany(open.map((invoice) => ({ instance: invoice, method: 'send', args: ['email'] })));
+  return { invoices, sendAll };
 }

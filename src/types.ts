@@ -308,13 +308,40 @@ export type MethodArgs<T, K extends keyof T> = T[K] extends (...args: infer P) =
  * The methods of a registered class. The instance does not travel: its key does, and the handler rebuilds the
  * instance with `load(key)` before calling the method.
  */
-export interface MethodsHandle<T extends object> {
+export interface MethodsHandle<T extends object> extends MethodsDeferrer<T> {
   readonly name: string;
-  defer<K extends MethodNames<T>>(instance: T, method: K, ...args: MethodArgs<T, K>): Promise<Deferral>;
-  with(options: DeferOptions): {
-    defer<K extends MethodNames<T>>(instance: T, method: K, ...args: MethodArgs<T, K>): Promise<Deferral>;
-  };
+  /** The same methods with per-call options. */
+  with(options: DeferOptions): MethodsDeferrer<T>;
 }
+
+/** What defers the methods of a registered class: one call, or many (as {@link TaskHandle.deferMany}). */
+export interface MethodsDeferrer<T extends object> {
+  /** Defers `instance.method(...args)`: the instance travels as its key. */
+  defer<K extends MethodNames<T>>(instance: T, method: K, ...args: MethodArgs<T, K>): Promise<Deferral>;
+  /**
+   * Defers many method calls (of any instances and registered methods) in one call, as {@link TaskHandle.deferMany}
+   * does: every call is checked first, entity-backed tasks are written in batched commits, Cloud Tasks are created
+   * `concurrency` at a time; a partial failure rejects with a `DeferManyError` saying which calls failed.
+   *
+   * @example
+   * await invoices.deferMany(open.map((invoice) => ({ instance: invoice, method: 'send', args: ['email'] })));
+   */
+  deferMany(calls: readonly MethodCall<T>[], options?: DeferManyOptions): Promise<Deferral[]>;
+}
+
+/** One call of a methods handle's `deferMany`: an instance, one of its registered methods, that method's arguments. */
+export type MethodCall<T extends object> = {
+  readonly [K in MethodNames<T>]: {
+    readonly instance: T;
+    readonly method: K;
+    readonly args: MethodArgs<T, K>;
+    /**
+     * This call's options, as `.with(options)` gives them to `defer()` (`name`, `ifExists`, `delay`, ...).
+     * @default {}
+     */
+    readonly options?: DeferOptions;
+  };
+}[MethodNames<T>];
 
 /** How the instances of a registered class are identified and rebuilt. */
 export interface ClassTaskOptions<T extends object, K> extends TaskOptions {

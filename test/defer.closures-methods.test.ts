@@ -74,6 +74,64 @@ describe('closures, methods and codecs', () => {
       expect(Account.credited).toEqual([['acc-7', 105, 'refund']]);
     });
 
+    it('methods handles deferMany: many instances and methods in one call, with per-call and shared options', async () => {
+      const rt = await setup(ctx());
+      Account.loaded = [];
+      Account.credited = [];
+      const accounts = rt.deferred.methods('Account', Account, {
+        key: (account) => account.id,
+        load: (id: string) => Account.load(id),
+      });
+      const deferrals = await accounts.with({ entityBacked: true }).deferMany([
+        { instance: new Account('acc-1'), method: 'credit', args: [1, 'one'] },
+        { instance: new Account('acc-2'), method: 'credit', args: [2, 'two'], options: { name: 'credit-acc-2' } },
+      ]);
+      expect(deferrals.map((d) => [d.task, d.status, d.entityKey !== null])).toEqual([
+        ['Account.credit', 'enqueued', true],
+        ['Account.credit', 'enqueued', true],
+      ]);
+      expect(deferrals[1]!.cloudTaskName).toMatch(/\/tasks\/credit-acc-2$/);
+      const inline = await accounts.deferMany([
+        { instance: new Account('acc-3'), method: 'credit', args: [3, 'three'] },
+      ]);
+      expect(inline[0]!.entityKey).toBeNull();
+      await rt.advance();
+      expect(Account.loaded.sort()).toEqual(['acc-1', 'acc-2', 'acc-3']);
+      expect(Account.credited.sort()).toEqual([
+        ['acc-1', 101, 'one'],
+        ['acc-2', 102, 'two'],
+        ['acc-3', 103, 'three'],
+      ]);
+    });
+
+    it('methods handles deferMany refuses the whole call, naming it, when one call is not an instance or not a registered method', async () => {
+      const rt = await setup(ctx());
+      Account.credited = [];
+      const accounts = rt.deferred.methods('Account', Account, {
+        key: (account) => account.id,
+        load: (id: string) => Account.load(id),
+        methods: ['credit'],
+      });
+      const good = { instance: new Account('acc-1'), method: 'credit' as const, args: [1, 'one'] as [number, string] };
+      await expect(
+        accounts.deferMany([good, { instance: { id: 'x' } as Account, method: 'credit', args: [1, 'x'] }]),
+      ).rejects.toThrow(
+        /^deferMany: calls\[1\] \(of 2\) was refused, so nothing was deferred: .*instance is not a Account/,
+      );
+      await expect(
+        accounts.deferMany([
+          good,
+          good,
+          { instance: new Account('acc-2'), method: 'load' as 'credit', args: [1, 'y'] },
+        ]),
+      ).rejects.toThrow(/calls\[2\] \(of 3\) .*Account\.load is not a registered method/);
+      await expect(accounts.deferMany('nope' as never)).rejects.toThrow(
+        /Account\.deferMany\(calls\) needs an array of calls \{ instance, method, args, options\? \}, got string/,
+      );
+      await rt.advance();
+      expect(Account.credited).toEqual([]);
+    });
+
     it('instances of a class with a ClassCodec travel as arguments', async () => {
       const codecs = new CodecRegistry().register({
         name: 'Money',

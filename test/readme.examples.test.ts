@@ -149,6 +149,17 @@ describe('README examples', () => {
       expect(Invoice.store.get('inv-1')!.status).toBe('sent');
     });
 
+    it('classes: sendAll defers one method call per instance in one deferMany', async () => {
+      const rt = await setup(ctx());
+      Invoice.sentVia = [];
+      for (const id of ['inv-2', 'inv-3']) Invoice.store.set(id, new Invoice(id));
+      const { sendAll } = invoiceTasks(rt.deferred);
+      const deferrals = await sendAll([new Invoice('inv-2'), new Invoice('inv-3')]);
+      expect(deferrals.map((d) => d.task)).toEqual(['Invoice.send', 'Invoice.send']);
+      await rt.advance();
+      expect(Invoice.sentVia.sort()).toEqual(['inv-2 by email', 'inv-3 by email']);
+    });
+
     it('metrics: task outcomes and durations are counted from the events, by task and outcome', async () => {
       const reader = new CollectingReader();
       const provider = new MeterProvider({ readers: [reader] });

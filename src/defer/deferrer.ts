@@ -18,6 +18,7 @@ import type {
   DeferOptions,
   Deferral,
   DeferredTransaction,
+  MethodCall,
   MethodsHandle,
   TaskHandle,
   TaskOptions,
@@ -130,32 +131,68 @@ export class Deferrer {
         }),
       );
     }
+    /** The definition and the key of a call of `method` on `instance`; throws what `defer()` would reject with. */
+    const resolveMethod = (instance: T, method: string): { definition: TaskDefinition; key: K } => {
+      if (!(instance instanceof (cls as unknown as new () => T))) {
+        throw new InvalidArgumentError(`${name}.defer(instance, ...): instance is not a ${cls.name || name}.`);
+      }
+      const definition = definitions.get(method);
+      if (!definition) {
+        throw new UnregisteredTaskError(
+          `${name}.${String(method)} is not a registered method; list it in methods when calling deferred.methods(${JSON.stringify(name)}, ...).`,
+        );
+      }
+      return { definition, key: options.key(instance) };
+    };
     const deferMethod =
       (layers: readonly DeferOptions[]) =>
       (instance: T, method: string, ...args: unknown[]): Promise<Deferral> => {
-        if (!(instance instanceof (cls as unknown as new () => T))) {
-          return Promise.reject(
-            new InvalidArgumentError(`${name}.defer(instance, ...): instance is not a ${cls.name || name}.`),
-          );
-        }
-        const definition = definitions.get(method);
-        if (!definition) {
-          return Promise.reject(
-            new UnregisteredTaskError(
-              `${name}.${String(method)} is not a registered method; list it in methods when calling deferred.methods(${JSON.stringify(name)}, ...).`,
-            ),
-          );
-        }
-        let key: K;
+        let target: { definition: TaskDefinition; key: K };
         try {
-          key = options.key(instance);
+          target = resolveMethod(instance, method);
         } catch (error) {
           return Promise.reject(error);
         }
-        return this.deferDefinition(definition, args, key, layers);
+        return this.deferDefinition(target.definition, args, target.key, layers);
       };
+    const deferMethods =
+      (layers: readonly DeferOptions[]) =>
+      (calls: readonly MethodCall<T>[], manyOptions?: DeferManyOptions): Promise<Deferral[]> =>
+        this.deferManyOf(
+          `${name}.deferMany(calls) needs an array of calls { instance, method, args, options? }`,
+          calls,
+          (call: MethodCall<T>, index, count) => {
+            if (!call || typeof call !== 'object') {
+              throw refusedCall(
+                new InvalidArgumentError(
+                  `each call is an object { instance, method, args, options? }, got ${call === null ? 'null' : typeof call}.`,
+                ),
+                index,
+                count,
+              );
+            }
+            const { instance, method, args, options: callOptions } = call;
+            if (!Array.isArray(args)) {
+              throw refusedCall(
+                new InvalidArgumentError(`args must be an array of the method's arguments, got ${typeof args}.`),
+                index,
+                count,
+              );
+            }
+            let target: { definition: TaskDefinition; key: K };
+            try {
+              target = resolveMethod(instance, method);
+            } catch (error) {
+              throw refusedCall(error, index, count);
+            }
+            const callLayers = callOptions === undefined ? layers : [...layers, callOptions];
+            return { definition: target.definition, args, bound: target.key, layers: callLayers };
+          },
+          manyOptions,
+        );
     const build = (layers: readonly DeferOptions[]) => ({
       defer: deferMethod(layers) as MethodsHandle<T>['defer'],
+      deferMany: deferMethods(layers),
     });
     return {
       name,
@@ -170,7 +207,21 @@ export class Deferrer {
     fn: (...args: A) => unknown,
   ): TaskHandle<A> {
     const many = (layers: readonly DeferOptions[]) => (argsList: readonly A[], options?: DeferManyOptions) =>
-      this.deferManyOf(definition.name, argsList, (args: A) => ({ definition, args, bound, layers }), options);
+      this.deferManyOf(
+        `${definition.name}.deferMany(argsList) needs an array with one array of arguments per run`,
+        argsList,
+        (args: A, index, count) => {
+          if (!Array.isArray(args)) {
+            throw refusedCall(
+              new InvalidArgumentError(`each entry of argsList is one run's arguments, an array; got ${typeof args}.`),
+              index,
+              count,
+            );
+          }
+          return { definition, args, bound, layers };
+        },
+        options,
+      );
     const builder = (layers: readonly DeferOptions[]): DeferBuilder<A> => ({
       defer: (...args: A) => this.deferDefinition(definition, args, bound, layers),
       deferMany: many(layers),
@@ -361,7 +412,7 @@ export class Deferrer {
   /** `deferred.deferMany(calls)`: each call a task (handle, registered function or name), its arguments and options. */
   deferMany(calls: unknown, options?: DeferManyOptions): Promise<Deferral[]> {
     return this.deferManyOf(
-      'deferred',
+      'deferMany(calls) needs an array of calls { task, args, options? }',
       calls,
       (call, index, count) => {
         if (!call || typeof call !== 'object' || !('task' in call)) {
@@ -394,22 +445,19 @@ export class Deferrer {
   }
 
   /**
-   * Checks, prepares and defers many calls (`toCall` turns each entry of `list` into one; `owner` names the API in
-   * errors): every call is prepared before anything is written. Calls with a transaction are held in it, calls made
+   * Checks, prepares and defers many calls (`toCall` turns each entry of `list` into one, or throws a
+   * {@link refusedCall}; `listShape` says what `list` must be when it is no array): every call is prepared before
+   * anything is written. Calls with a transaction are held in it, calls made
    * while a task runs are held until it succeeds (then created in bulk), the rest are created now in bulk.
    */
   private async deferManyOf<E>(
-    owner: string,
+    listShape: string,
     list: unknown,
     toCall: (entry: E, index: number, count: number) => DeferCallOf,
     options: DeferManyOptions | undefined,
   ): Promise<Deferral[]> {
     if (!Array.isArray(list)) {
-      throw new InvalidArgumentError(
-        owner === 'deferred'
-          ? `deferMany(calls) needs an array of calls { task, args, options? }, got ${list === null ? 'null' : typeof list}.`
-          : `${owner}.deferMany(argsList) needs an array with one array of arguments per run, got ${list === null ? 'null' : typeof list}.`,
-      );
+      throw new InvalidArgumentError(`${listShape}, got ${list === null ? 'null' : typeof list}.`);
     }
     const concurrency = manyConcurrency(options?.concurrency);
     const count = list.length;
@@ -419,15 +467,7 @@ export class Deferrer {
     const names = new Map<string, number>();
     try {
       for (let index = 0; index < count; index++) {
-        const entry = list[index] as E;
-        if (owner !== 'deferred' && !Array.isArray(entry)) {
-          throw refusedCall(
-            new InvalidArgumentError(`each entry of argsList is one run's arguments, an array; got ${typeof entry}.`),
-            index,
-            count,
-          );
-        }
-        const call = toCall(entry, index, count);
+        const call = toCall(list[index] as E, index, count);
         let one: { prepared: PreparedDefer; trace: DeferTrace };
         try {
           one = this.prepare(call, current, otel);

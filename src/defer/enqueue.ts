@@ -135,7 +135,8 @@ export class Enqueuer {
       signature: signBody(body, config.secrets[0]!),
       headers: options.headers,
       traceparent: prepared.traceparent,
-      scheduleMs: Math.min(options.etaMs, nowMs + SCHEDULE_HORIZON_MS),
+      // Due now: no scheduleTime, as inline tasks (the handler and the sweeper read its absence as the ETA).
+      scheduleMs: options.etaMs > nowMs ? Math.min(options.etaMs, nowMs + SCHEDULE_HORIZON_MS) : null,
       dispatchDeadlineMs: options.dispatchDeadlineMs,
     });
     const cloudTaskName = request.task!.name!;

@@ -51,8 +51,8 @@ export const STACK_CHARS = 1500;
 export const LAST_ERROR_CHARS = 4000;
 
 /**
- * Properties of a `_DeferredTask` entity. Indexed: `state`, `shard`, `ageKey`, `expireAt`. Everything else is written
- * with `excludeFromIndexes`.
+ * Properties of a `_DeferredTask` entity. Indexed: `state`, `ageKey`, `expireAt` (and, on failed records, the failure
+ * ledger's `failedKey` and `failedTaskId`). Everything else is written with `excludeFromIndexes`.
  */
 export interface DeferredTaskEntity {
   /** Where the task is in its life; see {@link TaskState}. */
@@ -84,7 +84,10 @@ export interface DeferredTaskEntity {
   finishedAt: Date | null;
   /** How long a finished entity is kept (milliseconds after `finishedAt`) before the sweeper deletes it. */
   retentionMs: number;
-  /** Sweeper shard, 0 <= shard < shard count at write time. */
+  /**
+   * Sweeper shard, 0 <= shard < shard count at write time. Not indexed (nothing queries it; the shard is the
+   * age key's prefix, and that is what the sweep's range queries use), which saves two index entries per write.
+   */
   shard: number;
   /**
    * Shard-prefixed age key, see {@link ageKey}: one range query per shard finds entities older than a cut-off. Finished
@@ -127,7 +130,7 @@ export interface DeferredTaskChunkEntity {
  * the failure ledger's index (see failed-index.ts): written only on `failed` (and, for `failedTaskId`, `retried`)
  * records, derived from the record when it is written.
  */
-export const INDEXED_TASK_PROPERTIES = ['state', 'shard', 'ageKey', 'expireAt', 'failedKey', 'failedTaskId'] as const;
+export const INDEXED_TASK_PROPERTIES = ['state', 'ageKey', 'expireAt', 'failedKey', 'failedTaskId'] as const;
 
 const SHARD_DIGITS = 4;
 const TIME_DIGITS = 15;

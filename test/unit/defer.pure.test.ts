@@ -429,7 +429,7 @@ describe('task entity properties', () => {
       { name: 'eta', value: new Date(NOW + 1000), excludeFromIndexes: true },
       { name: 'attempts', value: 0, excludeFromIndexes: true },
       { name: 'retentionMs', value: DEFAULT_RETENTION_MS, excludeFromIndexes: true },
-      { name: 'shard', value: shard, excludeFromIndexes: false },
+      { name: 'shard', value: shard, excludeFromIndexes: true },
       { name: 'ageKey', value: ageKey(shard, NOW), excludeFromIndexes: false },
       { name: 'expireAt', value: new Date(NOW + 1000 + 86_400_000), excludeFromIndexes: false },
       { name: 'payload', value: Buffer.from('{"v":1}'), excludeFromIndexes: true },
@@ -487,7 +487,6 @@ describe('task entity properties', () => {
     const properties = plain(entity!.data);
     expect(properties.filter((p) => !p.excludeFromIndexes).map((p) => p.name)).toEqual([
       'state',
-      'shard',
       'ageKey',
       'expireAt',
       'failedTaskId',
