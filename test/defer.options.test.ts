@@ -2,8 +2,10 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { checkSignature } from '../src/codec/index.js';
+import { parseStoredRequest } from '../src/core/cloud-task-request.js';
 import { TaskAlreadyExistsError } from '../src/errors/index.js';
 import { TASK_KIND } from '../src/store/schema.js';
+import type { Deferral } from '../src/types.js';
 import { describeStorage } from './support/backends.js';
 import { SECRET, useRuntime } from './support/runtime.js';
 import { DAY } from './support/time.js';
@@ -30,6 +32,27 @@ describe('defer options', () => {
       expect(ran).toEqual(['delay']);
       await rt.advance(5 * 60_000);
       expect(ran).toEqual(['delay', 'eta']);
+    });
+
+    it('an entity-backed task due now is created without scheduleTime (as an inline one); a delayed one with it', async () => {
+      const rt = await setup(ctx());
+      const ran: string[] = [];
+      const note = rt.deferred.task('note', (what: string) => {
+        ran.push(what);
+      });
+      const start = rt.clock.now();
+      const now = await note.with({ entityBacked: true }).defer('now');
+      const later = await note.with({ entityBacked: true, delay: '1m' }).defer('later');
+      const stored = async (deferral: Deferral) => {
+        const [entity] = await ctx().datastore.get(deferral.entityKey!);
+        return parseStoredRequest(String(entity.cloudTaskRequest)).task!;
+      };
+      expect((await stored(now)).scheduleTime).toBeUndefined();
+      expect(Number((await stored(later)).scheduleTime!.seconds)).toBe(Math.floor((start + 60_000) / 1000));
+      await rt.advance();
+      expect(ran).toEqual(['now']);
+      await rt.advance(60_000);
+      expect(ran).toEqual(['now', 'later']);
     });
 
     it('a task due in 45 days hops at the 30-day horizon and runs once, at its ETA', async () => {
