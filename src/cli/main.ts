@@ -2,16 +2,17 @@
 /** The `deferred` command line: parses arguments with yargs and dispatches to one module per command. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commands } from './commands.js';
+import { commandsFor } from './commands.js';
 import { EXIT } from './exit-codes.js';
 import { InvalidArgumentError, PrerequisiteMissingError } from '../errors/index.js';
 
-const cli = yargs(hideBin(process.argv))
+const args = hideBin(process.argv);
+const cli = yargs(args)
   .scriptName('deferred')
   .usage(
     '$0 <command> [options]\n\nOperate cloud-deferred: sweep transient entities, inspect payloads, run the local stack.',
   )
-  .command(commands)
+  .command(await commandsFor(args))
   .demandCommand(1, 'Name a command; see the list above.')
   .strict()
   .recommendCommands()

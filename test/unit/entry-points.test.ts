@@ -112,6 +112,13 @@ describe('the package entry points', () => {
     expect(loadedBy('src/cli/main.ts').packages).toContain('yargs');
   });
 
+  it('the CLI loads a command module only when it is run: `deferred --help` loads none, nor the Google clients', () => {
+    const { files, packages } = loadedBy('src/cli/main.ts');
+    expect(packages).toEqual(['yargs']);
+    expect(files.filter((f) => /^src\/(cli\/commands|clients|runtime|store)\//.test(f))).toEqual([]);
+    expect(files).toContain('src/cli/command-summaries.ts');
+  });
+
   it('tells a type-only import from one that loads a module (the check itself)', () => {
     expect(
       staticImports(

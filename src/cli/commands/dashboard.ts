@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../../errors/index.js';
 import { parseDuration } from '../../util/duration.js';
 import { appRuntime, withAppFlags, type AppArgs } from '../app-runtime.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface DashboardArgs extends ConnectionArgs, AppArgs {
   host: string;
@@ -19,9 +20,7 @@ interface DashboardArgs extends ConnectionArgs, AppArgs {
 }
 
 export const dashboardCommand: CommandModule<object, DashboardArgs> = {
-  command: 'dashboard',
-  describe:
-    'Serve the dashboard on loopback (queues, task entities, failures, jobs, sweeps) and print its URL with an access token',
+  ...COMMAND_SUMMARIES.dashboard,
   builder: (yargs: Argv) =>
     withAppFlags(withConnection(yargs))
       .option('host', {

@@ -5,6 +5,7 @@ import { InvalidArgumentError, PermanentTaskFailure } from '../../errors/index.j
 import { startLocalStack, type DatastoreBackend } from '../../local-stack/index.js';
 import { startWorker } from '../../local-stack/worker.js';
 import { parseDuration } from '../../util/duration.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface DevArgs {
   backend: DatastoreBackend;
@@ -35,8 +36,7 @@ function port(value: unknown, flag: string): void {
 }
 
 export const devCommand: CommandModule<object, DevArgs> = {
-  command: 'dev',
-  describe: 'Run the local stack with a sample worker until Ctrl-C (emulators, handler, periodic sweep)',
+  ...COMMAND_SUMMARIES.dev,
   builder: (yargs: Argv) =>
     yargs
       .option('backend', {

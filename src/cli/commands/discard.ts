@@ -8,6 +8,7 @@ import { connect } from '../connection.js';
 import { EXIT } from '../exit-codes.js';
 import { describeFilter } from '../failed-filter.js';
 import { table } from '../render.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 function discardLine(r: DiscardResult): string[] {
   switch (r.status) {
@@ -25,8 +26,7 @@ function discardLine(r: DiscardResult): string[] {
 }
 
 export const discardCommand: CommandModule<object, ActionArgs> = {
-  command: 'discard [keys..]',
-  describe: 'Delete failure records and their payloads now (never a task that can still run)',
+  ...COMMAND_SUMMARIES.discard,
   builder: (yargs: Argv) =>
     actionBuilder(yargs, 'discard')
       .example('$0 discard failed.default.1234567890123456789', 'one record')

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { startTasksEmulator } from '../../tasks-emulator/index.js';
 import { parseDuration } from '../../util/duration.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface TasksArgs {
   port: number;
@@ -146,8 +147,7 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
 
 /** `deferred emulator <kind>`: local stand-ins for Google services. */
 export const emulatorCommand: CommandModule<object, object> = {
-  command: 'emulator',
-  describe: 'Run a local emulator in the foreground (`deferred emulator tasks`: the Cloud Tasks emulator)',
+  ...COMMAND_SUMMARIES.emulator,
   builder: (yargs: Argv) => yargs.command(tasksCommand).demandCommand(1, 'Name an emulator: tasks.'),
   handler: () => undefined,
 };

@@ -7,6 +7,7 @@ import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 import { describeFilter, filterOf, hasFilter, withFilterFlags, type FilterArgs } from '../failed-filter.js';
 import { oneLine, table, when } from '../render.js';
 import { inspectBuilder, runInspect, type InspectArgs } from './inspect.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface ListArgs extends ConnectionArgs, FilterArgs {
   limit: number;
@@ -81,9 +82,7 @@ const show: CommandModule<object, InspectArgs> = {
 };
 
 export const failedCommand: CommandModule<object, object> = {
-  command: 'failed',
-  describe:
-    'The failure ledger: tasks that failed for good (list | show <key>); replay with retry, delete with discard',
+  ...COMMAND_SUMMARIES.failed,
   builder: (yargs: Argv) =>
     yargs
       .command(list)

@@ -8,6 +8,7 @@ import { locateTask, type FoundCloudTask } from '../../sweeper/locate.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
 import { oneLine, when } from '../render.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 /** Parsed flags of `inspect` and `failed show`. */
 export interface InspectArgs extends ConnectionArgs {
@@ -156,9 +157,7 @@ export async function runInspect(argv: InspectArgs): Promise<void> {
 }
 
 export const inspectCommand: CommandModule<object, InspectArgs> = {
-  command: 'inspect <key>',
-  describe:
-    'Show a _DeferredTask entity (by key, or by its Cloud Task id or name): task, decoded arguments, state, attempts and their errors, sweep verdict',
+  ...COMMAND_SUMMARIES.inspect,
   builder: (yargs: Argv) =>
     inspectBuilder(yargs)
       .example('$0 inspect 3f2a9c41d0e84b7fa1c2d3e4f5a6b7c8', 'a root task entity')

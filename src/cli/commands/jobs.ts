@@ -15,6 +15,7 @@ import { defineRecurringJob, disableRecurringJob, recurringJobKey } from '../../
 import type { ScheduleSpec } from '../../jobs/schedule.js';
 import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
 import { table } from '../render.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface JobsArgs extends ConnectionArgs, AppArgs {
   json: boolean;
@@ -244,8 +245,7 @@ const runNow: CommandModule<object, JobsArgs> = {
 };
 
 export const jobsCommand: CommandModule<object, object> = {
-  command: 'jobs <command>',
-  describe: 'Recurring jobs and mapper jobs: list | show | enable | disable | run-now',
+  ...COMMAND_SUMMARIES.jobs,
   builder: (yargs: Argv) =>
     yargs
       .command(list)

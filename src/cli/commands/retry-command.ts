@@ -10,6 +10,7 @@ import { connect } from '../connection.js';
 import { EXIT } from '../exit-codes.js';
 import { describeFilter } from '../failed-filter.js';
 import { table } from '../render.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface RetryArgs extends ActionArgs, AppArgs {
   'to-queue'?: string;
@@ -38,8 +39,7 @@ function retryLine(r: RetryResult): string[] {
 }
 
 export const retryCommand: CommandModule<object, RetryArgs> = {
-  command: 'retry [keys..]',
-  describe: 'Replay failed tasks once each, with their arguments and options (the record becomes retried)',
+  ...COMMAND_SUMMARIES.retry,
   builder: (yargs: Argv) =>
     withAppFlags(actionBuilder(yargs, 'retry'))
       .option('to-queue', { type: 'string', describe: 'replay into this queue instead of the one it failed in' })

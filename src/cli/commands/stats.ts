@@ -5,6 +5,7 @@ import { AGE_BUCKETS, inventoryAll } from '../../sweeper/inventory.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 import { namespaceLabel, withNamespaceFlags, type NamespaceArgs } from '../namespace-flags.js';
 import { table } from '../render.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface StatsArgs extends ConnectionArgs, NamespaceArgs {
   json: boolean;
@@ -12,8 +13,7 @@ interface StatsArgs extends ConnectionArgs, NamespaceArgs {
 }
 
 export const statsCommand: CommandModule<object, StatsArgs> = {
-  command: 'stats',
-  describe: 'Count transient entities by state and age (index-only queries; payloads are not read)',
+  ...COMMAND_SUMMARIES.stats,
   builder: (yargs: Argv) =>
     withNamespaceFlags(withConnection(yargs), 'count')
       .option('json', { type: 'boolean', default: false, describe: 'print the counts as one JSON object' })

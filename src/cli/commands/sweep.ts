@@ -22,6 +22,7 @@ import { EXIT } from '../exit-codes.js';
 import { ProgressBar, humanMs, table } from '../render.js';
 import { SHARD_COUNT } from '../../store/schema.js';
 import { wholeNumber } from '../../util/whole-number.js';
+import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
 interface SweepArgs extends ConnectionArgs, NamespaceArgs {
   'older-than'?: string;
@@ -115,9 +116,7 @@ function terminalLogger(verbose: boolean, bar: ProgressBar): Logger {
 }
 
 export const sweepCommand: CommandModule<object, SweepArgs> = {
-  command: 'sweep',
-  describe:
-    'Sweep transient entities now: every shard of the namespace and of the namespaces it writes to, in parallel, in this process',
+  ...COMMAND_SUMMARIES.sweep,
   builder: (yargs: Argv) =>
     withNamespaceFlags(withConnection(yargs), 'sweep')
       .option('older-than', {
