@@ -335,6 +335,28 @@ describe('deferMany', () => {
       expect((await entities(ctx(), TASK_KIND)).filter((e) => e.state !== 'done')).toEqual([]);
     });
 
+    it('a committed transaction creates its held tasks as deferMany does: many in flight (at most 50), each once', async () => {
+      const real = await setup(ctx());
+      const { proxy, stats } = flakyTasks(real.client, () => false);
+      const rt = await setup(ctx(), { tasks: proxy, queue: real.queue });
+      const runs = new Map<string, number>();
+      const ship = rt.deferred.task('ship', (id: string) => {
+        runs.set(id, (runs.get(id) ?? 0) + 1);
+      });
+      const ids = Array.from({ length: 120 }, (_, i) => `o${i}`);
+      const held = await rt.deferred.transaction(async (tx) => {
+        tx.save({ key: ctx().datastore.key(['Order', 'bulk']), data: { status: 'paid' } });
+        return ship.with({ transaction: tx }).deferMany(ids.map((id) => [id]));
+      });
+      expect(held.map((d) => d.status)).toEqual(ids.map(() => 'enqueued'));
+      expect(stats.calls).toBe(120);
+      expect(stats.maxInFlight).toBeLessThanOrEqual(50);
+      expect(stats.maxInFlight).toBeGreaterThan(10); // not one after the other
+      await drain(rt, () => runs.size === 120);
+      expect([...runs.keys()].sort()).toEqual([...ids].sort());
+      expect([...runs.values()].every((n) => n === 1)).toBe(true);
+    });
+
     it('in a running task, the calls are held until it succeeds, named <parent>-1..n; a retried parent creates them once', async () => {
       const rt = await setup(ctx());
       const childRuns = new Map<string, number>();

@@ -16,7 +16,9 @@ import type {
 import { TaskAlreadyExistsError } from '../errors/runtime.js';
 import type { ResolvedConfig } from '../core/config.js';
 import type { NamespaceRegistry } from '../store/namespace-registry.js';
-import type { Enqueuer, PreparedDefer } from './enqueue.js';
+import { DEFAULT_DEFER_MANY_CONCURRENCY } from './defer-many.js';
+import type { Enqueuer, PlannedEntityTask, PreparedDefer } from './enqueue.js';
+import { JobPool } from './job-pool.js';
 import { randomId } from '../core/task-names.js';
 
 /**
@@ -125,7 +127,7 @@ export async function runDeferredTransaction<T>(
   fn: (tx: DeferredTransaction) => Promise<T>,
   options: TransactionOptions,
 ): Promise<T> {
-  const { datastore, logger } = runtime.config;
+  const { datastore } = runtime.config;
   const KEY = datastore.KEY as unknown as symbol;
   const retries = options.retries ?? 3;
   const run = currentRunContext();
@@ -190,23 +192,32 @@ export async function runDeferredTransaction<T>(
       }
       throw error;
     }
-    for (const { held, plan } of planned) {
-      try {
-        const created = await runtime.enqueuer.createPlanned(plan, held.ifExists, true);
-        held.deferral.status = created.status;
-        if (created.status === 'existing') held.deferral.entityKey = null;
-      } catch (error) {
-        // Committed: the entity is the outbox. A lost enqueue is re-driven by the sweeper; a taken name is reported.
-        log(logger, {
-          severity: error instanceof TaskAlreadyExistsError ? 'WARNING' : 'ERROR',
-          message: `transaction committed but its task could not be enqueued now: ${describeError(error)}`,
-          task: held.prepared.task,
-          taskName: plan.deferral.cloudTaskName ?? undefined,
-          entityKey: formatTaskKey(plan.deferral.entityKey!),
-          ...(plan.deferral.entityKey!.namespace ? { namespace: plan.deferral.entityKey!.namespace } : {}),
-        });
-      }
-    }
+    // The held tasks are created as deferMany creates its tasks: DEFAULT_DEFER_MANY_CONCURRENCY in flight.
+    const creates = new JobPool(DEFAULT_DEFER_MANY_CONCURRENCY);
+    for (const one of planned) creates.run(() => createHeld(runtime, one));
+    await creates.idle();
     return result;
+  }
+}
+
+/** Creates the Cloud Task of a defer held in a committed transaction; logs (and keeps the entity) when that fails. */
+async function createHeld(
+  runtime: TransactionServices,
+  { held, plan }: { held: HeldDefer; plan: PlannedEntityTask },
+): Promise<void> {
+  try {
+    const created = await runtime.enqueuer.createPlanned(plan, held.ifExists, true);
+    held.deferral.status = created.status;
+    if (created.status === 'existing') held.deferral.entityKey = null;
+  } catch (error) {
+    // Committed: the entity is the outbox. A lost enqueue is re-driven by the sweeper; a taken name is reported.
+    log(runtime.config.logger, {
+      severity: error instanceof TaskAlreadyExistsError ? 'WARNING' : 'ERROR',
+      message: `transaction committed but its task could not be enqueued now: ${describeError(error)}`,
+      task: held.prepared.task,
+      taskName: plan.deferral.cloudTaskName ?? undefined,
+      entityKey: formatTaskKey(plan.deferral.entityKey!),
+      ...(plan.deferral.entityKey!.namespace ? { namespace: plan.deferral.entityKey!.namespace } : {}),
+    });
   }
 }
