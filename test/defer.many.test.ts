@@ -381,5 +381,35 @@ describe('deferMany', () => {
       expect([...childRuns.keys()].sort()).toEqual([1, 2, 3].map((n) => `${deferral.cloudTaskName}-${n}`));
       expect([...childRuns.values()]).toEqual([1, 1, 1]);
     });
+
+    it("a run's defer() children are created many at a time once it succeeds; one that fails retries the run, doubling none", async () => {
+      const real = await setup(ctx());
+      let failOnce = true;
+      const { proxy, stats } = flakyTasks(real.client, (request) => {
+        if (!failOnce || !request.task?.name?.endsWith('-7')) return false;
+        failOnce = false;
+        return true; // the 7th child's first create fails: the parent is retried
+      });
+      const rt = await setup(ctx(), { tasks: proxy, queue: real.queue });
+      const childRuns = new Map<number, number>();
+      let attempts = 0;
+      const child = rt.deferred.task('child', (n: number) => {
+        childRuns.set(n, (childRuns.get(n) ?? 0) + 1);
+      });
+      const parent = rt.deferred.task('parent', async () => {
+        attempts++;
+        for (let n = 0; n < 80; n++) await child.with({ entityBacked: n % 2 === 0 }).defer(n);
+      });
+      await parent.with({ name: 'fan-out' }).defer();
+      stats.maxInFlight = 0;
+      await drain(rt, () => childRuns.size === 80 && attempts === 2, 60_000);
+      expect(attempts).toBe(2);
+      expect(stats.maxInFlight).toBeGreaterThan(10); // not one after the other
+      expect(stats.maxInFlight).toBeLessThanOrEqual(50);
+      expect(childRuns.size).toBe(80);
+      expect([...childRuns.values()].every((n) => n === 1)).toBe(true);
+      await rt.advance(60_000);
+      expect((await entities(ctx(), TASK_KIND)).filter((e) => e.state !== 'done')).toEqual([]);
+    });
   });
 });

@@ -4,6 +4,12 @@ import type { CloudTasksClient, protos } from '@google-cloud/tasks';
 const NOT_FOUND = 5;
 const ALREADY_EXISTS = 6;
 
+/**
+ * `createTask` calls in flight at once when the runtime creates many (deferMany's default `concurrency`, the held
+ * tasks of a committed transaction, the children of a run that succeeded).
+ */
+export const CREATE_TASK_CONCURRENCY = 50;
+
 /** The gRPC status code of an error from a Google client, if it has one. */
 export function grpcCode(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | null)?.code;

@@ -11,7 +11,7 @@ export interface HeldChild {
 /** Everything the runtime keeps about the task running in this async context. */
 export interface RunContext {
   readonly info: TaskInfo;
-  /** Children held until the run succeeds, in order. */
+  /** Children held until the run succeeds, in the order they were deferred (then created, many at a time). */
   readonly children: HeldChild[];
   /** Number of defers made so far by this run (held children and transactional ones); names the next one. */
   sequence: number;

@@ -2,7 +2,7 @@
 import type { Key } from '@google-cloud/datastore';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { isAlreadyExists } from '../core/cloud-task-calls.js';
+import { CREATE_TASK_CONCURRENCY, isAlreadyExists } from '../core/cloud-task-calls.js';
 import type { ResolvedConfig } from '../core/config.js';
 import { describeError, log } from '../core/logger.js';
 import { randomId } from '../core/task-names.js';
@@ -19,10 +19,10 @@ import {
 } from '../store/task-entity.js';
 import type { DeferManyResult, Deferral, IfExists } from '../types.js';
 import type { Enqueuer, PlannedEntityTask, PreparedDefer } from './enqueue.js';
-import { JobPool } from './job-pool.js';
+import { JobPool } from '../util/job-pool.js';
 
 /** `createTask` calls in flight at once when `concurrency` is not given. */
-export const DEFAULT_DEFER_MANY_CONCURRENCY = 50;
+export const DEFAULT_DEFER_MANY_CONCURRENCY = CREATE_TASK_CONCURRENCY;
 
 /** Datastore's limits on one commit: 500 mutations; bytes as the runtime's other non-transactional writes (3 MiB: the emulators refuse gRPC messages over 4 MiB, Datastore commits over 10 MiB). */
 export const COMMIT_LIMITS: CommitLimits = { mutations: 500, bytes: COMMIT_BYTES };

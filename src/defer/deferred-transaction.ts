@@ -1,5 +1,6 @@
 /** Transactional defer: a Datastore transaction that holds defers, writes their entities in its commit and enqueues after it. */
 import type { Key, Transaction } from '@google-cloud/datastore';
+import { CREATE_TASK_CONCURRENCY } from '../core/cloud-task-calls.js';
 import { currentRunContext } from '../core/run-context.js';
 import { describeError, log } from '../core/logger.js';
 import { backoff, isContention } from '../store/in-transaction.js';
@@ -16,9 +17,8 @@ import type {
 import { TaskAlreadyExistsError } from '../errors/runtime.js';
 import type { ResolvedConfig } from '../core/config.js';
 import type { NamespaceRegistry } from '../store/namespace-registry.js';
-import { DEFAULT_DEFER_MANY_CONCURRENCY } from './defer-many.js';
 import type { Enqueuer, PlannedEntityTask, PreparedDefer } from './enqueue.js';
-import { JobPool } from './job-pool.js';
+import { JobPool } from '../util/job-pool.js';
 import { randomId } from '../core/task-names.js';
 
 /**
@@ -192,8 +192,8 @@ export async function runDeferredTransaction<T>(
       }
       throw error;
     }
-    // The held tasks are created as deferMany creates its tasks: DEFAULT_DEFER_MANY_CONCURRENCY in flight.
-    const creates = new JobPool(DEFAULT_DEFER_MANY_CONCURRENCY);
+    // The held tasks are created as deferMany creates its tasks: CREATE_TASK_CONCURRENCY in flight.
+    const creates = new JobPool(CREATE_TASK_CONCURRENCY);
     for (const one of planned) creates.run(() => createHeld(runtime, one));
     await creates.idle();
     return result;

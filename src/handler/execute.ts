@@ -9,7 +9,7 @@ import {
   retargetRequest,
   storedRequest,
 } from '../core/cloud-task-request.js';
-import { createTaskOnce } from '../core/cloud-task-calls.js';
+import { CREATE_TASK_CONCURRENCY, createTaskOnce } from '../core/cloud-task-calls.js';
 import {
   decodeCall,
   isTaskEnvelope,
@@ -57,6 +57,7 @@ import { describeError, log, writeLog } from '../core/logger.js';
 import { oidcVerifier } from './oidc-verifier.js';
 import { readDeliveryHeaders, type DeliveryHeaders } from './task-headers.js';
 import type { NamespaceRegistry } from '../store/namespace-registry.js';
+import { JobPool } from '../util/job-pool.js';
 import { isThenable } from '../util/thenable.js';
 
 /** A request as the adapters hand it over: lower-cased header names, the whole body. */
@@ -455,11 +456,8 @@ export class TaskExecutor {
     } finally {
       context.closed = true;
     }
-    try {
-      for (const child of context.children) await child.flush();
-    } catch (caught) {
-      return { outcome: this.outcomeOf(caught, info), error: caught };
-    }
+    const failed = await flushChildren(context.children);
+    if (failed) return { outcome: this.outcomeOf(failed.error, info), error: failed.error };
     return { outcome: { kind: 'done' } };
   }
 
@@ -885,4 +883,29 @@ function storedScheduleMs(task: StoredTask): number {
     // no stored request
   }
   return Math.min(task.eta.getTime(), task.created.getTime() + SCHEDULE_HORIZON_MS);
+}
+
+/**
+ * Creates the children a successful run deferred, CREATE_TASK_CONCURRENCY at a time (each is one defer or one
+ * deferMany); resolves with the first error, if any, once every child has been tried. The run is then retried, and its
+ * children's names are derived again, so those that were created are not doubled.
+ */
+async function flushChildren(children: RunContext['children']): Promise<{ error: unknown } | null> {
+  if (children.length === 0) return null;
+  if (children.length === 1)
+    return children[0]!.flush().then(
+      () => null,
+      (error: unknown) => ({ error }),
+    );
+  let failed: { error: unknown } | null = null;
+  const pool = new JobPool(CREATE_TASK_CONCURRENCY);
+  for (const child of children) {
+    pool.run(() =>
+      child.flush().catch((error: unknown) => {
+        failed ??= { error };
+      }),
+    );
+  }
+  await pool.idle();
+  return failed;
 }

@@ -1,6 +1,6 @@
 // Unit tests of deferMany's JobPool: at most `concurrency` jobs in flight, in order, idle once all ended, failures only free a slot.
 import { describe, expect, it } from 'vitest';
-import { JobPool } from '../../src/defer/job-pool.js';
+import { JobPool } from '../../src/util/job-pool.js';
 
 /** A job that ends when told to, recording when it started. */
 function gate(log: string[], name: string) {

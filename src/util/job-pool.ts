@@ -1,4 +1,4 @@
-/** A bound on the jobs in flight (deferMany's `createTask` calls) that makes no promise per queued job. */
+/** A bound on jobs in flight (the runtime's `createTask` calls in bulk) that makes no promise per queued job. */
 
 /**
  * Runs jobs with at most `concurrency` in flight, in the order they were added, each as soon as a slot is free (the
