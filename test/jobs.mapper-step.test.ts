@@ -1,5 +1,5 @@
 // Tests of runMapperStep on both emulators: exactly-once mapping across continuation steps, retries and failures.
-import { Datastore, type Key } from '@google-cloud/datastore';
+import { Datastore, PropertyFilter, type Key } from '@google-cloud/datastore';
 import { expect, it } from 'vitest';
 import {
   createMapperJob,
@@ -121,7 +121,13 @@ describeStorage('runMapperStep', (ctx) => {
     expect(items.filter((e) => e.visits !== 1)).toEqual([]);
     const beyond = async (op: '<' | '>', key: Key) =>
       (
-        await datastore.runQuery(datastore.createQuery('Item').filter('__key__', op, key).select('__key__').limit(1))
+        await datastore.runQuery(
+          datastore
+            .createQuery('Item')
+            .filter(new PropertyFilter('__key__', op, key))
+            .select('__key__')
+            .limit(1),
+        )
       )[0];
     expect([...(await beyond('<', keys[0]!)), ...(await beyond('>', keys.at(-1)!))]).toEqual([]);
     // Our own 1,000 go by key, which is quicker than the namespace clean-up's queries.

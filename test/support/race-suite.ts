@@ -1,5 +1,5 @@
 // The randomised race suite: seeded task lifecycles run, retry, fail and finish through the Cloud Tasks emulator while sweeps run concurrently; no live payload may be deleted and nothing reclaimable may be left.
-import type { Datastore, Key } from '@google-cloud/datastore';
+import { PropertyFilter, type Datastore, type Key } from '@google-cloud/datastore';
 import type { CloudTasksClient } from '@google-cloud/tasks';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +55,7 @@ export function describeRace(seeds: readonly number[], perSeed: number): void {
 
   async function count(datastore: Datastore, kind: string, state?: string): Promise<number> {
     let query = datastore.createQuery(kind).select('__key__');
-    if (state) query = query.filter('state', '=', state);
+    if (state) query = query.filter(new PropertyFilter('state', '=', state));
     const [rows] = await datastore.runQuery(query);
     return rows.length;
   }
@@ -157,7 +157,7 @@ export function describeRace(seeds: readonly number[], perSeed: number): void {
           // The workload is over when no Cloud Task is left and no entity is unfinished.
           const deadline = Date.now() + 90_000;
           for (;;) {
-            const [queued] = await tasks.listTasks({ parent: queuePath, pageSize: 1 });
+            const [queued] = await tasks.listTasks({ parent: queuePath, pageSize: 1 }, { autoPaginate: false });
             const unfinished =
               (await count(datastore, TASK_KIND, 'pending')) + (await count(datastore, TASK_KIND, 'running'));
             if (queued.length === 0 && unfinished === 0) break;
