@@ -161,32 +161,12 @@ export class Deferrer {
         this.deferManyOf(
           `${name}.deferMany(calls) needs an array of calls { instance, method, args, options? }`,
           calls,
-          (call: MethodCall<T>, index, count) => {
-            if (!call || typeof call !== 'object') {
-              throw refusedCall(
-                new InvalidArgumentError(
-                  `each call is an object { instance, method, args, options? }, got ${call === null ? 'null' : typeof call}.`,
-                ),
-                index,
-                count,
-              );
-            }
-            const { instance, method, args, options: callOptions } = call;
-            if (!Array.isArray(args)) {
-              throw refusedCall(
-                new InvalidArgumentError(`args must be an array of the method's arguments, got ${typeof args}.`),
-                index,
-                count,
-              );
-            }
-            let target: { definition: TaskDefinition; key: K };
-            try {
-              target = resolveMethod(instance, method);
-            } catch (error) {
-              throw refusedCall(error, index, count);
-            }
+          (entry: MethodCall<T>, index, count) => {
+            const call = checkedCall(entry, index, count, 'instance', '{ instance, method, args, options? }', 'method');
+            const target = refusing(index, count, () => resolveMethod(call.instance as T, call.method as string));
+            const { args, options: callOptions } = call;
             const callLayers = callOptions === undefined ? layers : [...layers, callOptions];
-            return { definition: target.definition, args, bound: target.key, layers: callLayers };
+            return { definition: target.definition, args: args as unknown[], bound: target.key, layers: callLayers };
           },
           manyOptions,
         );
@@ -414,31 +394,11 @@ export class Deferrer {
     return this.deferManyOf(
       'deferMany(calls) needs an array of calls { task, args, options? }',
       calls,
-      (call, index, count) => {
-        if (!call || typeof call !== 'object' || !('task' in call)) {
-          throw refusedCall(
-            new InvalidArgumentError(
-              `each call is an object { task, args, options? }, got ${call === null ? 'null' : typeof call}.`,
-            ),
-            index,
-            count,
-          );
-        }
-        const { task, args, options: callOptions } = call as { task: unknown; args: unknown; options?: DeferOptions };
-        if (!Array.isArray(args)) {
-          throw refusedCall(
-            new InvalidArgumentError(`args must be an array of the run's arguments, got ${typeof args}.`),
-            index,
-            count,
-          );
-        }
-        let target: { definition: TaskDefinition; bound: unknown };
-        try {
-          target = this.resolveTarget(task);
-        } catch (error) {
-          throw refusedCall(error, index, count);
-        }
-        return { ...target, args, layers: callOptions === undefined ? [] : [callOptions] };
+      (entry, index, count) => {
+        const call = checkedCall(entry, index, count, 'task', '{ task, args, options? }', 'run');
+        const target = refusing(index, count, () => this.resolveTarget(call.task));
+        const { args, options: callOptions } = call;
+        return { ...target, args: args as unknown[], layers: callOptions === undefined ? [] : [callOptions] };
       },
       options,
     );
@@ -604,4 +564,40 @@ function methodNamesOf(prototype: object): string[] {
     }
   }
   return [...names];
+}
+
+/**
+ * One call of a `deferMany`, checked: an object with `required` (`task`, or a method call's `instance`) and an `args`
+ * array (`argsOf`: whose arguments, for the message); anything else refuses the whole call, naming it.
+ */
+function checkedCall(
+  call: unknown,
+  index: number,
+  count: number,
+  required: 'task' | 'instance',
+  shape: string,
+  argsOf: 'run' | 'method',
+): { readonly [field: string]: unknown; readonly args: unknown; readonly options?: DeferOptions } {
+  if (!call || typeof call !== 'object' || !(required in call)) {
+    const got = call === null ? 'null' : typeof call === 'object' ? `an object without ${required}` : typeof call;
+    throw refusedCall(new InvalidArgumentError(`each call is an object ${shape}, got ${got}.`), index, count);
+  }
+  const { args } = call as { args?: unknown };
+  if (!Array.isArray(args)) {
+    throw refusedCall(
+      new InvalidArgumentError(`args must be an array of the ${argsOf}'s arguments, got ${typeof args}.`),
+      index,
+      count,
+    );
+  }
+  return call as { args: unknown[]; options?: DeferOptions };
+}
+
+/** What `resolve` returns; its error refuses the whole `deferMany`, naming call `index`. */
+function refusing<T>(index: number, count: number, resolve: () => T): T {
+  try {
+    return resolve();
+  } catch (error) {
+    throw refusedCall(error, index, count);
+  }
 }
