@@ -1,6 +1,6 @@
 // Tests of the local stack launcher: one-line prerequisite errors, and no emulator process outliving an interrupted run.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,13 +30,17 @@ describe('startDatastoreEmulator prerequisites', () => {
 
   it('names the component when the emulator is not installed', async () => {
     const sdk = mkdtempSync(join(tmpdir(), 'fake-sdk-'));
-    mkdirSync(join(sdk, 'bin'));
-    writeFileSync(join(sdk, 'bin', 'gcloud'), '#!/bin/sh\nexit 1\n');
-    chmodSync(join(sdk, 'bin', 'gcloud'), 0o755);
-    await expectOneLineError(
-      startDatastoreEmulator({ backend: 'firestore', gcloudPath: join(sdk, 'bin', 'gcloud') }),
-      /gcloud components install cloud-firestore-emulator/,
-    );
+    try {
+      mkdirSync(join(sdk, 'bin'));
+      writeFileSync(join(sdk, 'bin', 'gcloud'), '#!/bin/sh\nexit 1\n');
+      chmodSync(join(sdk, 'bin', 'gcloud'), 0o755);
+      await expectOneLineError(
+        startDatastoreEmulator({ backend: 'firestore', gcloudPath: join(sdk, 'bin', 'gcloud') }),
+        /gcloud components install cloud-firestore-emulator/,
+      );
+    } finally {
+      rmSync(sdk, { recursive: true, force: true });
+    }
   });
 
   it('names Java when it is missing', async () => {
@@ -44,22 +48,22 @@ describe('startDatastoreEmulator prerequisites', () => {
   });
 });
 
-/** Runs the hold-emulator fixture in a child Node process and resolves with its emulator's session id. */
+/** Runs the hold-emulator fixture in a child Node process and resolves with its emulator's session id and folder. */
 function startChild(backend: string) {
   const child = spawn(process.execPath, nodeArgs('hold-emulator', [backend]), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const sid = new Promise<number>((resolve, reject) => {
+  const started = new Promise<{ sid: number; dir: string }>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      const match = /SID (\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
+      const match = /SID (\d+) DIR (\S+)\n/.exec(out);
+      if (match) resolve({ sid: Number(match[1]), dir: match[2]! });
     });
     child.on('exit', (code) => reject(new Error(`fixture exited early with ${code}`)));
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  return { child, sid, exited };
+  return { child, started, exited };
 }
 
 async function waitUntilGone(sid: number, timeoutMs: number) {
@@ -69,22 +73,27 @@ async function waitUntilGone(sid: number, timeoutMs: number) {
 }
 
 describe('startDatastoreEmulator clean-up', () => {
-  it('leaves no emulator process when the run is interrupted with SIGINT', async () => {
+  it('leaves no emulator process and no scratch folder when the run is interrupted with SIGINT', async () => {
     const run = startChild('datastore');
-    const sid = await run.sid;
+    const { sid, dir } = await run.started;
     expect(sessionMembers(sid).length).toBeGreaterThan(1); // watchdog, gcloud, JVM
+    expect(existsSync(dir)).toBe(true);
     run.child.kill('SIGINT');
     await run.exited;
     expect(await waitUntilGone(sid, 10_000)).toEqual([]);
+    expect(existsSync(dir)).toBe(false); // removed by the exiting process itself
   });
 
-  it('leaves no emulator process when the run is killed outright (SIGKILL)', async () => {
+  it('leaves no emulator process and no scratch folder when the run is killed outright (SIGKILL)', async () => {
     const run = startChild('firestore');
-    const sid = await run.sid;
+    const { sid, dir } = await run.started;
     expect(sessionMembers(sid).length).toBeGreaterThan(1);
+    expect(existsSync(dir)).toBe(true);
     run.child.kill('SIGKILL');
     await run.exited;
-    // The watchdog notices within a second and kills the session (TERM, then KILL two seconds later).
+    // The watchdog notices within a second and kills the session (TERM, then KILL two seconds later), then removes
+    // the folder and ends itself.
     expect(await waitUntilGone(sid, 15_000)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 /** Starting Google's Datastore emulator or the Firestore emulator in Datastore mode on loopback, in memory, and stopping it. */
-import { accessSync, constants, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -44,6 +44,11 @@ export interface RunningDatastoreEmulator {
   readonly clientOptions: { readonly projectId: string; readonly apiEndpoint: string; readonly universeDomain: string };
   /** Session id of the emulator: its watchdog shell, gcloud and the JVM all belong to it. */
   readonly sid: number;
+  /**
+   * The emulator's scratch folder in the temp directory (its gcloud configuration; the Datastore emulator's data dir).
+   * Removed when the emulator stops, and also when this process is interrupted or killed.
+   */
+  readonly dataDir: string;
   /** Stops the emulator by killing every process of its session; resolves when nothing of it is left. */
   stop(): Promise<void>;
 }
@@ -164,7 +169,7 @@ export async function startDatastoreEmulator(
     CLOUDSDK_CONFIG: join(dataDir, 'gcloud-config'),
   };
   if (options.javaPath?.includes('/')) env.PATH = `${dirname(options.javaPath)}${delimiter}${env.PATH ?? ''}`;
-  const group: ProcessSession = spawnSession(gcloud, args, env);
+  const group: ProcessSession = spawnSession(gcloud, args, env, dataDir);
   let output = '';
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
@@ -176,10 +181,7 @@ export async function startDatastoreEmulator(
     exited = true;
   });
 
-  const stop = async () => {
-    await group.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  };
+  const stop = () => group.stop(); // and removes dataDir
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 90_000);
   const url = `http://${host}:${port}/`;
@@ -203,6 +205,7 @@ export async function startDatastoreEmulator(
     endpoint: `${host}:${port}`,
     clientOptions: { projectId, apiEndpoint: `${host}:${port}`, ...EMULATOR_AUTH_OPTIONS },
     sid: group.pid,
+    dataDir,
     stop,
   };
 }

@@ -1,6 +1,6 @@
 /** Spawning a child in its own session and stopping every process of that session, even when our process is interrupted or dies. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 
 /**
  * A running session whose leader we spawned. We track the session rather than the process group because `gcloud`
@@ -14,7 +14,27 @@ export interface ProcessSession {
   stop(graceMs?: number): Promise<void>;
 }
 
-const live = new Set<number>();
+/** Sessions not yet stopped, each with the folder removed once it is gone (or null). */
+const live = new Map<number, string | null>();
+
+/** Removes a session's folder; best effort (a process still dying may hold a file for a moment). */
+function removeFolder(folder: string | null): void {
+  if (folder === null) return;
+  try {
+    rmSync(folder, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
+  } catch {
+    /* the watchdog removes it too once the session is gone */
+  }
+}
+
+/** Kills every live session at once (SIGKILL) and removes their folders: what an exiting process can still do. */
+function killAllNow(): void {
+  for (const [sid, folder] of live) {
+    signalSession(sid, 'SIGKILL');
+    removeFolder(folder);
+  }
+  live.clear();
+}
 let hooksInstalled = false;
 
 /** Live (non-zombie) process ids whose session id is `sid`. Linux: read from /proc. */
@@ -48,13 +68,10 @@ function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   // Synchronous last resort: on any exit, kill what is left.
-  process.on('exit', () => {
-    for (const sid of live) signalSession(sid, 'SIGKILL');
-  });
+  process.on('exit', killAllNow);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
-      for (const sid of live) signalSession(sid, 'SIGKILL');
-      live.clear();
+      killAllNow();
       // Behave as if we had not handled the signal, unless someone else also listens for it.
       if (process.listenerCount(signal) <= 1)
         process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 129);
@@ -66,16 +83,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Starts `command args` in a new session, under a tiny `sh` watchdog that kills the session if this Node process
- * disappears without cleaning up (SIGKILL, crash). Output is piped so callers can show it on failure.
+ * disappears without cleaning up (SIGKILL, crash). Output is piped so callers can show it on failure. `folder` (the
+ * command's scratch folder) is removed once the session is gone: by `stop()`, by this process's exit and signal hooks,
+ * or by the watchdog when this process was killed outright.
  */
 export function spawnSession(
   command: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  folder: string | null = null,
 ): ProcessSession {
   // The watchdog shell leads the session: it runs the command in the background, then polls our pid; when we are gone
-  // (or the command ended) it kills every process of its session, itself last.
+  // (or the command ended) it kills every process of its session, itself last, after removing the folder (if any).
   const script = [
+    'folder=$1; shift',
     '"$@" &',
     'child=$!',
     `while kill -0 ${process.pid} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done`,
@@ -88,15 +109,16 @@ export function spawnSession(
     '  done',
     '  sleep 2',
     'done',
+    '[ -n "$folder" ] && rm -rf -- "$folder"',
   ].join('\n');
-  const child = spawn('/bin/sh', ['-c', script, 'watchdog', command, ...args], {
+  const child = spawn('/bin/sh', ['-c', script, 'watchdog', folder ?? '', command, ...args], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not spawn ${command}`);
-  live.add(pid);
+  live.set(pid, folder);
   installHooks();
   return {
     pid,
@@ -111,6 +133,7 @@ export function spawnSession(
         await sleep(50);
       }
       live.delete(pid);
+      removeFolder(folder);
       child.stdout?.destroy();
       child.stderr?.destroy();
     },
