@@ -297,4 +297,26 @@ describe(`dashboard in Chromium [${backend}]`, () => {
     await page.waitForSelector('text=Sweep done');
     expect(await countState('all')).toBeLessThanOrEqual(before);
   });
+
+  it('pages through the pending tasks with Next and Previous', async () => {
+    const parked = worker.deferred.task('parked', (n: number) => void ran.push(`parked ${n}`));
+    await parked.with({ entityBacked: true, delay: '2h' }).deferMany(Array.from({ length: 30 }, (_, n) => [n]));
+    const pending = await countState('pending'); // 30, and the earlier tests' later and render tasks
+    await page.goto(`${served.origin}/#/tasks?state=pending`);
+    const rows = page.locator('tr[data-key]');
+    const previous = page.locator('button', { hasText: 'Previous' });
+    const next = page.locator('button', { hasText: 'Next' });
+    await page.waitForSelector('text=page 1');
+    expect(await rows.count()).toBe(25);
+    expect(await previous.isEnabled()).toBe(false);
+    const first = await rows.first().getAttribute('data-key');
+    await next.click();
+    await page.waitForSelector('text=page 2');
+    expect(await rows.count()).toBe(pending - 25);
+    expect(await previous.isEnabled()).toBe(true);
+    expect(await rows.first().getAttribute('data-key')).not.toBe(first);
+    await previous.click();
+    await page.waitForSelector('text=page 1');
+    expect(await rows.first().getAttribute('data-key')).toBe(first);
+  });
 });

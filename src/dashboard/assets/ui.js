@@ -1,5 +1,5 @@
 // @ts-check
-/** Page-wide pieces: the confirmation dialog, toasts, and buttons that run a change and report it. */
+/** Page-wide pieces: the confirmation dialog, toasts, buttons that run a change and report it, and a list's pager. */
 import { h } from './dom.js';
 
 /**
@@ -94,4 +94,16 @@ export function actionButton(label, action, o = {}) {
     }
   });
   return button;
+}
+
+/**
+ * The two buttons of a paged list: a page back (disabled on the first page) and a page on (disabled without a next).
+ * @param {{ page: number, hasNext: boolean, go: (delta: -1 | 1) => void, labels?: [string, string] }} p
+ */
+export function pagerButtons(p) {
+  const [back, on] = p.labels ?? ['← Previous', 'Next →'];
+  return [
+    h('button', { type: 'button', disabled: p.page === 0, onclick: () => p.go(-1) }, back),
+    h('button', { type: 'button', disabled: !p.hasNext, onclick: () => p.go(1) }, on),
+  ];
 }

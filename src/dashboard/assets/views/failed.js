@@ -2,7 +2,7 @@
 /** Failed tasks: the failure ledger with filters, newest first, and Retry / Discard of one, the selected, or all matching. */
 import { get, post } from '../api.js';
 import { h, num, panel, replace, table, time } from '../dom.js';
-import { confirmDialog, toast } from '../ui.js';
+import { confirmDialog, pagerButtons, toast } from '../ui.js';
 import { TASK_HEAD, taskRows } from './tasks.js';
 
 /**
@@ -50,30 +50,14 @@ function mountRecords(root, ctx) {
     );
     replace(
       pager,
-      h(
-        'button',
-        {
-          type: 'button',
-          disabled: page === 0,
-          onclick: () => {
-            page--;
-            void refresh();
-          },
+      ...pagerButtons({
+        page,
+        hasNext: Boolean(data.next),
+        go: (delta) => {
+          page += delta;
+          void refresh();
         },
-        '← Previous',
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          disabled: !data.next,
-          onclick: () => {
-            page++;
-            void refresh();
-          },
-        },
-        'Next →',
-      ),
+      }),
     );
   }
   return { refresh };
@@ -302,30 +286,15 @@ function mountLedger(root, params, ctx) {
     );
     replace(
       pager,
-      h(
-        'button',
-        {
-          type: 'button',
-          disabled: page === 0,
-          onclick: () => {
-            page--;
-            void refresh();
-          },
+      ...pagerButtons({
+        page,
+        hasNext: Boolean(data.next),
+        labels: ['← Newer', 'Older →'],
+        go: (delta) => {
+          page += delta;
+          void refresh();
         },
-        '← Newer',
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          disabled: !data.next,
-          onclick: () => {
-            page++;
-            void refresh();
-          },
-        },
-        'Older →',
-      ),
+      }),
     );
     paintSelection();
   }

@@ -1,7 +1,7 @@
 // @ts-check
 /** Task views: the entities of one state a page at a time, and one task as `deferred inspect` shows it. */
 import { ApiError, get, post } from '../api.js';
-import { actionButton, confirmDialog } from '../ui.js';
+import { actionButton, confirmDialog, pagerButtons } from '../ui.js';
 import { bytes, duration, h, num, panel, replace, statePill, table, time, when } from '../dom.js';
 
 const STATES = ['pending', 'running', 'failed', 'done', 'retried'];
@@ -107,30 +107,14 @@ export function mountTasks(root, params, ctx) {
     );
     replace(
       pager,
-      h(
-        'button',
-        {
-          type: 'button',
-          disabled: page === 0,
-          onclick: () => {
-            page--;
-            void refresh();
-          },
+      ...pagerButtons({
+        page,
+        hasNext: Boolean(data.next),
+        go: (delta) => {
+          page += delta;
+          void refresh();
         },
-        '← Previous',
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          disabled: !data.next,
-          onclick: () => {
-            page++;
-            void refresh();
-          },
-        },
-        'Next →',
-      ),
+      }),
     );
   }
   return { refresh };
