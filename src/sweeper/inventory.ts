@@ -71,11 +71,7 @@ export async function inventory(
   }
   const tasks: Inventory['tasks'] = {};
   let totalTasks = 0;
-  let start: string | undefined;
-  for (;;) {
-    let query = datastore.createQuery(namespace, TASK_KIND).select('ageKey').limit(1000);
-    if (start) query = query.start(start);
-    const [rows, info] = await datastore.runQuery(query);
+  for await (const { rows } of ageKeyPages(datastore, namespace)) {
     for (const row of rows) {
       totalTasks++;
       const state = stateOf.get(keyId(keyOf(datastore, row))) ?? 'unknown';
@@ -85,8 +81,6 @@ export async function inventory(
       tasks[state] ??= Object.fromEntries(AGE_BUCKETS.map((b) => [b.label, 0]));
       tasks[state]![bucket]!++;
     }
-    if (rows.length < 1000 || info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) break;
-    start = info.endCursor;
   }
   const expiredFilter = () => propertyFilter(datastore, 'expireAt', '<=', new Date(nowMs));
   const expiredTasks = (await keysOf(datastore, namespace, TASK_KIND, expiredFilter())).length;
@@ -186,11 +180,7 @@ export async function notYetSweepable(
   const limit = options.limit ?? 100_000;
   const found: NotYetSweepable = { younger: 0, retained: 0, capped: false };
   let read = 0;
-  let start: string | undefined;
-  for (;;) {
-    let query = datastore.createQuery(namespace, TASK_KIND).select('ageKey').limit(1000);
-    if (start) query = query.start(start);
-    const [rows, info] = await datastore.runQuery(query);
+  for await (const { rows, more } of ageKeyPages(datastore, namespace)) {
     for (const row of rows) {
       const age = parseAgeKey(String(row.ageKey));
       if (!age) continue;
@@ -200,8 +190,24 @@ export async function notYetSweepable(
       }
     }
     read += rows.length;
-    if (rows.length < 1000 || info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) return found;
-    if (read >= limit) return { ...found, capped: true };
+    if (more && read >= limit) return { ...found, capped: true };
+  }
+  return found;
+}
+
+/** Every task entity of the namespace with its age key (an index-only projection on `ageKey`), 1,000 a page. */
+async function* ageKeyPages(
+  datastore: Datastore,
+  namespace: string,
+): AsyncGenerator<{ rows: Record<string | symbol, unknown>[]; more: boolean }> {
+  let start: string | undefined;
+  for (;;) {
+    let query = datastore.createQuery(namespace, TASK_KIND).select('ageKey').limit(1000);
+    if (start) query = query.start(start);
+    const [rows, info] = await datastore.runQuery(query);
+    const more = rows.length === 1000 && info.moreResults !== 'NO_MORE_RESULTS' && Boolean(info.endCursor);
+    yield { rows, more };
+    if (!more) return;
     start = info.endCursor;
   }
 }
