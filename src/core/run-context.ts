@@ -6,6 +6,8 @@ import type { TaskInfo } from '../types.js';
 export interface HeldChild {
   /** Creates the child's Cloud Task (and entity); idempotent thanks to its deterministic name. */
   readonly flush: () => Promise<void>;
+  /** Set on the children of a `deferMany`: `flush` creates them all, with its own bound on `createTask` calls. */
+  readonly bulk?: boolean;
 }
 
 /** Everything the runtime keeps about the task running in this async context. */

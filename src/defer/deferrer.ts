@@ -505,6 +505,7 @@ export class Deferrer {
         flush: async () => {
           settle(await enqueueMany(this.enqueuer, config, held, concurrency));
         },
+        bulk: true,
       });
     }
     if (now.length > 0) {

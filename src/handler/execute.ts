@@ -886,26 +886,21 @@ function storedScheduleMs(task: StoredTask): number {
 }
 
 /**
- * Creates the children a successful run deferred, CREATE_TASK_CONCURRENCY at a time (each is one defer or one
- * deferMany); resolves with the first error, if any, once every child has been tried. The run is then retried, and its
- * children's names are derived again, so those that were created are not doubled.
+ * Creates the children a successful run deferred: its single defers CREATE_TASK_CONCURRENCY at a time, then each of
+ * its deferMany calls in turn (each with its own bound), so that no more than one such bound is in flight. Resolves
+ * with the first error, if any, once every child has been tried. The run is then retried, and its children's names
+ * are derived again, so those that were created are not doubled.
  */
 async function flushChildren(children: RunContext['children']): Promise<{ error: unknown } | null> {
   if (children.length === 0) return null;
-  if (children.length === 1)
-    return children[0]!.flush().then(
-      () => null,
-      (error: unknown) => ({ error }),
-    );
   let failed: { error: unknown } | null = null;
+  const flush = (child: RunContext['children'][number]) =>
+    child.flush().catch((error: unknown) => {
+      failed ??= { error };
+    });
   const pool = new JobPool(CREATE_TASK_CONCURRENCY);
-  for (const child of children) {
-    pool.run(() =>
-      child.flush().catch((error: unknown) => {
-        failed ??= { error };
-      }),
-    );
-  }
+  for (const child of children) if (!child.bulk) pool.run(() => flush(child));
   await pool.idle();
+  for (const child of children) if (child.bulk) await flush(child);
   return failed;
 }
