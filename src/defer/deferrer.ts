@@ -517,7 +517,10 @@ export class Deferrer {
       );
       created.forEach((result, i) => {
         const index = now[i]!.index;
-        results[index] = { ...result, index };
+        results[index] =
+          result.status === 'fulfilled'
+            ? { index, status: 'fulfilled', deferral: result.deferral }
+            : { index, status: 'rejected', error: result.error };
       });
     }
     prepared.forEach(({ trace }, index) => {

@@ -92,16 +92,24 @@ export class Enqueuer {
       scheduleMs: options.etaMs > this.config.clock.now() ? options.etaMs : null,
       dispatchDeadlineMs: options.dispatchDeadlineMs,
     });
-    const base = { task: prepared.task, queue: options.queue, entityKey: null, eta: new Date(options.etaMs) };
+    // The deferral as one literal: on Node 20 a spread followed by more properties costs about 1.5 µs.
+    const deferral = (cloudTaskName: string | null, status: 'enqueued' | 'existing'): Deferral => ({
+      task: prepared.task,
+      queue: options.queue,
+      cloudTaskName,
+      entityKey: null,
+      status,
+      eta: new Date(options.etaMs),
+    });
     // createTaskOnce's contract, inline: the hot path of every inline defer, one async frame less.
     try {
       const [task] = await this.config.tasks.createTask(request);
-      return { ...base, cloudTaskName: task.name ?? request.task!.name ?? null, status: 'enqueued' };
+      return deferral(task.name ?? request.task!.name ?? null, 'enqueued');
     } catch (error) {
       const name = request.task?.name;
       // Cloud Tasks names unnamed tasks itself: a taken name cannot be ours to report
       if (!isAlreadyExists(error) || !name) throw error;
-      if (ifExists === 'ignore') return { ...base, cloudTaskName: name, status: 'existing' };
+      if (ifExists === 'ignore') return deferral(name, 'existing');
       throw new TaskAlreadyExistsError(name, { cause: error });
     }
   }
@@ -193,10 +201,10 @@ export class Enqueuer {
       await this.deleteEntityOrLog(planned);
       throw error;
     }
-    if (result.status === 'created') return { ...planned.deferral, status: 'enqueued' };
+    if (result.status === 'created') return enqueued(planned.deferral);
     if (keepOnError) {
       const owner = await this.ownerOfTakenName(planned);
-      if (owner === 'this') return { ...planned.deferral, status: 'enqueued' };
+      if (owner === 'this') return enqueued(planned.deferral);
       if (owner === 'unknown') throw result.error; // kept for the sweeper: a committed task must not be lost
     }
     await this.deleteEntityOrLog(planned);
@@ -248,4 +256,17 @@ export class Enqueuer {
     const chunks = planned.mutations.length - 1;
     await this.config.datastore.delete([key, ...chunkKeys(this.config.datastore, key, chunks)]);
   }
+}
+
+/** A planned deferral as created: itself when it says so already (planned outside a transaction), else a copy. */
+function enqueued(planned: Deferral): Deferral {
+  if (planned.status === 'enqueued') return planned;
+  return {
+    task: planned.task,
+    queue: planned.queue,
+    cloudTaskName: planned.cloudTaskName,
+    entityKey: planned.entityKey,
+    status: 'enqueued',
+    eta: planned.eta,
+  };
 }

@@ -360,6 +360,8 @@ describe('CreateTask requests', () => {
       const stored = storedRequest(request);
       expect(stored).toBe(reference(request));
       expect(storedRequest(JSON.parse(stored))).toBe(stored); // a stored request (body already base64) as it is
+      const body = request.task?.httpRequest?.body ?? request.task?.appEngineHttpRequest?.body;
+      expect(Buffer.isBuffer(body) && body.equals(spec.body)).toBe(true); // the request itself is left as it was
     }
     expect(JSON.parse(storedRequest(http)).task.httpRequest.body).toBe(spec.body.toString('base64'));
     expect(JSON.parse(storedRequest(appEngine)).task.appEngineHttpRequest.body).toBe(spec.body.toString('base64'));
