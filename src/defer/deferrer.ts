@@ -398,7 +398,8 @@ export class Deferrer {
         const call = checkedCall(entry, index, count, 'task', '{ task, args, options? }', 'run');
         const target = refusing(index, count, () => this.resolveTarget(call.task));
         const { args, options: callOptions } = call;
-        return { ...target, args: args as unknown[], layers: callOptions === undefined ? [] : [callOptions] };
+        const layers = callOptions === undefined ? [] : [callOptions];
+        return { definition: target.definition, bound: target.bound, args: args as unknown[], layers };
       },
       options,
     );
