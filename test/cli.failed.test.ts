@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { taskIdOf } from '../src/core/task-names.js';
 import { PermanentTaskFailure } from '../src/errors/index.js';
 import { currentTask } from '../src/core/run-context.js';
-import { describeStorage, type StorageContext } from './support/backends.js';
+import { clearNamespace, describeStorage, type StorageContext } from './support/backends.js';
 import { cliEnv, runCli } from './support/cli.js';
 import { SECRET, useRuntime, type RuntimeFixture } from './support/runtime.js';
 import type { Deferral } from '../src/types.js';
@@ -200,6 +200,42 @@ describe('deferred failed / retry / discard', () => {
         );
         expect((await runCli(['failed'], e)).stdout).toMatch(/^No failed tasks in /);
         expect((await runCli(['discard'], e)).code).toBe(2);
+      },
+    );
+
+    it(
+      "says which other namespaces of the runtime hold failures (a tenant's entity group) and lists them there",
+      { timeout: 120_000 },
+      async () => {
+        const rt = await setup(ctx(), { projectId: ctx().clientOptions.projectId });
+        const tenant = `${ctx().namespace}-acme`;
+        try {
+          const charge = rt.deferred.task('charge', (id: string) => {
+            throw new PermanentTaskFailure(`card of order ${id} declined`);
+          });
+          await rt.deferred.transaction(async (tx) => {
+            tx.save({ key: ctx().datastore.key({ namespace: tenant, path: ['Order', 'o1'] }), data: { paid: false } });
+            return tx.defer(charge, 'o1');
+          });
+          await rt.advance();
+          const e = env(ctx(), rt);
+          const [home, there, narrowed] = await Promise.all([
+            runCli(['failed'], e),
+            runCli(['failed', '--namespace', tenant], e),
+            runCli(['failed', '--task', 'other'], e),
+          ]);
+          expect(home.stdout).toMatch(/^No failed tasks in /);
+          expect(home.stdout).toContain(
+            `\nAlso failed tasks in namespace(s) "${tenant}", where this runtime writes task entities: list them with deferred failed --namespace <namespace>.\n`,
+          );
+          expect(there.stdout).toMatch(new RegExp(`namespace "${tenant}", newest first:\n`));
+          expect(there.stdout).toMatch(
+            /\s+charge\s+.*PermanentTaskFailure: card of order o1\b.*\s+Order:o1\/_DeferredTask:/,
+          );
+          expect(narrowed.stdout).not.toContain('Also failed tasks'); // the filter applies there too
+        } finally {
+          await clearNamespace(ctx().datastore, tenant);
+        }
       },
     );
   });

@@ -2,7 +2,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { listFailedTasks } from '../../failures/list-failed.js';
-import type { FailedTaskSummary } from '../../types.js';
+import { listRegistered } from '../../store/namespace-registry.js';
+import type { Datastore } from '@google-cloud/datastore';
+import type { FailedTaskFilter, FailedTaskSummary } from '../../types.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 import { describeFilter, filterOf, hasFilter, withFilterFlags, type FilterArgs } from '../failed-filter.js';
 import { oneLine, table, when } from '../render.js';
@@ -23,6 +25,35 @@ export function failedTable(tasks: readonly FailedTaskSummary[], errorWidth = 60
     tasks.map((t) => [when(t.failedAt), t.task, t.queue, t.attempts, oneLine(t.lastError, errorWidth), t.key]),
     'lllrll',
   );
+}
+
+/** Most other namespaces `deferred failed` looks into for records matching its filter. */
+const OTHER_NAMESPACES_CHECKED = 20;
+
+/**
+ * The namespaces besides the listed one, in its registry (where its runtime writes task entities: tenants' entity
+ * groups), that hold failure records matching `filter`: one index read each, at most {@link OTHER_NAMESPACES_CHECKED}.
+ */
+async function otherNamespacesWithFailures(datastore: Datastore, filter: FailedTaskFilter): Promise<string[]> {
+  const home = filter.namespace ?? datastore.namespace ?? '';
+  const others = (await listRegistered(datastore, home))
+    .map((entry) => entry.namespace)
+    .filter((namespace) => namespace !== home)
+    .slice(0, OTHER_NAMESPACES_CHECKED);
+  const found = await Promise.all(
+    others.map(async (namespace) => {
+      const page = await listFailedTasks(datastore, { ...filter, namespace }, { limit: 1 });
+      return page.tasks.length > 0 ? namespace : null;
+    }),
+  );
+  return found.filter((namespace): namespace is string => namespace !== null);
+}
+
+/** The line that says where else failures are, and how to list them (empty when nowhere). */
+function elsewhereLine(namespaces: readonly string[]): string {
+  if (namespaces.length === 0) return '';
+  const names = namespaces.map((namespace) => JSON.stringify(namespace)).join(', ');
+  return `\nAlso failed tasks in namespace(s) ${names}, where this runtime writes task entities: list them with deferred failed --namespace <namespace>.\n`;
 }
 
 const list: CommandModule<object, ListArgs> = {
@@ -58,7 +89,10 @@ const list: CommandModule<object, ListArgs> = {
       } while (cursor && tasks.length < argv.limit);
       if (argv.json) return print(`${JSON.stringify({ tasks, cursor })}\n`);
       const narrowed = hasFilter(argv) ? ` (${describeFilter(argv)})` : '';
-      if (tasks.length === 0) return print(`No failed tasks in ${connection.describe}${narrowed}.\n`);
+      const elsewhere = await otherNamespacesWithFailures(connection.datastore, filter);
+      if (tasks.length === 0) {
+        return print(`No failed tasks in ${connection.describe}${narrowed}.\n${elsewhereLine(elsewhere)}`);
+      }
       const columns = process.stdout.isTTY ? process.stdout.columns || 120 : 160;
       const fixed = 20 + 2 + Math.max(...tasks.map((t) => t.task.length + t.queue.length + t.key.length)) + 8 + 12;
       print(`Failed tasks in ${connection.describe}${narrowed}, newest first:\n\n`);
@@ -68,6 +102,7 @@ const list: CommandModule<object, ListArgs> = {
           ? `\n${tasks.length} shown; there are more: raise --limit, or narrow with --task, --queue, --since, --grep.\n`
           : `\n${tasks.length} failed task(s). Details: deferred failed show <key>; replay: deferred retry <key>.\n`,
       );
+      print(elsewhereLine(elsewhere));
     } finally {
       await connection.close();
     }
