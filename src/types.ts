@@ -11,7 +11,8 @@
  * - **envelope**: the versioned, signed JSON that carries the task name and its encoded arguments (readable in the
  *   Cloud console).
  * - **inline task**: the envelope travels in the Cloud Task's body. At-least-once: a duplicate delivery runs again.
- * - **entity-backed task**: the envelope is stored in a `_DeferredTask` entity (gzip, chunked when large) and the Cloud
+ * - **entity-backed task**: the envelope is stored in a `_DeferredTask` entity (compressed with the task's
+ *   `compression`, gzip by default; chunked when large) and the Cloud
  *   Task carries only its key. The entity also holds the task's **state** (`pending` -> `running` -> `done` | `failed`),
  *   changed in Datastore transactions, so a duplicate delivery runs nothing. Payloads above `inlineThreshold`
  *   **spill** into an entity; `entityBacked: true` or a transaction makes any task entity-backed.
@@ -21,6 +22,9 @@
  *   `maxAttempts` caps attempts.
  * - **lease**: while an entity-backed task runs, the entity is `running` until `leaseUntil`; another delivery may take
  *   over only after the lease ends.
+ * - **bulk defer**: `deferMany`, many deferrals in one call (of a task handle, a methods handle, or a list of calls):
+ *   each is checked first, entity-backed ones are written in batched commits, Cloud Tasks are created a bounded number
+ *   at a time, and a partial failure says which calls failed.
  * - **chain / child**: a task deferred while another task runs. It is **held** until the parent succeeds, and named
  *   from the parent's Cloud Task id and a sequence number, so a retried parent never forks its chain.
  * - **hop**: Cloud Tasks schedules at most 30 days ahead; a task due later is delivered at the horizon, and the
