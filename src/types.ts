@@ -12,9 +12,9 @@
  *   Cloud console).
  * - **inline task**: the envelope travels in the Cloud Task's body. At-least-once: a duplicate delivery runs again.
  * - **entity-backed task**: the envelope is stored in a `_DeferredTask` entity (compressed with the task's
- *   `compression`, gzip by default; chunked when large) and the Cloud
- *   Task carries only its key. The entity also holds the task's **state** (`pending` -> `running` -> `done` | `failed`),
- *   changed in Datastore transactions, so a duplicate delivery runs nothing. Payloads above `inlineThreshold`
+ *   `compression`, gzip by default; chunked when large) and the Cloud Task carries only its key. The entity also holds
+ *   the task's **state** (`pending` -> `running` -> `done` | `failed`), changed in Datastore transactions, so a
+ *   duplicate delivery runs nothing. Payloads above `inlineThreshold`
  *   **spill** into an entity; `entityBacked: true` or a transaction makes any task entity-backed.
  * - **transactional defer**: a defer inside `deferred.transaction(...)`: the entity is written in the caller's
  *   transaction (it is the outbox) and the Cloud Task is created only after the commit.
