@@ -41,7 +41,13 @@ export {
 } from './codec/index.js';
 export { createDeferred } from './runtime/deferred-runtime.js';
 // The failure ledger's functions load their implementation on first use (failures/failure-ledger.ts).
-export { listFailedTasks, matchingFailedTasks, readFailedTask, discardFailedTasks } from './failures/failure-ledger.js';
+export {
+  listFailedTasks,
+  matchingFailedTasks,
+  namespacesWithFailures,
+  readFailedTask,
+  discardFailedTasks,
+} from './failures/failure-ledger.js';
 export type {
   AttemptRecord,
   DiscardOptions,

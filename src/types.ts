@@ -1067,6 +1067,13 @@ export interface FailureLedger {
   list(filter?: FailedTaskFilter, page?: FailedTaskPageOptions): Promise<FailedTaskPage>;
   /** Every failed task matching `filter`, newest first, page after page. */
   matching(filter?: FailedTaskFilter): AsyncIterable<FailedTaskSummary>;
+  /**
+   * The ledger lists one namespace at a time (`filter.namespace`, by default the runtime's). These are the other
+   * namespaces its registry names (tenants' entity groups that transactional tasks were written into) that hold
+   * failure records matching `filter`: list them with `{ ...filter, namespace }`. At most 20 namespaces are looked
+   * into, one index read each.
+   */
+  otherNamespaces(filter?: FailedTaskFilter): Promise<string[]>;
   /** One failure record (`failed` or `retried`) with its history and decoded arguments; undefined when there is none. */
   get(key: Key | string, options?: { readonly namespace?: string }): Promise<FailedTask | undefined>;
   /**

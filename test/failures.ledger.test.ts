@@ -11,7 +11,7 @@ import { formatTaskKey, parseTaskKey } from '../src/store/key-text.js';
 import { ATTEMPTS_KIND, CHUNK_KIND, HISTORY_LIMIT, STACK_CHARS, TASK_KIND } from '../src/store/schema.js';
 import { sweep } from '../src/sweeper/sweep-all.js';
 import type { Deferred } from '../src/types.js';
-import { describeStorage, type StorageContext } from './support/backends.js';
+import { clearNamespace, describeStorage, type StorageContext } from './support/backends.js';
 import { LOCATION, PROJECT, SECRET, useRuntime, type RuntimeFixture } from './support/runtime.js';
 import { HOUR, MINUTE as MIN } from './support/time.js';
 
@@ -256,6 +256,32 @@ describe('deferred.failures', () => {
       expect(seen).toEqual(found);
       await expect(rt.deferred.failures.list({}, { cursor: 'garbage' })).rejects.toThrow(/cursor is not one/);
       await expect(rt.deferred.failures.list({}, { limit: 0 })).rejects.toThrow(/limit must be a whole number/);
+    });
+
+    it("otherNamespaces names the registry's namespaces holding matching records; list({ namespace }) lists them", async () => {
+      const rt = await setup(ctx());
+      const tenant = `${ctx().namespace}-acme`;
+      try {
+        const charge = rt.deferred.task('charge', (id: string) => {
+          throw new PermanentTaskFailure(`card of ${id} declined`);
+        });
+        await rt.deferred.transaction(async (tx) => {
+          tx.save({ key: ctx().datastore.key({ namespace: tenant, path: ['Order', 'o1'] }), data: { paid: false } });
+          return tx.defer(charge, 'o1');
+        });
+        expect(await rt.deferred.failures.otherNamespaces()).toEqual([]); // registered, nothing failed there yet
+        await rt.advance();
+        expect((await rt.deferred.failures.list()).tasks).toEqual([]);
+        expect(await rt.deferred.failures.otherNamespaces()).toEqual([tenant]);
+        expect(await rt.deferred.failures.otherNamespaces({ task: 'other' })).toEqual([]);
+        const there = await rt.deferred.failures.list({ namespace: tenant });
+        expect(there.tasks.map((t) => [t.task, t.lastError])).toEqual([
+          ['charge', 'PermanentTaskFailure: card of o1 declined'],
+        ]);
+        expect(await rt.deferred.failures.otherNamespaces({ namespace: tenant })).toEqual([]); // its own registry is empty
+      } finally {
+        await clearNamespace(ctx().datastore, tenant);
+      }
     });
   });
 

@@ -40,10 +40,15 @@ export function filterOf(input: Record<string, unknown>): LedgerFilter {
 
 const iso = (date: Date | null | undefined) => (date instanceof Date ? date.toISOString() : null);
 
-/** A page of failed tasks, newest first. */
+/** A page of failed tasks, newest first, and (on the first page) the other namespaces that hold matching ones. */
 export async function listFailed(ledger: FailureLedger, filter: LedgerFilter, cursor: string | undefined) {
-  const page = await ledger.list(filter, { limit: PAGE, cursor: cursor ?? null, maxScan: MAX_SCAN });
+  const [page, elsewhere] = await Promise.all([
+    ledger.list(filter, { limit: PAGE, cursor: cursor ?? null, maxScan: MAX_SCAN }),
+    // The other namespaces holding matching records (tenants' entity groups), said once, on the first page.
+    cursor ? Promise.resolve([]) : ledger.otherNamespaces(filter),
+  ]);
   return {
+    elsewhere,
     rows: page.tasks.map((t) => ({
       key: t.key,
       task: t.task,

@@ -33,6 +33,11 @@ export async function* matchingFailedTasks(
   yield* (await import('./list-failed.js')).matchingFailedTasks(datastore, filter);
 }
 
+/** The other namespaces of the registry holding failure records that match `filter` (see {@link FailureLedger.otherNamespaces}). */
+export async function namespacesWithFailures(datastore: Datastore, filter: FailedTaskFilter = {}): Promise<string[]> {
+  return (await import('./list-failed.js')).namespacesWithFailures(datastore, filter);
+}
+
 /** The record at `key` in full, or undefined when there is no failure record there (see {@link FailureLedger.get}). */
 export async function readFailedTask(
   datastore: Datastore,
@@ -89,6 +94,7 @@ export function createFailureLedger(deps: () => RetryDeps): FailureLedger {
   return {
     list: (filter, page) => listFailedTasks(datastore(), filter, page),
     matching: (filter) => matchingFailedTasks(datastore(), filter),
+    otherNamespaces: (filter) => namespacesWithFailures(datastore(), filter),
     get: (key, options) => readFailedTask(datastore(), key, { ...options, codecs: deps().config.codecs }),
     retry: async (keys, options = {}) => {
       const { concurrencyOf, retryFailedTasks } = await import('./retry-failed.js');

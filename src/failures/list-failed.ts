@@ -14,6 +14,7 @@ import {
   type FailedIndexEntry,
 } from '../store/failed-index.js';
 import { formatTaskKey } from '../store/key-text.js';
+import { listRegistered } from '../store/namespace-registry.js';
 import { TASK_KIND } from '../store/schema.js';
 import type { FailedTaskFilter, FailedTaskPage, FailedTaskPageOptions, FailedTaskSummary } from '../types.js';
 
@@ -201,4 +202,27 @@ export async function* matchingFailedTasks(
     yield* page.tasks;
     cursor = page.cursor;
   } while (cursor);
+}
+
+/** Most other namespaces {@link namespacesWithFailures} looks into. */
+export const OTHER_NAMESPACES_CHECKED = 20;
+
+/**
+ * The namespaces besides the listed one (`filter.namespace`, else the client's) that its registry names (where that
+ * runtime writes task entities: tenants' entity groups) and that hold failure records matching `filter`: one index
+ * read each, at most {@link OTHER_NAMESPACES_CHECKED} of them, in the registry's order.
+ */
+export async function namespacesWithFailures(datastore: Datastore, filter: FailedTaskFilter = {}): Promise<string[]> {
+  const home = filter.namespace ?? datastore.namespace ?? '';
+  const others = (await listRegistered(datastore, home))
+    .map((entry) => entry.namespace)
+    .filter((namespace) => namespace !== home)
+    .slice(0, OTHER_NAMESPACES_CHECKED);
+  const found = await Promise.all(
+    others.map(async (namespace) => {
+      const page = await listFailedTasks(datastore, { ...filter, namespace }, { limit: 1 });
+      return page.tasks.length > 0 ? namespace : null;
+    }),
+  );
+  return found.filter((namespace): namespace is string => namespace !== null);
 }

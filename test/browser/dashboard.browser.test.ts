@@ -18,6 +18,8 @@ const backend = (process.env.DEFERRED_BACKEND as 'datastore' | 'firestore' | und
 export const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'dashboard');
 const DOCS = join(process.cwd(), 'docs', 'dashboard');
 const HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
+/** A tenant's namespace: a transactional task written into its entity group fails there. */
+const TENANT = 'acme-tenant';
 
 let stack: LocalStack;
 let worker: RunningWorker;
@@ -118,9 +120,20 @@ describe(`dashboard in Chromium [${backend}]`, () => {
       .defer();
     await chargeCard.with({ entityBacked: true }).defer('acme');
     await render.with({ entityBacked: true, delay: '1h' }).defer(HOSTILE);
+    // A failure in a tenant's entity group (another namespace): the failed view names that namespace.
+    const chargeTenant = deferred.task('chargeTenant', () => {
+      throw new PermanentTaskFailure('tenant card declined');
+    });
+    await deferred.transaction(async (tx) => {
+      tx.save({ key: datastore.key({ namespace: TENANT, path: ['Order', 't1'] }), data: { paid: false } });
+      return tx.defer(chargeTenant);
+    });
     await until(
       'the due tasks to finish',
-      async () => (await countState('failed')) === 2 && (await countState('done')) >= 1,
+      async () =>
+        (await countState('failed')) === 2 &&
+        (await countState('done')) >= 1 &&
+        (await deferred.failures.list({ namespace: TENANT })).tasks.length === 1,
     );
 
     tasksBeta = stack.tasksEmulator.createClient({ version: 'v2beta3' });
@@ -238,6 +251,9 @@ describe(`dashboard in Chromium [${backend}]`, () => {
     await page.waitForSelector('tr[data-key]');
     expect(await page.locator('tr[data-key]').count()).toBe(2);
     expect(await page.textContent('main')).toContain('card of acme declined');
+    expect(await page.textContent('[data-elsewhere]')).toContain(
+      `Also failed tasks in namespace(s) "${TENANT}", where this runtime writes task entities`,
+    );
     await shot('failed');
   });
 

@@ -1,10 +1,8 @@
 /** `deferred failed [list]` (the failure ledger as a table, newest first) and `deferred failed show <key>` (one record, as `inspect`). */
 import type { Argv, CommandModule } from 'yargs';
 import { InvalidArgumentError } from '../../errors/index.js';
-import { listFailedTasks } from '../../failures/list-failed.js';
-import { listRegistered } from '../../store/namespace-registry.js';
-import type { Datastore } from '@google-cloud/datastore';
-import type { FailedTaskFilter, FailedTaskSummary } from '../../types.js';
+import { listFailedTasks, namespacesWithFailures } from '../../failures/list-failed.js';
+import type { FailedTaskSummary } from '../../types.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 import { describeFilter, filterOf, hasFilter, withFilterFlags, type FilterArgs } from '../failed-filter.js';
 import { oneLine, table, when } from '../render.js';
@@ -25,28 +23,6 @@ export function failedTable(tasks: readonly FailedTaskSummary[], errorWidth = 60
     tasks.map((t) => [when(t.failedAt), t.task, t.queue, t.attempts, oneLine(t.lastError, errorWidth), t.key]),
     'lllrll',
   );
-}
-
-/** Most other namespaces `deferred failed` looks into for records matching its filter. */
-const OTHER_NAMESPACES_CHECKED = 20;
-
-/**
- * The namespaces besides the listed one, in its registry (where its runtime writes task entities: tenants' entity
- * groups), that hold failure records matching `filter`: one index read each, at most {@link OTHER_NAMESPACES_CHECKED}.
- */
-async function otherNamespacesWithFailures(datastore: Datastore, filter: FailedTaskFilter): Promise<string[]> {
-  const home = filter.namespace ?? datastore.namespace ?? '';
-  const others = (await listRegistered(datastore, home))
-    .map((entry) => entry.namespace)
-    .filter((namespace) => namespace !== home)
-    .slice(0, OTHER_NAMESPACES_CHECKED);
-  const found = await Promise.all(
-    others.map(async (namespace) => {
-      const page = await listFailedTasks(datastore, { ...filter, namespace }, { limit: 1 });
-      return page.tasks.length > 0 ? namespace : null;
-    }),
-  );
-  return found.filter((namespace): namespace is string => namespace !== null);
 }
 
 /** The line that says where else failures are, and how to list them (empty when nowhere). */
@@ -89,7 +65,7 @@ const list: CommandModule<object, ListArgs> = {
       } while (cursor && tasks.length < argv.limit);
       if (argv.json) return print(`${JSON.stringify({ tasks, cursor })}\n`);
       const narrowed = hasFilter(argv) ? ` (${describeFilter(argv)})` : '';
-      const elsewhere = await otherNamespacesWithFailures(connection.datastore, filter);
+      const elsewhere = await namespacesWithFailures(connection.datastore, filter);
       if (tasks.length === 0) {
         return print(`No failed tasks in ${connection.describe}${narrowed}.\n${elsewhereLine(elsewhere)}`);
       }

@@ -110,6 +110,7 @@ function mountLedger(root, params, ctx) {
   const list = h('div');
   const pager = h('div', { class: 'toolbar' });
   const selection = h('span', { class: 'note' });
+  const elsewhere = h('p', { class: 'note', 'data-elsewhere': '' });
   const canRetry = ctx.canChange && ctx.summary.canCreateTasks;
 
   /**
@@ -222,11 +223,26 @@ function mountLedger(root, params, ctx) {
     ctx.canChange ? bulk : null,
     list,
     pager,
+    elsewhere,
   );
 
   async function refresh() {
     const data = await get('failed', { ...filter(), cursor: cursors[page] });
     cursors[page + 1] = data.next;
+    if (page === 0) {
+      // The other namespaces holding matching records: said on the first page, kept while paging.
+      const names = (data.elsewhere ?? []).map((/** @type {string} */ n) => JSON.stringify(n)).join(', ');
+      replace(
+        elsewhere,
+        names
+          ? [
+              `Also failed tasks in namespace(s) ${names}, where this runtime writes task entities (tenants' entity groups); this page lists its own namespace. List them with `,
+              h('code', null, 'deferred failed --namespace <namespace>'),
+              '.',
+            ]
+          : null,
+      );
+    }
     const all = h('input', { type: 'checkbox', 'aria-label': 'select the page' });
     all.addEventListener('change', () => {
       for (const r of data.rows) {
