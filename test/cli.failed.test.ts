@@ -210,8 +210,11 @@ describe('deferred failed / retry / discard', () => {
         const rt = await setup(ctx(), { projectId: ctx().clientOptions.projectId });
         const tenant = `${ctx().namespace}-acme`;
         try {
+          let declined = true;
+          const charged: string[] = [];
           const charge = rt.deferred.task('charge', (id: string) => {
-            throw new PermanentTaskFailure(`card of order ${id} declined`);
+            if (declined) throw new PermanentTaskFailure(`card of order ${id} declined`);
+            charged.push(id);
           });
           await rt.deferred.transaction(async (tx) => {
             tx.save({ key: ctx().datastore.key({ namespace: tenant, path: ['Order', 'o1'] }), data: { paid: false } });
@@ -233,6 +236,14 @@ describe('deferred failed / retry / discard', () => {
             /\s+charge\s+.*PermanentTaskFailure: card of order o1\b.*\s+Order:o1\/_DeferredTask:/,
           );
           expect(narrowed.stdout).not.toContain('Also failed tasks'); // the filter applies there too
+          // What the line suggests works through: the record, retried in its namespace, runs once.
+          declined = false;
+          const app = env(ctx(), rt, { DEFERRED_SECRET: SECRET, DEFERRED_HANDLER_URL: `${rt.origin}/_deferred` });
+          const retried = await runCli(['retry', '--task', 'charge', '--namespace', tenant, '--yes'], app);
+          expect(retried.code).toBe(0);
+          expect(retried.stdout).toMatch(/\nRetried 1 of 1\.\n$/);
+          await rt.advance(5 * 60_000);
+          expect(charged).toEqual(['o1']);
         } finally {
           await clearNamespace(ctx().datastore, tenant);
         }
