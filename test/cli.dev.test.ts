@@ -2,7 +2,9 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
+import { Datastore, PropertyFilter } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
+import { TASK_KIND } from '../src/store/schema.js';
 import { runCli, spawnCli } from './support/cli.js';
 
 function accepts(hostPort: string): Promise<boolean> {
@@ -14,6 +16,25 @@ function accepts(hostPort: string): Promise<boolean> {
     });
     socket.on('error', () => resolve(false));
   });
+}
+
+/** Waits until the local stack's Datastore holds no task entity in state `running`. */
+async function untilNothingRuns(env: Record<string, string>): Promise<void> {
+  const datastore = new Datastore({
+    projectId: env.GOOGLE_CLOUD_PROJECT,
+    apiEndpoint: env.DATASTORE_EMULATOR_HOST,
+    ...(env.DATASTORE_NAMESPACE ? { namespace: env.DATASTORE_NAMESPACE } : {}),
+  });
+  const query = datastore
+    .createQuery(TASK_KIND)
+    .filter(new PropertyFilter('state', '=', 'running'))
+    .select('__key__');
+  for (let i = 0; i < 100; i++) {
+    const [running] = await datastore.runQuery(query);
+    if (running.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('a task entity stayed running for 10 s');
 }
 
 describe('deferred dev', () => {
@@ -48,6 +69,8 @@ describe('deferred dev', () => {
       expect(retried.code).toBe(0);
       expect(retried.stdout).toMatch(/retried\s+failed\.default\.\d+\s+as projects\/.+-r1\n/);
       for await (const line of lines) if (line.includes('"message":"task charge done"')) break;
+      // The run's line is written before its entity's completion commits: Ctrl-C once nothing is running any more.
+      await untilNothingRuns(info.env);
       expect(await accepts(info.env.DATASTORE_EMULATOR_HOST!)).toBe(true);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
