@@ -49,12 +49,12 @@ describe('startDatastoreEmulator prerequisites', () => {
 });
 
 /** Runs the hold-emulator fixture in a child Node process and resolves with its emulator's session id and folder. */
-function startChild(backend: string) {
-  const child = spawn(process.execPath, nodeArgs('hold-emulator', [backend]), {
+function startChild(backend: string, mode?: 'graceful') {
+  const child = spawn(process.execPath, nodeArgs('hold-emulator', mode ? [backend, mode] : [backend]), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let out = '';
   const started = new Promise<{ sid: number; dir: string }>((resolve, reject) => {
-    let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const match = /SID (\d+) DIR (\S+)\n/.exec(out);
@@ -62,8 +62,8 @@ function startChild(backend: string) {
     });
     child.on('exit', (code) => reject(new Error(`fixture exited early with ${code}`)));
   });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  return { child, started, exited };
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, started, exited, output: () => out };
 }
 
 async function waitUntilGone(sid: number, timeoutMs: number) {
@@ -82,6 +82,16 @@ describe('startDatastoreEmulator clean-up', () => {
     await run.exited;
     expect(await waitUntilGone(sid, 10_000)).toEqual([]);
     expect(existsSync(dir)).toBe(false); // removed by the exiting process itself
+  });
+
+  it("lets the app's own SIGINT handler still use the emulator and stop it; nothing is left after it exits", async () => {
+    const run = startChild('datastore', 'graceful');
+    const { sid, dir } = await run.started;
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain('WROTE\n'); // its write after the signal reached the emulator
+    expect(await waitUntilGone(sid, 10_000)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
   });
 
   it('leaves no emulator process and no scratch folder when the run is killed outright (SIGKILL)', async () => {

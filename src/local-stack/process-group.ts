@@ -71,10 +71,12 @@ function installHooks(): void {
   process.on('exit', killAllNow);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      // Someone else handles the signal too (a graceful stop, as `deferred dev` makes: its worker finishes what it is
+      // writing before the emulators stop): theirs to stop them in order; the exit hook kills what is left.
+      if (process.listenerCount(signal) > 1) return;
+      // Nobody else: behave as if we had not handled the signal, with nothing of ours left behind.
       killAllNow();
-      // Behave as if we had not handled the signal, unless someone else also listens for it.
-      if (process.listenerCount(signal) <= 1)
-        process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 129);
+      process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 129);
     });
   }
 }
