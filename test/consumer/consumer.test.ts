@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDatastoreEmulator, type RunningDatastoreEmulator } from 'cloud-deferred/local';
-import { copiesOf, nodeBinary, npm, repoPackage, run } from './packed.js';
+import { NPM_INSTALL, copiesOf, nodeBinary, npm, repoPackage, run } from './packed.js';
 
 const appSource = fileURLToPath(new URL('./app', import.meta.url));
 
@@ -41,9 +41,7 @@ describe.each(MAJORS)('the packed library in a fresh app with the $name', (major
     );
     for (const file of ['main.ts', 'tsconfig.json']) copyFileSync(join(appSource, file), join(app, file));
     await npm(app, [
-      'install',
-      '--no-audit',
-      '--no-fund',
+      ...NPM_INSTALL,
       tarball,
       `@google-cloud/datastore@${majors.datastore}`,
       `@google-cloud/tasks@${majors.tasks}`,

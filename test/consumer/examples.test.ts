@@ -5,7 +5,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { npm, run } from './packed.js';
+import { NPM_INSTALL, npm, run } from './packed.js';
 
 const exampleSource = fileURLToPath(new URL('../../examples/testing', import.meta.url));
 const { tarball, scratch } = inject('packed');
@@ -38,7 +38,7 @@ describe('examples/testing, from the packed library', () => {
     };
     manifest.dependencies['cloud-deferred'] = `file:${tarball}`;
     writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
-    await npm(app, ['install', '--no-audit', '--no-fund']);
+    await npm(app, [...NPM_INSTALL]);
   }, 600_000);
 
   it('type-checks under tsc --strict', async () => {

@@ -34,6 +34,19 @@ export async function nodeBinary(major: string): Promise<string> {
   return binary;
 }
 
+/**
+ * `npm install` as the consumer apps run it: from the npm registry as it was a week ago (`--before`). That holds the
+ * current client majors and every package's current line, and no release still half-published: the packages of a
+ * Babel release (jest's) of 2026-12-02 that the registry did not all have made the example app's install fail with
+ * ETARGET, a day and a half later.
+ */
+export const NPM_INSTALL: readonly string[] = [
+  'install',
+  '--no-audit',
+  '--no-fund',
+  `--before=${new Date(Date.now() - 7 * 86_400_000).toISOString()}`,
+];
+
 /** Runs npm in `cwd` and returns its stdout. */
 export async function npm(cwd: string, args: string[]): Promise<string> {
   const { stdout } = await run('npm', args, { cwd, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
