@@ -1,6 +1,6 @@
 // @ts-check
-/** Page-wide pieces: the confirmation dialog, toasts, buttons that run a change and report it, and a list's pager. */
-import { h } from './dom.js';
+/** Page-wide pieces: the confirmation dialog, toasts, buttons that run a change and report it, and a list's paging. */
+import { h, replace } from './dom.js';
 
 /**
  * Asks before a change; resolves true when confirmed.
@@ -97,13 +97,41 @@ export function actionButton(label, action, o = {}) {
 }
 
 /**
- * The two buttons of a paged list: a page back (disabled on the first page) and a page on (disabled without a next).
- * @param {{ page: number, hasNext: boolean, go: (delta: -1 | 1) => void, labels?: [string, string] }} p
+ * The paging of a list read by cursor: the page shown, the cursor that reads it, and the pager's two buttons (a page
+ * back, disabled on the first page; a page on, disabled without a next one).
+ * @param {HTMLElement} pager where the buttons go
+ * @param {() => void} refresh reads and shows the current page
+ * @param {[string, string]} [labels] the buttons' labels
  */
-export function pagerButtons(p) {
-  const [back, on] = p.labels ?? ['← Previous', 'Next →'];
-  return [
-    h('button', { type: 'button', disabled: p.page === 0, onclick: () => p.go(-1) }, back),
-    h('button', { type: 'button', disabled: !p.hasNext, onclick: () => p.go(1) }, on),
-  ];
+export function cursorPaging(pager, refresh, labels = ['← Previous', 'Next →']) {
+  /** @type {(string | null)[]} */
+  const cursors = [null];
+  let page = 0;
+  /** @param {-1 | 1} delta */
+  const go = (delta) => {
+    page += delta;
+    refresh();
+  };
+  return {
+    /** The page shown, 0 for the first. */
+    get page() {
+      return page;
+    },
+    /** The cursor that reads the page shown (null for the first). */
+    get cursor() {
+      return cursors[page] ?? null;
+    },
+    /**
+     * Shows the buttons for the page just read, whose next page starts at `next` (null: it is the last).
+     * @param {string | null} next
+     */
+    show(next) {
+      cursors[page + 1] = next;
+      replace(
+        pager,
+        h('button', { type: 'button', disabled: page === 0, onclick: () => go(-1) }, labels[0]),
+        h('button', { type: 'button', disabled: !next, onclick: () => go(1) }, labels[1]),
+      );
+    },
+  };
 }

@@ -2,7 +2,7 @@
 /** Failed tasks: the failure ledger with filters, newest first, and Retry / Discard of one, the selected, or all matching. */
 import { get, post } from '../api.js';
 import { h, num, panel, replace, table, time } from '../dom.js';
-import { confirmDialog, pagerButtons, toast } from '../ui.js';
+import { confirmDialog, cursorPaging, toast } from '../ui.js';
 import { TASK_HEAD, taskRows } from './tasks.js';
 
 /**
@@ -21,10 +21,8 @@ export function mountFailed(root, params, ctx) {
  */
 function mountRecords(root, ctx) {
   const list = h('div');
-  /** @type {(string | null)[]} */
-  const cursors = [null];
-  let page = 0;
   const pager = h('div', { class: 'toolbar' });
+  const paging = cursorPaging(pager, () => void refresh());
   replace(
     root,
     h(
@@ -37,28 +35,17 @@ function mountRecords(root, ctx) {
     pager,
   );
   async function refresh() {
-    const data = await get('tasks', { state: 'failed', cursor: cursors[page] });
-    cursors[page + 1] = data.next;
+    const data = await get('tasks', { state: 'failed', cursor: paging.cursor });
     replace(
       list,
       panel({
         title: 'Failure records',
-        sub: `page ${page + 1}`,
+        sub: `page ${paging.page + 1}`,
         flush: true,
         body: table(TASK_HEAD, taskRows(data.rows, ctx), 'No failed tasks.'),
       }),
     );
-    replace(
-      pager,
-      ...pagerButtons({
-        page,
-        hasNext: Boolean(data.next),
-        go: (delta) => {
-          page += delta;
-          void refresh();
-        },
-      }),
-    );
+    paging.show(data.next);
   }
   return { refresh };
 }
@@ -104,11 +91,9 @@ function mountLedger(root, params, ctx) {
   };
   /** @type {Set<string>} */
   const selected = new Set();
-  /** @type {(string | null)[]} */
-  const cursors = [null];
-  let page = 0;
   const list = h('div');
   const pager = h('div', { class: 'toolbar' });
+  const paging = cursorPaging(pager, () => void refresh(), ['← Newer', 'Older →']);
   const selection = h('span', { class: 'note' });
   const elsewhere = h('p', { class: 'note', 'data-elsewhere': '' });
   const canRetry = ctx.canChange && ctx.summary.canCreateTasks;
@@ -227,9 +212,8 @@ function mountLedger(root, params, ctx) {
   );
 
   async function refresh() {
-    const data = await get('failed', { ...filter(), cursor: cursors[page] });
-    cursors[page + 1] = data.next;
-    if (page === 0) {
+    const data = await get('failed', { ...filter(), cursor: paging.cursor });
+    if (paging.page === 0) {
       // The other namespaces holding matching records: said on the first page, kept while paging.
       const names = (data.elsewhere ?? []).map((/** @type {string} */ n) => JSON.stringify(n)).join(', ');
       replace(
@@ -295,23 +279,12 @@ function mountLedger(root, params, ctx) {
       list,
       panel({
         title: 'Failure records',
-        sub: `page ${page + 1} · ${num(data.scanned)} index entries read`,
+        sub: `page ${paging.page + 1} · ${num(data.scanned)} index entries read`,
         flush: true,
         body: t,
       }),
     );
-    replace(
-      pager,
-      ...pagerButtons({
-        page,
-        hasNext: Boolean(data.next),
-        labels: ['← Newer', 'Older →'],
-        go: (delta) => {
-          page += delta;
-          void refresh();
-        },
-      }),
-    );
+    paging.show(data.next);
     paintSelection();
   }
   return { refresh };

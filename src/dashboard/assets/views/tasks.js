@@ -1,7 +1,7 @@
 // @ts-check
 /** Task views: the entities of one state a page at a time, and one task as `deferred inspect` shows it. */
 import { ApiError, get, post } from '../api.js';
-import { actionButton, confirmDialog, pagerButtons } from '../ui.js';
+import { actionButton, confirmDialog, cursorPaging } from '../ui.js';
 import { bytes, duration, h, num, panel, replace, statePill, table, time, when } from '../dom.js';
 
 const STATES = ['pending', 'running', 'failed', 'done', 'retried'];
@@ -66,11 +66,9 @@ export const TASK_HEAD = ['key', 'task', 'queue', 'state', { text: 'attempts', n
  */
 export function mountTasks(root, params, ctx) {
   const state = STATES.includes(params.get('state') ?? '') ? /** @type {string} */ (params.get('state')) : 'pending';
-  /** @type {(string | null)[]} */
-  const cursors = [null];
-  let page = 0;
   const list = h('div');
   const pager = h('div', { class: 'toolbar' });
+  const paging = cursorPaging(pager, () => void refresh());
   replace(
     root,
     h(
@@ -94,28 +92,17 @@ export function mountTasks(root, params, ctx) {
     pager,
   );
   async function refresh() {
-    const data = await get('tasks', { state, cursor: cursors[page] });
-    cursors[page + 1] = data.next;
+    const data = await get('tasks', { state, cursor: paging.cursor });
     replace(
       list,
       panel({
         title: `${state[0].toUpperCase()}${state.slice(1)} tasks`,
-        sub: `page ${page + 1} · in key order · ${data.cost.billedReads} entity reads`,
+        sub: `page ${paging.page + 1} · in key order · ${data.cost.billedReads} entity reads`,
         flush: true,
         body: table(TASK_HEAD, taskRows(data.rows, ctx), `No ${state} task entities.`),
       }),
     );
-    replace(
-      pager,
-      ...pagerButtons({
-        page,
-        hasNext: Boolean(data.next),
-        go: (delta) => {
-          page += delta;
-          void refresh();
-        },
-      }),
-    );
+    paging.show(data.next);
   }
   return { refresh };
 }
