@@ -209,12 +209,13 @@ export const OTHER_NAMESPACES_CHECKED = 20;
 
 /**
  * The namespaces besides the listed one (`filter.namespace`, else the client's) that its registry names (where that
- * runtime writes task entities: tenants' entity groups) and that hold failure records matching `filter`: one index
- * read each, at most {@link OTHER_NAMESPACES_CHECKED} of them, in the registry's order.
+ * runtime writes task entities: tenants' entity groups) and that hold failure records matching `filter`: the
+ * registry's first {@link OTHER_NAMESPACES_CHECKED} (in key order) are looked into, one index read each.
  */
 export async function namespacesWithFailures(datastore: Datastore, filter: FailedTaskFilter = {}): Promise<string[]> {
   const home = filter.namespace ?? datastore.namespace ?? '';
-  const others = (await listRegistered(datastore, home))
+  // One more than checked: the registry never names its own namespace, but should it, the others still make 20.
+  const others = (await listRegistered(datastore, home, OTHER_NAMESPACES_CHECKED + 1))
     .map((entry) => entry.namespace)
     .filter((namespace) => namespace !== home)
     .slice(0, OTHER_NAMESPACES_CHECKED);

@@ -40,18 +40,27 @@ function decode(entity: Record<string, unknown>): RegisteredNamespace {
   };
 }
 
-/** Every namespace registered in `home`'s registry (a kind query over small entities, paged). */
-export async function listRegistered(datastore: Datastore, home: string): Promise<RegisteredNamespace[]> {
+/**
+ * Every namespace registered in `home`'s registry (a kind query over small entities, paged), or its first `limit`
+ * (in key order).
+ */
+export async function listRegistered(
+  datastore: Datastore,
+  home: string,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<RegisteredNamespace[]> {
   const found: RegisteredNamespace[] = [];
   let start: string | undefined;
-  for (;;) {
-    let query = datastore.createQuery(home, NAMESPACE_KIND).limit(500);
+  while (found.length < limit) {
+    const pageSize = Math.min(500, limit - found.length);
+    let query = datastore.createQuery(home, NAMESPACE_KIND).limit(pageSize);
     if (start) query = query.start(start);
     const [rows, info] = await datastore.runQuery(query);
     for (const row of rows) found.push(decode(row));
-    if (rows.length < 500 || info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) return found;
+    if (rows.length < pageSize || info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) break;
     start = info.endCursor;
   }
+  return found;
 }
 
 /**
