@@ -1,5 +1,6 @@
 /** Recurring schedules: a fixed interval or a cron expression, and the next due time after a given moment. */
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser as CronParser } from 'cron-parser';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 
@@ -18,6 +19,17 @@ export interface Schedule {
 
 /** Smallest interval accepted: shorter ones would turn a job into a busy loop of tasks. */
 export const MIN_INTERVAL_MS = 1000;
+
+let cronParser: typeof CronParser | undefined;
+
+/**
+ * cron-parser, loaded by the first cron schedule (it is CommonJS, so `require` loads it synchronously): importing
+ * it costs 20-30 ms of start-up, which apps whose jobs run on intervals, or that only use mappers, do not pay.
+ */
+function cron(): typeof CronParser {
+  cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser;
+  return cronParser;
+}
 
 /**
  * Validates a schedule spec.
@@ -40,8 +52,7 @@ export function parseSchedule(job: string, spec: ScheduleSpec): Schedule {
     };
   }
   const timeZone = spec.timeZone ?? 'UTC';
-  const parse = (currentDate: number) =>
-    CronExpressionParser.parse(spec.cron, { currentDate: new Date(currentDate), tz: timeZone });
+  const parse = (currentDate: number) => cron().parse(spec.cron, { currentDate: new Date(currentDate), tz: timeZone });
   try {
     parse(Date.now()).next();
   } catch (error) {
