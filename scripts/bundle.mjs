@@ -5,6 +5,7 @@
 import { build } from 'esbuild';
 import { cpSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { BUNDLE_OPTIONS } from './bundle-options.mjs';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const entryPoints = [...Object.values(pkg.exports).map((target) => target.import), ...Object.values(pkg.bin)].map(
@@ -14,19 +15,10 @@ const entryPoints = [...Object.values(pkg.exports).map((target) => target.import
 const out = 'dist-bundle';
 rmSync(out, { recursive: true, force: true });
 await build({
+  ...BUNDLE_OPTIONS,
   entryPoints,
   outdir: out,
   outbase: 'dist',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  packages: 'external',
-  chunkNames: 'chunks/[name]-[hash]',
-  // Maps back to src/ through tsc's own maps (esbuild reads them), for stack traces under --enable-source-maps.
-  sourcemap: true,
-  logLevel: 'warning',
 });
 
 /** Every `.js` file tsc wrote (and its map) is replaced by the bundle's files. */

@@ -4,6 +4,7 @@ import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BUNDLE_OPTIONS } from '../../scripts/bundle-options.mjs';
 
 /** The scripts, by name, and their sources (relative to the checkout). */
 export const TEST_SCRIPTS = {
@@ -18,8 +19,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * Bundles every script of {@link TEST_SCRIPTS} with esbuild into a fresh folder of this run under
- * `node_modules/.cache/` (git-ignored; `remove` deletes it). Packages stay external, as in the build
- * (scripts/bundle.mjs), so the children load the app's Google clients from node_modules; the dashboard's assets are
+ * `node_modules/.cache/` (git-ignored; `remove` deletes it), with the build's options (scripts/bundle-options.mjs):
+ * packages stay external, so the children load the app's Google clients from node_modules; the dashboard's assets are
  * copied where the bundled code looks for them (`../dashboard/assets/`, as in `dist/`). Built from the sources every
  * run, never kept from an earlier one. The scripts are `<dir>/bin/<name>.mjs`.
  */
@@ -28,20 +29,12 @@ export async function buildTestScripts(): Promise<{ dir: string; remove: () => v
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   await build({
+    ...BUNDLE_OPTIONS,
     absWorkingDir: ROOT,
     entryPoints: Object.fromEntries(Object.entries(TEST_SCRIPTS).map(([name, source]) => [`bin/${name}`, source])),
     outdir: dir,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
     // `.mjs`: under node_modules/ no package.json says `"type": "module"`.
     outExtension: { '.js': '.mjs' },
-    chunkNames: 'chunks/[name]-[hash]',
-    sourcemap: true,
-    logLevel: 'warning',
   });
   cpSync(join(ROOT, 'src', 'dashboard', 'assets'), join(dir, 'dashboard', 'assets'), { recursive: true });
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
