@@ -204,7 +204,7 @@ describe('deferred failed / retry / discard', () => {
     );
 
     it(
-      "says which other namespaces of the runtime hold failures (a tenant's entity group) and lists them there",
+      "says which other namespaces of the runtime hold failures (a tenant's entity group), lists them there, or all at once with --all-namespaces",
       { timeout: 120_000 },
       async () => {
         const rt = await setup(ctx(), { projectId: ctx().clientOptions.projectId });
@@ -229,13 +229,47 @@ describe('deferred failed / retry / discard', () => {
           ]);
           expect(home.stdout).toMatch(/^No failed tasks in /);
           expect(home.stdout).toContain(
-            `\nAlso failed tasks in namespace(s) "${tenant}", where this runtime writes task entities: list them with deferred failed --namespace <namespace>.\n`,
+            `\nAlso failed tasks in namespace(s) "${tenant}", where this runtime writes task entities: list them with deferred failed --namespace <namespace>, or all at once with deferred failed --all-namespaces.\n`,
           );
           expect(there.stdout).toMatch(new RegExp(`namespace "${tenant}", newest first:\n`));
           expect(there.stdout).toMatch(
             /\s+charge\s+.*PermanentTaskFailure: card of order o1\b.*\s+Order:o1\/_DeferredTask:/,
           );
           expect(narrowed.stdout).not.toContain('Also failed tasks'); // the filter applies there too
+          // --all-namespaces: one table per namespace holding failures, each record where `show` finds it.
+          await rt.deferred.transaction(async (tx) => tx.defer(charge, 'h1')); // a failure in the runtime's own
+          await rt.advance();
+          const [all, allJson, allNarrowed] = await Promise.all([
+            runCli(['failed', '--all-namespaces'], e),
+            runCli(['failed', '-A', '--json'], e),
+            runCli(['failed', '-A', '--grep', 'no such error'], e),
+          ]);
+          expect(all.code).toBe(0);
+          const homeNamespace = ctx().namespace;
+          const homeAt = all.stdout.indexOf(`\nnamespace "${homeNamespace}", newest first:\n`);
+          const tenantAt = all.stdout.indexOf(`\nnamespace "${tenant}", newest first:\n`);
+          expect(homeAt).toBeGreaterThan(0);
+          expect(tenantAt).toBeGreaterThan(homeAt);
+          expect(all.stdout.slice(homeAt, tenantAt)).toMatch(/card of order h1\b/);
+          expect(all.stdout.slice(homeAt, tenantAt)).not.toMatch(/card of order o1\b/);
+          expect(all.stdout.slice(tenantAt)).toMatch(/card of order o1\b.*\s+Order:o1\/_DeferredTask:/);
+          expect(all.stdout).toMatch(
+            /\n2 failed task\(s\) in 2 namespace\(s\)\. Details: deferred failed show <key> --namespace <namespace>;/,
+          );
+          const sections = (
+            JSON.parse(allJson.stdout) as { namespaces: { namespace: string; tasks: { key: string }[] }[] }
+          ).namespaces;
+          expect(sections.map((section) => [section.namespace, section.tasks.length])).toEqual([
+            [homeNamespace, 1],
+            [tenant, 1],
+          ]);
+          const tenantKey = sections[1]!.tasks[0]!.key;
+          const shownThere = await runCli(['failed', 'show', tenantKey, '--namespace', tenant], e);
+          expect(shownThere.code).toBe(0);
+          expect(shownThere.stdout).toMatch(/card of order o1\b/);
+          expect(allNarrowed.stdout).toMatch(
+            /^No failed tasks in .*, nor in the namespaces it writes task entities to\.\n$/,
+          );
           // What the line suggests works through: the record, retried in its namespace, runs once.
           declined = false;
           const app = env(ctx(), rt, { DEFERRED_SECRET: SECRET, DEFERRED_HANDLER_URL: `${rt.origin}/_deferred` });

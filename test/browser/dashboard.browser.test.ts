@@ -254,6 +254,7 @@ describe(`dashboard in Chromium [${backend}]`, () => {
     expect(await page.textContent('[data-elsewhere]')).toContain(
       `Also failed tasks in namespace(s) "${TENANT}", where this runtime writes task entities`,
     );
+    expect(await page.textContent('[data-elsewhere]')).toContain('deferred failed --all-namespaces');
     await shot('failed');
   });
 

@@ -1,9 +1,10 @@
-/** `deferred failed [list]` (the failure ledger as a table, newest first) and `deferred failed show <key>` (one record, as `inspect`). */
+/** `deferred failed [list]` (the failure ledger as a table, newest first, of one namespace or all the runtime's) and `deferred failed show <key>` (one record, as `inspect`). */
 import type { Argv, CommandModule } from 'yargs';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { listFailedTasks, namespacesWithFailures } from '../../failures/list-failed.js';
-import type { FailedTaskSummary } from '../../types.js';
-import { connect, withConnection, type ConnectionArgs } from '../connection.js';
+import type { Datastore } from '@google-cloud/datastore';
+import type { FailedTaskFilter, FailedTaskSummary } from '../../types.js';
+import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
 import { describeFilter, filterOf, hasFilter, withFilterFlags, type FilterArgs } from '../failed-filter.js';
 import { oneLine, table, when } from '../render.js';
 import { inspectBuilder, runInspect, type InspectArgs } from './inspect.js';
@@ -12,6 +13,7 @@ import { COMMAND_SUMMARIES } from '../command-summaries.js';
 interface ListArgs extends ConnectionArgs, FilterArgs {
   limit: number;
   json: boolean;
+  'all-namespaces': boolean;
 }
 
 const print = (text: string) => void process.stdout.write(text);
@@ -29,7 +31,71 @@ export function failedTable(tasks: readonly FailedTaskSummary[], errorWidth = 60
 function elsewhereLine(namespaces: readonly string[]): string {
   if (namespaces.length === 0) return '';
   const names = namespaces.map((namespace) => JSON.stringify(namespace)).join(', ');
-  return `\nAlso failed tasks in namespace(s) ${names}, where this runtime writes task entities: list them with deferred failed --namespace <namespace>.\n`;
+  return `\nAlso failed tasks in namespace(s) ${names}, where this runtime writes task entities: list them with deferred failed --namespace <namespace>, or all at once with deferred failed --all-namespaces.\n`;
+}
+
+/** Up to `limit` records matching `filter`, newest first: pages until the limit is met (a narrow filter may need several). */
+async function collect(
+  datastore: Datastore,
+  filter: FailedTaskFilter,
+  limit: number,
+): Promise<{ tasks: FailedTaskSummary[]; cursor: string | null }> {
+  const tasks: FailedTaskSummary[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: Awaited<ReturnType<typeof listFailedTasks>> = await listFailedTasks(datastore, filter, {
+      limit: limit - tasks.length,
+      cursor,
+    });
+    tasks.push(...page.tasks);
+    cursor = page.cursor;
+  } while (cursor && tasks.length < limit);
+  return { tasks, cursor };
+}
+
+/** The width left for the last-error column of a table of `tasks`, on this terminal. */
+function errorWidthFor(tasks: readonly FailedTaskSummary[]): number {
+  const columns = process.stdout.isTTY ? process.stdout.columns || 120 : 160;
+  const fixed = 20 + 2 + Math.max(...tasks.map((t) => t.task.length + t.queue.length + t.key.length)) + 8 + 12;
+  return Math.max(24, Math.min(80, columns - fixed));
+}
+
+/** A namespace as the messages name it. */
+const namespaceName = (namespace: string | undefined) =>
+  namespace ? `namespace ${JSON.stringify(namespace)}` : 'the default namespace';
+
+/**
+ * `--all-namespaces`: the runtime's namespace, then each other one it writes task entities to that holds matching
+ * records (the registry's first 20), a table each with `--limit` records at most.
+ */
+async function listAllNamespaces(argv: ListArgs, connection: Connection): Promise<void> {
+  const home = filterOf(argv, connection.namespace);
+  const others = await namespacesWithFailures(connection.datastore, home);
+  const sections = await Promise.all(
+    [connection.namespace, ...others].map(async (namespace) => ({
+      namespace: namespace ?? '',
+      ...(await collect(connection.datastore, filterOf(argv, namespace), argv.limit)),
+    })),
+  );
+  if (argv.json) return print(`${JSON.stringify({ namespaces: sections })}\n`);
+  const narrowed = hasFilter(argv) ? ` (${describeFilter(argv)})` : '';
+  const found = sections.filter((section) => section.tasks.length > 0);
+  if (found.length === 0) {
+    return print(
+      `No failed tasks in ${connection.describe}${narrowed}, nor in the namespaces it writes task entities to.\n`,
+    );
+  }
+  print(`Failed tasks in ${connection.describe} and the namespaces it writes task entities to${narrowed}:\n`);
+  let count = 0;
+  for (const { namespace, tasks, cursor } of found) {
+    count += tasks.length;
+    print(`\n${namespaceName(namespace)}, newest first:\n\n`);
+    print(failedTable(tasks, errorWidthFor(tasks)));
+    if (cursor) print(`(${tasks.length} shown; there are more: raise --limit, or narrow the filter)\n`);
+  }
+  print(
+    `\n${count} failed task(s) in ${found.length} namespace(s). Details: deferred failed show <key> --namespace <namespace>; replay: deferred retry <key> --namespace <namespace>.\n`,
+  );
 }
 
 const list: CommandModule<object, ListArgs> = {
@@ -37,10 +103,22 @@ const list: CommandModule<object, ListArgs> = {
   describe: 'List failed tasks, newest first: when, task, queue, attempts, last error, key',
   builder: (yargs: Argv) =>
     withFilterFlags(withConnection(yargs))
-      .option('limit', { type: 'number', default: 20, describe: 'most records to show (1-1000)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print {tasks, cursor} as one JSON object' })
+      .option('limit', { type: 'number', default: 20, describe: 'most records to show (1-1000; per namespace)' })
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe: 'print {tasks, cursor} as one JSON object ({namespaces: [{namespace, tasks, cursor}]} with -A)',
+      })
+      .option('all-namespaces', {
+        alias: 'A',
+        type: 'boolean',
+        default: false,
+        describe:
+          "also list the other namespaces the runtime writes task entities to (tenants' entity groups of transactional tasks), a table each",
+      })
       .example('$0 failed', 'the 20 newest failures')
       .example('$0 failed --task sendReport --since 1h --grep timeout', 'narrowed down')
+      .example('$0 failed -A', "the runtime's namespace and every other one holding failures")
       .check((argv) => {
         const limit = argv.limit as number;
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
@@ -51,28 +129,17 @@ const list: CommandModule<object, ListArgs> = {
   handler: async (argv) => {
     const connection = connect(argv);
     try {
+      if (argv['all-namespaces']) return await listAllNamespaces(argv, connection);
       const filter = filterOf(argv, connection.namespace);
-      // Pages until the limit is met: a narrow filter may need several bounded pages.
-      const tasks: FailedTaskSummary[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: Awaited<ReturnType<typeof listFailedTasks>> = await listFailedTasks(connection.datastore, filter, {
-          limit: argv.limit - tasks.length,
-          cursor,
-        });
-        tasks.push(...page.tasks);
-        cursor = page.cursor;
-      } while (cursor && tasks.length < argv.limit);
+      const { tasks, cursor } = await collect(connection.datastore, filter, argv.limit);
       if (argv.json) return print(`${JSON.stringify({ tasks, cursor })}\n`);
       const narrowed = hasFilter(argv) ? ` (${describeFilter(argv)})` : '';
       const elsewhere = await namespacesWithFailures(connection.datastore, filter);
       if (tasks.length === 0) {
         return print(`No failed tasks in ${connection.describe}${narrowed}.\n${elsewhereLine(elsewhere)}`);
       }
-      const columns = process.stdout.isTTY ? process.stdout.columns || 120 : 160;
-      const fixed = 20 + 2 + Math.max(...tasks.map((t) => t.task.length + t.queue.length + t.key.length)) + 8 + 12;
       print(`Failed tasks in ${connection.describe}${narrowed}, newest first:\n\n`);
-      print(failedTable(tasks, Math.max(24, Math.min(80, columns - fixed))));
+      print(failedTable(tasks, errorWidthFor(tasks)));
       print(
         cursor
           ? `\n${tasks.length} shown; there are more: raise --limit, or narrow with --task, --queue, --since, --grep.\n`

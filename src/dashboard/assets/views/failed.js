@@ -222,6 +222,8 @@ function mountLedger(root, params, ctx) {
           ? [
               `Also failed tasks in namespace(s) ${names}, where this runtime writes task entities (tenants' entity groups); this page lists its own namespace. List them with `,
               h('code', null, 'deferred failed --namespace <namespace>'),
+              ', or all at once with ',
+              h('code', null, 'deferred failed --all-namespaces'),
               '.',
             ]
           : null,
