@@ -1,7 +1,7 @@
 // Closures as a task plus a bound environment, methods of registered classes, class codecs, the defer(fn) style, typed names.
 import { describe, expect, it } from 'vitest';
 import { CodecRegistry } from '../src/codec/index.js';
-import type { Deferral, DeferredTasks } from '../src/types.js';
+import type { Deferral, Deferred, DeferredTasks } from '../src/types.js';
 import { describeStorage } from './support/backends.js';
 import { useRuntime } from './support/runtime.js';
 
@@ -32,6 +32,16 @@ class Account {
   static credited: [string, number, string][] = [];
 }
 
+/** The methods handle of Account on `deferred` (instances rebuilt by id), with Account's records emptied. */
+function accountMethods(deferred: Deferred) {
+  Account.loaded = [];
+  Account.credited = [];
+  return deferred.methods('Account', Account, {
+    key: (account) => account.id,
+    load: (id: string) => Account.load(id),
+  });
+}
+
 declare module '../src/types.js' {
   interface DeferredTasks {
     typedGreeting: (name: string, times: number) => void;
@@ -59,12 +69,7 @@ describe('closures, methods and codecs', () => {
 
     it("methods of a registered class run on an instance rebuilt from its key, not the payload's copy", async () => {
       const rt = await setup(ctx());
-      Account.loaded = [];
-      Account.credited = [];
-      const accounts = rt.deferred.methods('Account', Account, {
-        key: (account) => account.id,
-        load: (id: string) => Account.load(id),
-      });
+      const accounts = accountMethods(rt.deferred);
       const stale = new Account('acc-7', 999_999);
       const deferral = await accounts.defer(stale, 'credit', 5, 'refund');
       expect(deferral.task).toBe('Account.credit');
@@ -76,12 +81,7 @@ describe('closures, methods and codecs', () => {
 
     it('methods handles deferMany: many instances and methods in one call, with per-call and shared options', async () => {
       const rt = await setup(ctx());
-      Account.loaded = [];
-      Account.credited = [];
-      const accounts = rt.deferred.methods('Account', Account, {
-        key: (account) => account.id,
-        load: (id: string) => Account.load(id),
-      });
+      const accounts = accountMethods(rt.deferred);
       const deferrals = await accounts.with({ entityBacked: true }).deferMany([
         { instance: new Account('acc-1'), method: 'credit', args: [1, 'one'] },
         { instance: new Account('acc-2'), method: 'credit', args: [2, 'two'], options: { name: 'credit-acc-2' } },
