@@ -1,8 +1,8 @@
 /** `deferred failed [list]` (the failure ledger as a table, newest first, of one namespace or all the runtime's) and `deferred failed show <key>` (one record, as `inspect`). */
+import type { Datastore } from '@google-cloud/datastore';
 import type { Argv, CommandModule } from 'yargs';
 import { InvalidArgumentError } from '../../errors/index.js';
 import { listFailedTasks, namespacesWithFailures } from '../../failures/list-failed.js';
-import type { Datastore } from '@google-cloud/datastore';
 import type { FailedTaskFilter, FailedTaskSummary } from '../../types.js';
 import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
 import { describeFilter, filterOf, hasFilter, withFilterFlags, type FilterArgs } from '../failed-filter.js';
