@@ -61,6 +61,7 @@ export type {
   RetryOptions,
   RetryResult,
   StoredArguments,
+  TextKeyOptions,
 } from './types.js';
 export { formatTaskKey, parseTaskKey } from './store/key-text.js';
 export {

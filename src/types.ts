@@ -1024,6 +1024,20 @@ export interface RetryResult {
   readonly error?: string;
 }
 
+/**
+ * Where the keys given in their text form are, for {@link FailureLedger.get}, `retry` and `discard` (a `Key` carries
+ * its own namespace; the text form `deferred inspect` accepts holds none).
+ */
+export interface TextKeyOptions {
+  /**
+   * Datastore namespace of the keys given as text, e.g. a tenant's namespace that
+   * {@link FailureLedger.otherNamespaces} named.
+   * @default the runtime's namespace (its Datastore client's)
+   * @example await deferred.failures.retry(key, { namespace: 'acme' })
+   */
+  readonly namespace?: string;
+}
+
 /** Options of a discard. */
 export interface DiscardOptions {
   /**
@@ -1075,23 +1089,32 @@ export interface FailureLedger {
    */
   otherNamespaces(filter?: FailedTaskFilter): Promise<string[]>;
   /** One failure record (`failed` or `retried`) with its history and decoded arguments; undefined when there is none. */
-  get(key: Key | string, options?: { readonly namespace?: string }): Promise<FailedTask | undefined>;
+  get(key: Key | string, options?: TextKeyOptions): Promise<FailedTask | undefined>;
   /**
    * Replays failed tasks: each record's stored call is deferred again (entity-backed, in the record's namespace) with
    * its original queue, headers, dispatch deadline, `maxAttempts` and retention unless `options` override the queue or
    * the timing, and the record becomes `retried` with the new Cloud Task's name, in the same transaction that checks
    * it is still `failed`. Retrying a record twice, or from two processes at once, replays it once. Each key gets one
-   * result, in order.
+   * result, in order. Keys given as text are in the runtime's namespace unless `options.namespace` names another.
    *
    * @example
    * const [result] = await deferred.failures.retry('failed.default.1234567890123456789');
    * // { status: 'retried', cloudTaskName: 'projects/.../tasks/1234567890123456789-r1', ... }
    */
-  retry(keys: Key | string | readonly (Key | string)[], options?: RetryOptions): Promise<RetryResult[]>;
+  retry(
+    keys: Key | string | readonly (Key | string)[],
+    options?: RetryOptions & TextKeyOptions,
+  ): Promise<RetryResult[]>;
   /** {@link FailureLedger.retry} of every failed task matching `filter` (all pages). */
   retryMatching(filter: FailedTaskFilter, options?: RetryOptions): Promise<RetryResult[]>;
-  /** Deletes failure records (`failed` or `retried`) and their payload chunks now. Never touches another state. */
-  discard(keys: Key | string | readonly (Key | string)[], options?: DiscardOptions): Promise<DiscardResult[]>;
+  /**
+   * Deletes failure records (`failed` or `retried`) and their payload chunks now. Never touches another state. Keys
+   * given as text are in the runtime's namespace unless `options.namespace` names another.
+   */
+  discard(
+    keys: Key | string | readonly (Key | string)[],
+    options?: DiscardOptions & TextKeyOptions,
+  ): Promise<DiscardResult[]>;
   /** {@link FailureLedger.discard} of every failed task matching `filter` (all pages). */
   discardMatching(filter: FailedTaskFilter, options?: DiscardOptions): Promise<DiscardResult[]>;
 }

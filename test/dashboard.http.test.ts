@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { createDashboard, serveDashboard } from '../src/dashboard/index.js';
 import { PermanentTaskFailure } from '../src/errors/index.js';
-import { describeStorage } from './support/backends.js';
+import { clearNamespace, describeStorage } from './support/backends.js';
 import { fetchToNode, useRuntime, type RuntimeFixture } from './support/runtime.js';
 
 const setup = useRuntime();
@@ -35,6 +35,14 @@ async function openPage(origin: string, base = '/_dashboard') {
 async function queueState(rt: RuntimeFixture) {
   const [queue] = await rt.client.getQueue({ name: rt.queuePath });
   return queue.state;
+}
+
+/** The parts of the API's JSON answers the tests look at. */
+interface Answer {
+  readonly [field: string]: unknown;
+  readonly error?: string;
+  readonly rows: readonly { readonly key: string; readonly task: string }[];
+  readonly results: readonly { readonly status: string }[];
 }
 
 describeStorage('createDashboard', (ctx) => {
@@ -207,6 +215,89 @@ describeStorage('createDashboard', (ctx) => {
     const left = (await (await fetch(`${origin}/_dashboard/api/failed`)).json()) as Listed;
     expect(left.rows).toEqual([]);
     expect((await post('retry', {})).status).toBe(400); // neither keys nor a filter
+  });
+
+  it("the registry's other namespaces: listed, read and changed by their name, any other refused", async () => {
+    const rt = await setup(ctx());
+    const home = ctx().namespace;
+    const tenant = `${home}-acme`;
+    try {
+      let fixed = false;
+      const charged: string[] = [];
+      const charge = rt.deferred.task('charge', (order: string) => {
+        if (!fixed) throw new PermanentTaskFailure(`card for ${order} declined`);
+        charged.push(order);
+      });
+      await rt.deferred.transaction(async (tx) => {
+        tx.save({ key: ctx().datastore.key({ namespace: tenant, path: ['Order', 'o1'] }), data: { paid: false } });
+        return tx.defer(charge, 'o1');
+      });
+      await rt.advance(0);
+      const origin = await serve(createDashboard({ deferred: rt.deferred, authorize: () => true }).handler);
+      const { csrf, cookie } = await openPage(origin);
+      const api = (path: string) =>
+        fetch(`${origin}/_dashboard/api/${path}`).then(async (r) => ({
+          status: r.status,
+          body: (await r.json()) as Answer,
+        }));
+      const post = (action: string, body: unknown) =>
+        fetch(`${origin}/_dashboard/api/failed/${action}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', cookie, 'x-deferred-csrf': csrf! },
+          body: JSON.stringify(body),
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as Answer }));
+      const ns = encodeURIComponent(tenant);
+
+      expect((await api('summary')).body).toMatchObject({ namespace: home, namespaces: [home, tenant] });
+      const own = await api('failed');
+      expect(own.body).toMatchObject({ namespace: home, rows: [], elsewhere: [tenant] });
+      const there = await api(`failed?namespace=${ns}`);
+      // Viewing the tenant's, the elsewhere line names no namespace: the runtime's own holds no failure.
+      expect(there.body).toMatchObject({ namespace: tenant, elsewhere: [], rows: [{ task: 'charge' }] });
+      const key = there.body.rows[0]!.key;
+      expect((await api(`failed/one?key=${encodeURIComponent(key)}&namespace=${ns}`)).body).toMatchObject({
+        state: 'failed',
+      });
+      expect((await api(`task?key=${encodeURIComponent(key)}&namespace=${ns}`)).body).toMatchObject({ task: 'charge' });
+      const notHere = await api(`task?key=${encodeURIComponent(key)}`);
+      expect(notHere.status).toBe(404);
+      expect(notHere.body.error).toContain(`in namespace "${home}"`);
+      expect((await api(`tasks?state=failed&namespace=${ns}`)).body.rows).toMatchObject([{ key }]);
+
+      // A namespace the registry does not name is refused, reads and changes alike, and nothing changes.
+      for (const path of [
+        `failed?namespace=elsewhere`,
+        `tasks?namespace=`,
+        `task?key=${encodeURIComponent(key)}&namespace=x`,
+      ]) {
+        const refused = await api(path);
+        expect(refused.status).toBe(400);
+        expect(refused.body.error).toMatch(
+          /is not one this dashboard shows: it shows namespace ".+" \(its runtime's\) and the ones its runtime writes task entities to: ".+-acme"\./,
+        );
+      }
+      const refusedChange = await post('discard', { keys: [key], namespace: 'elsewhere' });
+      expect(refusedChange.status).toBe(400);
+      expect((await post('discard', { keys: [key], namespace: 42 })).body.error).toMatch(/namespace must be text/);
+      expect((await post('discard', { keys: [key] })).body.results).toMatchObject([{ status: 'missing' }]); // home
+      expect((await api(`failed?namespace=${ns}`)).body.rows).toHaveLength(1);
+
+      fixed = true;
+      const dry = await post('retry', { filter: { task: 'charge' }, namespace: tenant, dryRun: true });
+      expect(dry.body).toMatchObject({
+        results: [{ status: 'would-retry' }],
+        target: expect.stringContaining(`in namespace "${tenant}"`),
+      });
+      const retried = await post('retry', { keys: [key], namespace: tenant });
+      expect(retried.body.results).toMatchObject([{ status: 'retried' }]);
+      await rt.advance(0);
+      expect(charged).toEqual(['o1']);
+      expect((await api(`failed?namespace=${ns}`)).body.rows).toEqual([]);
+      const logged = rt.logger.entries.filter((e) => e.event === 'dashboard-action' && e.action === 'failed/retry');
+      expect(logged.at(-1)?.message).toContain(`${key} in namespace "${tenant}"`);
+    } finally {
+      await clearNamespace(ctx().datastore, tenant);
+    }
   });
 
   it('without a runtime: no ledger, and nothing that creates Cloud Tasks', async () => {

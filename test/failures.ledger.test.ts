@@ -25,6 +25,11 @@ async function count(storage: StorageContext, kind: string): Promise<number> {
   return rows.length;
 }
 
+/** The failed records of `namespace`, newest first, as a function to call again. */
+function failuresOf(rt: RuntimeFixture, namespace: string) {
+  return async () => (await rt.deferred.failures.list({ namespace })).tasks;
+}
+
 /** A second runtime on the same namespace and queue, with its own Datastore client: another process. */
 function otherProcess(storage: StorageContext, rt: RuntimeFixture, tasks: CloudTasksClient = rt.client): Deferred {
   return createDeferred({
@@ -279,6 +284,53 @@ describe('deferred.failures', () => {
           ['charge', 'PermanentTaskFailure: card of o1 declined'],
         ]);
         expect(await rt.deferred.failures.otherNamespaces({ namespace: tenant })).toEqual([]); // its own registry is empty
+      } finally {
+        await clearNamespace(ctx().datastore, tenant);
+      }
+    });
+
+    it('get, retry and discard take keys in their text form in the namespace options.namespace names', async () => {
+      const rt = await setup(ctx());
+      const tenant = `${ctx().namespace}-globex`;
+      try {
+        let declined = true;
+        const charged: string[] = [];
+        const charge = rt.deferred.task('charge', (id: string) => {
+          if (declined) throw new PermanentTaskFailure(`card of ${id} declined`);
+          charged.push(id);
+        });
+        for (const id of ['o1', 'o2']) {
+          await rt.deferred.transaction(async (tx) => {
+            tx.save({ key: ctx().datastore.key({ namespace: tenant, path: ['Order', id] }), data: { paid: false } });
+            return tx.defer(charge, id);
+          });
+        }
+        await rt.advance();
+        const failures = failuresOf(rt, tenant);
+        const [first, second] = (await failures()).map((t) => t.key);
+        // The text form holds no namespace: in the runtime's own there is no such record, and nothing is touched.
+        expect(await rt.deferred.failures.get(first!)).toBeUndefined();
+        expect(await rt.deferred.failures.discard(first!)).toMatchObject([{ status: 'missing' }]);
+        expect(await rt.deferred.failures.retry(first!)).toMatchObject([{ status: 'missing' }]);
+        const record = await rt.deferred.failures.get(first!, { namespace: tenant });
+        expect(record?.lastError).toMatch(/declined/);
+        const id = (record!.payload as { args: string[] }).args[0];
+        expect(await rt.deferred.failures.discard(first!, { namespace: tenant, dryRun: true })).toMatchObject([
+          { status: 'would-discard' },
+        ]);
+        expect(await failures()).toHaveLength(2);
+
+        declined = false;
+        const [retried] = await rt.deferred.failures.retry(first!, { namespace: tenant });
+        expect(retried).toMatchObject({ status: 'retried', enqueued: true });
+        await rt.advance();
+        expect(charged).toEqual([id]); // the replay, written beside its record in the tenant's namespace, ran
+        expect((await rt.deferred.failures.get(first!, { namespace: tenant }))?.state).toBe('retried');
+        expect(await rt.deferred.failures.discard([second!], { namespace: tenant })).toMatchObject([
+          { status: 'discarded' },
+        ]);
+        expect(await failures()).toEqual([]);
+        expect(await rt.deferred.failures.get(second!, { namespace: tenant })).toBeUndefined();
       } finally {
         await clearNamespace(ctx().datastore, tenant);
       }

@@ -14,6 +14,7 @@ import {
   type DashboardOptions,
   type DashboardRequest,
 } from './dashboard-options.js';
+import { namespaceName, pickNamespace, shownNamespaces } from './namespaces.js';
 import { pageHtml } from './page.js';
 import { checkQueueId, listQueues, setQueueState } from './queues.js';
 import { Reader } from './reads.js';
@@ -231,13 +232,32 @@ export class DashboardCore {
     return text(404, 'Not found');
   }
 
-  private reader(): Reader {
-    return new Reader(this.served.source.datastore, this.served.source.namespace);
+  private reader(namespace = this.served.source.namespace): Reader {
+    return new Reader(this.served.source.datastore, namespace);
+  }
+
+  /** The namespaces offered: the dashboard's own first, then those its runtime's registry names. */
+  private namespaces(): Promise<string[]> {
+    const { datastore, namespace } = this.served.source;
+    return this.memo.get('namespaces', () => shownNamespaces(datastore, namespace));
+  }
+
+  /**
+   * The namespace a read or change names (absent: the dashboard's own), refused unless it is one the dashboard shows.
+   * A namespace registered since the list was read is looked for once more.
+   */
+  private async namespace(value: unknown): Promise<string> {
+    const { datastore, namespace: home } = this.served.source;
+    if (value === undefined || value === null || value === home) return home;
+    let shown = await this.namespaces();
+    if (typeof value === 'string' && !shown.includes(value)) shown = await shownNamespaces(datastore, home);
+    return pickNamespace(value, home, shown);
   }
 
   private async read(route: string, query: URLSearchParams): Promise<unknown> {
     const { source } = this.served;
     const param = (name: string) => query.get(name) ?? undefined;
+    const namespace = () => this.namespace(query.has('namespace') ? query.get('namespace') : undefined);
     switch (route) {
       case 'summary':
         return {
@@ -245,6 +265,7 @@ export class DashboardCore {
           projectId: source.projectId,
           location: source.location,
           namespace: source.namespace,
+          namespaces: await this.namespaces(),
           readOnly: this.served.readOnly,
           refreshMs: this.served.refreshMs,
           canCreateTasks: source.createTasks,
@@ -262,25 +283,28 @@ export class DashboardCore {
       case 'jobs':
         return this.memo.get('jobs', () => listJobs(this.reader()));
       case 'tasks':
-        return listTasks(this.reader(), param('state') ?? 'pending', param('cursor'));
+        return listTasks(this.reader(await namespace()), param('state') ?? 'pending', param('cursor'));
       case 'task': {
         const key = param('key');
         if (!key) throw new InvalidArgumentError("give the task entity's key: ?key=<name or path>.");
-        const task = await readTask(source, key);
-        if (!task) throw new HttpError(404, `no _DeferredTask entity at ${key} in this namespace.`);
+        const where = await namespace();
+        const task = await readTask(source, key, where);
+        if (!task) throw new HttpError(404, `no _DeferredTask entity at ${key} in ${namespaceName(where)}.`);
         return task;
       }
       case 'failed': {
         const ledger = this.ledger();
-        return listFailed(ledger, filterOf(Object.fromEntries(query)), param('cursor'));
+        const filter = { ...filterOf(Object.fromEntries(query)), namespace: await namespace() };
+        return listFailed(ledger, filter, param('cursor'), source.namespace);
       }
       case 'failures-by-hour':
         return this.countsMemo.get('failures-by-hour', () => failuresByHour(this.ledger(), source.clock.now()));
       case 'failed/one': {
         const key = param('key');
         if (!key) throw new InvalidArgumentError("give the failure record's key: ?key=<key>.");
-        const record = await readFailed(this.ledger(), key);
-        if (!record) throw new HttpError(404, `no failure record at ${key}.`);
+        const where = await namespace();
+        const record = await readFailed(this.ledger(), key, where);
+        if (!record) throw new HttpError(404, `no failure record at ${key} in ${namespaceName(where)}.`);
         return record;
       }
       case 'mapper': {
@@ -396,7 +420,8 @@ export class DashboardCore {
             "retrying creates a Cloud Task: give the dashboard the app's runtime (deferred), or start `deferred dashboard` with --secret and --handler-url.",
           );
         }
-        return changeFailed(this.ledger(), verb, body);
+        const where = await this.namespace(body.namespace);
+        return changeFailed(this.ledger(), verb, body, { namespace: where, home: source.namespace });
       }
       default:
         throw new HttpError(404, `no such action: ${action}`);

@@ -3,9 +3,11 @@ import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { formatArgs } from '../sweeper/inspect-task.js';
 import type { DiscardResult, FailureLedger, RetryResult } from '../types.js';
 import { parseDuration } from '../util/duration.js';
+import { namespaceName } from './namespaces.js';
 
-/** A filter as the page sends it: task name, queue id, error text, and since (epoch milliseconds). */
+/** A filter as the page sends it: task name, queue id, error text, and since (epoch milliseconds); and the namespace. */
 interface LedgerFilter {
+  namespace?: string;
   task?: string;
   queue?: string;
   since?: number;
@@ -40,14 +42,37 @@ export function filterOf(input: Record<string, unknown>): LedgerFilter {
 
 const iso = (date: Date | null | undefined) => (date instanceof Date ? date.toISOString() : null);
 
-/** A page of failed tasks, newest first, and (on the first page) the other namespaces that hold matching ones. */
-export async function listFailed(ledger: FailureLedger, filter: LedgerFilter, cursor: string | undefined) {
+/**
+ * The namespaces besides `filter.namespace` that hold records matching the filter: `home` (the dashboard's own) when
+ * another is listed, then those its registry names.
+ */
+async function elsewhereOf(ledger: FailureLedger, filter: LedgerFilter, home: string): Promise<string[]> {
+  const listed = filter.namespace ?? home;
+  const [inHome, registered] = await Promise.all([
+    listed === home ? false : ledger.list({ ...filter, namespace: home }, { limit: 1 }).then((p) => p.tasks.length > 0),
+    // The registry is the home namespace's: otherNamespaces reads the one of the namespace it is given.
+    ledger.otherNamespaces({ ...filter, namespace: home }),
+  ]);
+  return [...(inHome ? [home] : []), ...registered.filter((namespace) => namespace !== listed)];
+}
+
+/**
+ * A page of failed tasks of `filter.namespace`, newest first, and (on the first page) the other namespaces that hold
+ * matching ones.
+ */
+export async function listFailed(
+  ledger: FailureLedger,
+  filter: LedgerFilter,
+  cursor: string | undefined,
+  home: string,
+) {
   const [page, elsewhere] = await Promise.all([
     ledger.list(filter, { limit: PAGE, cursor: cursor ?? null, maxScan: MAX_SCAN }),
     // The other namespaces holding matching records (tenants' entity groups), said once, on the first page.
-    cursor ? Promise.resolve([]) : ledger.otherNamespaces(filter),
+    cursor ? Promise.resolve([]) : elsewhereOf(ledger, filter, home),
   ]);
   return {
+    namespace: filter.namespace ?? home,
     elsewhere,
     rows: page.tasks.map((t) => ({
       key: t.key,
@@ -66,8 +91,8 @@ export async function listFailed(ledger: FailureLedger, filter: LedgerFilter, cu
 }
 
 /** One failure record: its attempts and its stored call, for the task view. */
-export async function readFailed(ledger: FailureLedger, key: string) {
-  const record = await ledger.get(key);
+export async function readFailed(ledger: FailureLedger, key: string, namespace: string) {
+  const record = await ledger.get(key, { namespace });
   if (!record) return null;
   const payload = record.payload;
   return {
@@ -81,12 +106,17 @@ export async function readFailed(ledger: FailureLedger, key: string) {
   };
 }
 
-/** Retry or discard: the keys given, or every record matching the filter; a dry run says what it would do. */
+/**
+ * Retry or discard: the keys given, or every record matching the filter, in `where.namespace` (checked by the
+ * caller); a dry run says what it would do.
+ */
 export async function changeFailed(
   ledger: FailureLedger,
   action: 'retry' | 'discard',
   body: Record<string, unknown>,
+  where: { readonly namespace: string; readonly home: string },
 ): Promise<{ message: string; target?: string; results: LedgerResult[]; dryRun: boolean }> {
+  const { namespace } = where;
   const dryRun = body.dryRun === true;
   let results: LedgerResult[];
   let target: string;
@@ -97,19 +127,21 @@ export async function changeFailed(
     }
     results =
       action === 'retry'
-        ? await ledger.retry(keys as string[], { dryRun })
-        : await ledger.discard(keys as string[], { dryRun });
+        ? await ledger.retry(keys as string[], { dryRun, namespace })
+        : await ledger.discard(keys as string[], { dryRun, namespace });
     target = keys.length === 1 ? (keys[0] as string) : `${keys.length} records`;
   } else if (body.filter && typeof body.filter === 'object') {
-    const filter = filterOf(body.filter as Record<string, unknown>);
+    const asked = filterOf(body.filter as Record<string, unknown>);
+    const filter = { ...asked, namespace };
     results =
       action === 'retry'
         ? await ledger.retryMatching(filter, { dryRun })
         : await ledger.discardMatching(filter, { dryRun });
-    target = `all matching ${JSON.stringify(filter)}`;
+    target = `all matching ${JSON.stringify(asked)}`;
   } else {
     throw new InvalidArgumentError('give keys (a list of record keys) or filter (task, queue, since, grep).');
   }
+  if (namespace !== where.home) target += ` in ${namespaceName(namespace)}`;
   const done = results.filter((r) => ['retried', 'discarded', 'would-retry', 'would-discard'].includes(r.status));
   const verb = dryRun ? `would ${action}` : action === 'retry' ? 'retried' : 'discarded';
   const others = results.length - done.length;

@@ -90,8 +90,8 @@ export async function listTasks(
 const ENCODED_LIMIT = 64 * 1024;
 
 /** One task, as `deferred inspect` prints it: fields, decoded arguments, its Cloud Task, the sweep's verdict. */
-export async function readTask(source: DashboardSource, keyText: string) {
-  const key = parseTaskKey(source.datastore, keyText, source.namespace);
+export async function readTask(source: DashboardSource, keyText: string, namespace = source.namespace) {
+  const key = parseTaskKey(source.datastore, keyText, namespace);
   const found = await inspectTask(source.datastore, source.tasks, key, {
     nowMs: source.clock.now(),
     graceMs: DEFAULT_GRACE_MS,

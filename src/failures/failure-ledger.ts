@@ -96,17 +96,18 @@ export function createFailureLedger(deps: () => RetryDeps): FailureLedger {
     matching: (filter) => matchingFailedTasks(datastore(), filter),
     otherNamespaces: (filter) => namespacesWithFailures(datastore(), filter),
     get: (key, options) => readFailedTask(datastore(), key, { ...options, codecs: deps().config.codecs }),
-    retry: async (keys, options = {}) => {
+    retry: async (keys, { namespace, ...options } = {}) => {
       const { concurrencyOf, retryFailedTasks } = await import('./retry-failed.js');
       checkRetryOptions(deps(), options, concurrencyOf);
-      return retryFailedTasks(deps(), keysOf(datastore(), keys), options);
+      return retryFailedTasks(deps(), keysOf(datastore(), keys, namespace), options);
     },
     retryMatching: async (filter, options = {}) => {
       const { concurrencyOf, retryFailedTasks } = await import('./retry-failed.js');
       checkRetryOptions(deps(), options, concurrencyOf);
       return retryFailedTasks(deps(), await matchingKeys(datastore(), filter), options);
     },
-    discard: async (keys, options = {}) => discardFailedTasks(datastore(), keysOf(datastore(), keys), options),
+    discard: async (keys, { namespace, ...options } = {}) =>
+      discardFailedTasks(datastore(), keysOf(datastore(), keys, namespace), options),
     discardMatching: async (filter, options = {}) =>
       discardFailedTasks(datastore(), await matchingKeys(datastore(), filter), options),
   };

@@ -32,14 +32,17 @@ async function answer(response) {
 }
 
 /**
- * GET `<base>/api/<path>` with query parameters.
+ * GET `<base>/api/<path>` with query parameters (empty ones left out, but for `namespace`: `''` is Datastore's default
+ * namespace).
  * @param {string} path
  * @param {Record<string, string | null | undefined>} [params]
  * @returns {Promise<any>}
  */
 export async function get(path, params = {}) {
   const query = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') query.set(k, v);
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== null && v !== undefined && (v !== '' || k === 'namespace')) query.set(k, v);
+  }
   const q = query.toString();
   return answer(
     await fetch(`${base}/api/${path}${q ? `?${q}` : ''}`, {

@@ -9,7 +9,7 @@ import { mountSweeper } from './views/sweeper.js';
 import { mountTask, mountTasks } from './views/tasks.js';
 
 /**
- * @typedef {{ title: string, projectId: string, location: string, namespace: string, readOnly: boolean, refreshMs: number, canCreateTasks: boolean, ledger: boolean, now: string }} Summary
+ * @typedef {{ title: string, projectId: string, location: string, namespace: string, namespaces: string[], readOnly: boolean, refreshMs: number, canCreateTasks: boolean, ledger: boolean, now: string }} Summary
  * @typedef {{ summary: Summary, canChange: boolean, go: (hash: string) => void, refreshNow: () => void }} Context
  * @typedef {{ refresh?: () => Promise<void> }} View
  * @typedef {(root: HTMLElement, params: URLSearchParams, ctx: Context) => View | Promise<View>} Mount

@@ -2,6 +2,7 @@
 /** Failed tasks: the failure ledger with filters, newest first, and Retry / Discard of one, the selected, or all matching. */
 import { get, post } from '../api.js';
 import { h, num, panel, replace, table, time } from '../dom.js';
+import { hrefIn, namespaceLabel, namespaceParams, namespacePicker, viewNamespace } from '../namespaces.js';
 import { confirmDialog, cursorPaging, toast } from '../ui.js';
 import { TASK_HEAD, taskRows } from './tasks.js';
 
@@ -11,38 +12,54 @@ import { TASK_HEAD, taskRows } from './tasks.js';
  * @param {import('../app.js').Context} ctx
  */
 export function mountFailed(root, params, ctx) {
-  return ctx.summary.ledger ? mountLedger(root, params, ctx) : mountRecords(root, ctx);
+  return ctx.summary.ledger ? mountLedger(root, params, ctx) : mountRecords(root, params, ctx);
+}
+
+/**
+ * The title of the failed view, with the namespace picker.
+ * @param {string} sub
+ * @param {string} namespace
+ * @param {import('../app.js').Context} ctx
+ * @param {(namespace: string) => void} open
+ */
+function title(sub, namespace, ctx, open) {
+  return h(
+    'div',
+    { class: 'page-title' },
+    h('h1', null, 'Failed tasks'),
+    h('span', { class: 'sub' }, sub),
+    namespacePicker(namespace, ctx, open),
+  );
 }
 
 /**
  * The failure records by state, for a dashboard without the runtime's ledger.
  * @param {HTMLElement} root
+ * @param {URLSearchParams} params
  * @param {import('../app.js').Context} ctx
  */
-function mountRecords(root, ctx) {
+function mountRecords(root, params, ctx) {
+  const namespace = viewNamespace(params, ctx);
   const list = h('div');
   const pager = h('div', { class: 'toolbar' });
   const paging = cursorPaging(pager, () => void refresh());
   replace(
     root,
-    h(
-      'div',
-      { class: 'page-title' },
-      h('h1', null, 'Failed tasks'),
-      h('span', { class: 'sub' }, 'tasks that failed for good, kept for their retention'),
+    title('tasks that failed for good, kept for their retention', namespace, ctx, (ns) =>
+      ctx.go(hrefIn('failed', {}, ns, ctx)),
     ),
     list,
     pager,
   );
   async function refresh() {
-    const data = await get('tasks', { state: 'failed', cursor: paging.cursor });
+    const data = await get('tasks', { state: 'failed', cursor: paging.cursor, ...namespaceParams(namespace, ctx) });
     replace(
       list,
       panel({
         title: 'Failure records',
-        sub: `page ${paging.page + 1}`,
+        sub: `${namespaceLabel(namespace, ctx)} · page ${paging.page + 1}`,
         flush: true,
-        body: table(TASK_HEAD, taskRows(data.rows, ctx), 'No failed tasks.'),
+        body: table(TASK_HEAD, taskRows(data.rows, ctx, namespace), 'No failed tasks.'),
       }),
     );
     paging.show(data.next);
@@ -63,6 +80,7 @@ function outcome(results) {
  * @param {import('../app.js').Context} ctx
  */
 function mountLedger(root, params, ctx) {
+  const namespace = viewNamespace(params, ctx);
   const field = (/** @type {string} */ name, /** @type {string} */ placeholder) =>
     h('input', { type: 'text', name, placeholder, value: params.get(name) ?? '', 'aria-label': name });
   const task = field('task', 'task name');
@@ -84,10 +102,13 @@ function mountLedger(root, params, ctx) {
     grep: grep.value.trim(),
     since: since.value,
   });
+  /** This view with the filter in the form, in namespace `ns`. */
+  const hrefOf = (/** @type {string} */ ns) =>
+    hrefIn('failed', Object.fromEntries(Object.entries(filter()).filter(([, v]) => v)), ns, ctx);
+  const open = (/** @type {string} */ ns) => ctx.go(hrefOf(ns));
   const apply = (/** @type {Event} */ e) => {
     e.preventDefault();
-    const q = new URLSearchParams(Object.entries(filter()).filter(([, v]) => v));
-    ctx.go(`#/failed?${q}`);
+    open(namespace);
   };
   /** @type {Set<string>} */
   const selected = new Set();
@@ -106,7 +127,7 @@ function mountLedger(root, params, ctx) {
   async function change(action, what, label) {
     let count = what.keys?.length ?? 0;
     if (what.filter) {
-      const dry = await post(`failed/${action}`, { ...what, dryRun: true });
+      const dry = await post(`failed/${action}`, { ...what, namespace, dryRun: true });
       count = dry.results.filter((/** @type {any} */ r) => r.status.startsWith('would-')).length;
       if (count === 0) return toast(`Nothing to ${action}: ${outcome(dry.results)}.`);
     }
@@ -122,7 +143,7 @@ function mountLedger(root, params, ctx) {
     });
     if (!ok) return;
     try {
-      const result = await post(`failed/${action}`, what);
+      const result = await post(`failed/${action}`, { ...what, namespace });
       toast(`${result.message}`);
       selected.clear();
       ctx.refreshNow();
@@ -190,12 +211,7 @@ function mountLedger(root, params, ctx) {
 
   replace(
     root,
-    h(
-      'div',
-      { class: 'page-title' },
-      h('h1', null, 'Failed tasks'),
-      h('span', { class: 'sub' }, 'the failure ledger: tasks that failed for good, newest first'),
-    ),
+    title('the failure ledger: tasks that failed for good, newest first', namespace, ctx, open),
     h(
       'form',
       { class: 'toolbar', onsubmit: apply },
@@ -212,19 +228,23 @@ function mountLedger(root, params, ctx) {
   );
 
   async function refresh() {
-    const data = await get('failed', { ...filter(), cursor: paging.cursor });
+    const data = await get('failed', { ...filter(), cursor: paging.cursor, ...namespaceParams(namespace, ctx) });
     if (paging.page === 0) {
       // The other namespaces holding matching records: said on the first page, kept while paging.
-      const names = (data.elsewhere ?? []).map((/** @type {string} */ n) => JSON.stringify(n)).join(', ');
+      /** @type {string[]} */
+      const others = data.elsewhere ?? [];
       replace(
         elsewhere,
-        names
+        others.length
           ? [
-              `Also failed tasks in namespace(s) ${names}, where this runtime writes task entities (tenants' entity groups); this page lists its own namespace. List them with `,
-              h('code', null, 'deferred failed --namespace <namespace>'),
-              ', or all at once with ',
+              'Also failed tasks matching this filter in: ',
+              ...others.flatMap((ns, i) => [
+                i ? ', ' : '',
+                h('a', { href: hrefOf(ns), 'data-namespace': ns }, namespaceLabel(ns, ctx)),
+              ]),
+              ". This page lists one namespace at a time (the runtime's own, and the tenants' it writes task entities to); from a shell, ",
               h('code', null, 'deferred failed --all-namespaces'),
-              '.',
+              ' lists them all.',
             ]
           : null,
       );
@@ -252,10 +272,9 @@ function mountLedger(root, params, ctx) {
         else selected.delete(r.key);
         paintSelection();
       });
-      const open = () => ctx.go(`#/task?key=${encodeURIComponent(r.key)}`);
       return h(
         'tr',
-        { class: 'link', 'data-key': r.key, onclick: open },
+        { class: 'link', 'data-key': r.key, onclick: () => ctx.go(hrefIn('task', { key: r.key }, namespace, ctx)) },
         ctx.canChange ? h('td', null, box) : null,
         h('td', null, time(r.failedAt)),
         h('td', { class: 'mono' }, r.task),
@@ -281,7 +300,7 @@ function mountLedger(root, params, ctx) {
       list,
       panel({
         title: 'Failure records',
-        sub: `page ${paging.page + 1} · ${num(data.scanned)} index entries read`,
+        sub: `${namespaceLabel(namespace, ctx)} · page ${paging.page + 1} · ${num(data.scanned)} index entries read`,
         flush: true,
         body: t,
       }),

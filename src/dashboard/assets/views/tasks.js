@@ -1,16 +1,18 @@
 // @ts-check
 /** Task views: the entities of one state a page at a time, and one task as `deferred inspect` shows it. */
 import { ApiError, get, post } from '../api.js';
+import { hrefIn, namespaceLabel, namespaceParams, namespacePicker, viewNamespace } from '../namespaces.js';
 import { actionButton, confirmDialog, cursorPaging } from '../ui.js';
 import { bytes, duration, h, num, panel, replace, statePill, table, time, when } from '../dom.js';
 
 const STATES = ['pending', 'running', 'failed', 'done', 'retried'];
 
 /**
- * A box that opens a task by key.
+ * A box that opens a task by key, in `namespace`.
  * @param {import('../app.js').Context} ctx
+ * @param {string} namespace
  */
-export function openTaskBox(ctx) {
+export function openTaskBox(ctx, namespace) {
   const input = h('input', {
     type: 'search',
     name: 'key',
@@ -23,7 +25,7 @@ export function openTaskBox(ctx) {
       class: 'toolbar',
       onsubmit: (/** @type {Event} */ e) => {
         e.preventDefault();
-        if (input.value.trim()) ctx.go(`#/task?key=${encodeURIComponent(input.value.trim())}`);
+        if (input.value.trim()) ctx.go(hrefIn('task', { key: input.value.trim() }, namespace, ctx));
       },
     },
     input,
@@ -33,15 +35,16 @@ export function openTaskBox(ctx) {
 }
 
 /**
- * Rows of task entities, each opening the task view.
+ * Rows of task entities of `namespace`, each opening the task view.
  * @param {any[]} rows
  * @param {import('../app.js').Context} ctx
+ * @param {string} namespace
  */
-export function taskRows(rows, ctx) {
+export function taskRows(rows, ctx, namespace) {
   return rows.map((r) =>
     h(
       'tr',
-      { class: 'link', 'data-key': r.key, onclick: () => ctx.go(`#/task?key=${encodeURIComponent(r.key)}`) },
+      { class: 'link', 'data-key': r.key, onclick: () => ctx.go(hrefIn('task', { key: r.key }, namespace, ctx)) },
       h('td', { class: 'key', title: r.key }, r.key),
       h('td', { class: 'mono' }, r.task),
       h('td', null, r.queue),
@@ -66,6 +69,7 @@ export const TASK_HEAD = ['key', 'task', 'queue', 'state', { text: 'attempts', n
  */
 export function mountTasks(root, params, ctx) {
   const state = STATES.includes(params.get('state') ?? '') ? /** @type {string} */ (params.get('state')) : 'pending';
+  const namespace = viewNamespace(params, ctx);
   const list = h('div');
   const pager = h('div', { class: 'toolbar' });
   const paging = cursorPaging(pager, () => void refresh());
@@ -76,6 +80,7 @@ export function mountTasks(root, params, ctx) {
       { class: 'page-title' },
       h('h1', null, 'Tasks'),
       h('span', { class: 'sub' }, 'entity-backed tasks and failure records (_DeferredTask)'),
+      namespacePicker(namespace, ctx, (ns) => ctx.go(hrefIn('tasks', { state }, ns, ctx))),
     ),
     h(
       'div',
@@ -83,23 +88,25 @@ export function mountTasks(root, params, ctx) {
       h(
         'div',
         { class: 'tabs' },
-        STATES.map((s) => h('a', { href: `#/tasks?state=${s}`, class: s === state ? 'active' : null }, s)),
+        STATES.map((s) =>
+          h('a', { href: hrefIn('tasks', { state: s }, namespace, ctx), class: s === state ? 'active' : null }, s),
+        ),
       ),
       h('span', { style: null }, ' '),
-      openTaskBox(ctx),
+      openTaskBox(ctx, namespace),
     ),
     list,
     pager,
   );
   async function refresh() {
-    const data = await get('tasks', { state, cursor: paging.cursor });
+    const data = await get('tasks', { state, cursor: paging.cursor, ...namespaceParams(namespace, ctx) });
     replace(
       list,
       panel({
         title: `${state[0].toUpperCase()}${state.slice(1)} tasks`,
-        sub: `page ${paging.page + 1} · in key order · ${data.cost.billedReads} entity reads`,
+        sub: `${namespaceLabel(namespace, ctx)} · page ${paging.page + 1} · in key order · ${data.cost.billedReads} entity reads`,
         flush: true,
-        body: table(TASK_HEAD, taskRows(data.rows, ctx), `No ${state} task entities.`),
+        body: table(TASK_HEAD, taskRows(data.rows, ctx, namespace), `No ${state} task entities.`),
       }),
     );
     paging.show(data.next);
@@ -124,19 +131,30 @@ function kv(pairs) {
  */
 export function mountTask(root, params, ctx, extraActions = ledgerActions) {
   const key = params.get('key') ?? '';
+  const namespace = viewNamespace(params, ctx);
+  const where = namespaceParams(namespace, ctx);
   const body = h('div', { class: 'view' });
   replace(
     root,
-    h('div', { class: 'page-title' }, h('h1', null, 'Task'), h('span', { class: 'sub mono' }, key)),
-    openTaskBox(ctx),
+    h(
+      'div',
+      { class: 'page-title' },
+      h('h1', null, 'Task'),
+      h('span', { class: 'sub mono' }, key),
+      where.namespace === undefined
+        ? null
+        : h('span', { class: 'chip', 'data-namespace': namespace }, namespaceLabel(namespace, ctx)),
+    ),
+    openTaskBox(ctx, namespace),
     body,
   );
   async function refresh() {
     let t;
     try {
-      t = await get('task', { key });
+      t = await get('task', { key, ...where });
+      t.namespace = namespace;
       if (ctx.summary.ledger && (t.state === 'failed' || t.state === 'retried'))
-        t.ledger = await get('failed/one', { key });
+        t.ledger = await get('failed/one', { key, ...where });
     } catch (error) {
       if (error instanceof ApiError && (error.status === 404 || error.status === 400)) {
         replace(body, h('div', { class: 'banner' }, error.message));
@@ -242,9 +260,10 @@ function ledgerActions(t, ctx) {
       danger: action === 'discard',
     });
     if (!ok) return;
-    const result = await post(`failed/${action}`, { keys: [t.key] });
+    const result = await post(`failed/${action}`, { keys: [t.key], namespace: t.namespace });
     // A discarded record is gone: back to the list (refreshing this view would ask for it again).
-    if (action === 'discard' && result.results[0]?.status === 'discarded') ctx.go('#/failed');
+    if (action === 'discard' && result.results[0]?.status === 'discarded')
+      ctx.go(hrefIn('failed', {}, t.namespace, ctx));
     else ctx.refreshNow();
     return result;
   };
