@@ -208,17 +208,23 @@ export async function* matchingFailedTasks(
 export const OTHER_NAMESPACES_CHECKED = 20;
 
 /**
- * The namespaces besides the listed one (`filter.namespace`, else the client's) that its registry names (where that
- * runtime writes task entities: tenants' entity groups) and that hold failure records matching `filter`: the
- * registry's first {@link OTHER_NAMESPACES_CHECKED} (in key order) are looked into, one index read each.
+ * The namespaces besides `home` that `home`'s registry names (where that runtime writes task entities: tenants' entity
+ * groups), its first {@link OTHER_NAMESPACES_CHECKED} in key order: the ones the ledger's other-namespace views look into.
  */
-export async function namespacesWithFailures(datastore: Datastore, filter: FailedTaskFilter = {}): Promise<string[]> {
-  const home = filter.namespace ?? datastore.namespace ?? '';
+export async function otherRegisteredNamespaces(datastore: Datastore, home: string): Promise<string[]> {
   // One more than checked: the registry never names its own namespace, but should it, the others still make 20.
-  const others = (await listRegistered(datastore, home, OTHER_NAMESPACES_CHECKED + 1))
+  return (await listRegistered(datastore, home, OTHER_NAMESPACES_CHECKED + 1))
     .map((entry) => entry.namespace)
     .filter((namespace) => namespace !== home)
     .slice(0, OTHER_NAMESPACES_CHECKED);
+}
+
+/**
+ * The namespaces besides the listed one (`filter.namespace`, else the client's) that its registry names and that hold
+ * failure records matching `filter` (see {@link otherRegisteredNamespaces}), one index read each.
+ */
+export async function namespacesWithFailures(datastore: Datastore, filter: FailedTaskFilter = {}): Promise<string[]> {
+  const others = await otherRegisteredNamespaces(datastore, filter.namespace ?? datastore.namespace ?? '');
   const found = await Promise.all(
     others.map(async (namespace) => {
       const page = await listFailedTasks(datastore, { ...filter, namespace }, { limit: 1 });

@@ -2,7 +2,7 @@
 import type { Datastore } from '@google-cloud/datastore';
 import type { Argv, CommandModule } from 'yargs';
 import { InvalidArgumentError } from '../../errors/index.js';
-import { listFailedTasks, namespacesWithFailures } from '../../failures/list-failed.js';
+import { listFailedTasks, namespacesWithFailures, otherRegisteredNamespaces } from '../../failures/list-failed.js';
 import type { FailedTaskFilter, FailedTaskSummary } from '../../types.js';
 import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
 import { describeFilter, filterOf, hasFilter, withFilterFlags, type FilterArgs } from '../failed-filter.js';
@@ -66,17 +66,20 @@ const namespaceName = (namespace: string | undefined) =>
 
 /**
  * `--all-namespaces`: the runtime's namespace, then each other one it writes task entities to that holds matching
- * records (the registry's first 20), a table each with `--limit` records at most.
+ * records (the registry's first 20), a table each with `--limit` records at most. Each namespace is listed once, and
+ * one without matching records is left out.
  */
 async function listAllNamespaces(argv: ListArgs, connection: Connection): Promise<void> {
-  const home = filterOf(argv, connection.namespace);
-  const others = await namespacesWithFailures(connection.datastore, home);
-  const sections = await Promise.all(
-    [connection.namespace, ...others].map(async (namespace) => ({
-      namespace: namespace ?? '',
-      ...(await collect(connection.datastore, filterOf(argv, namespace), argv.limit)),
+  const home = connection.namespace ?? '';
+  const others = await otherRegisteredNamespaces(connection.datastore, home);
+  const listed = await Promise.all(
+    [home, ...others].map(async (namespace) => ({
+      namespace,
+      // The namespace given whole: '' is the default namespace, not the connection's.
+      ...(await collect(connection.datastore, { ...filterOf(argv, undefined), namespace }, argv.limit)),
     })),
   );
+  const sections = listed.filter((section, i) => i === 0 || section.tasks.length > 0);
   if (argv.json) return print(`${JSON.stringify({ namespaces: sections })}\n`);
   const narrowed = hasFilter(argv) ? ` (${describeFilter(argv)})` : '';
   const found = sections.filter((section) => section.tasks.length > 0);
