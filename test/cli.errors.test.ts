@@ -21,13 +21,42 @@ describe.concurrent('deferred CLI input errors', { timeout: 120_000 }, () => {
     [['sweep', '--older-than', 'soon'], 2, /--older-than: "soon" is not a duration/],
     [['sweep', '--shards', '-1'], 2, /--shards must be a whole number from 1 to 9999/],
     [['sweep', '--shards', '2.5'], 2, /--shards must be a whole number/],
-    [['sweep', '--kind', 'Public'], 2, /kind "Public" cannot be swept by age/],
+    [['sweep', '--kind', 'Public'], 2, /--kind "Public" is not a transient kind the sweeper sweeps by age/],
+    [['stats', '--kind', '__kind__'], 2, /--kind "__kind__" is not a transient kind/],
     [['stats', '--datastore-emulator-host', 'localhost'], 2, /must be host:port/],
     [['inspect', 'Kind:'], 2, /malformed key/],
+    // yargs' own usage errors, reworded: what was wrong, and the help of the command that was meant.
+    [['swep'], 2, /^deferred: unknown command "swep": did you mean "sweep"\? See "deferred --help"\.$/],
+    [['frobnicate'], 2, /^deferred: unknown command "frobnicate": the commands are emulator, sweep, stats, inspect,/],
+    [
+      ['jobs'],
+      2,
+      /^deferred: name a jobs command: list, show, enable, disable, run-now\. See "deferred jobs --help"\.$/,
+    ],
+    [['inspect'], 2, /^deferred: missing <key>: deferred inspect <key>\. See "deferred inspect --help"\.$/],
+    [['failed', 'show'], 2, /^deferred: missing <key>: deferred failed show <key>\. See "deferred failed show --help"/],
+    [['jobs', 'enable'], 2, /^deferred: missing <name>: deferred jobs enable <name>\./],
+    [['sweep', '--bogus'], 2, /^deferred: unknown option --bogus of deferred sweep\. See "deferred sweep --help"\.$/],
+    [['sweep', 'now'], 2, /^deferred: deferred sweep takes no argument "now"\./],
+    [['dev', '--backend', 'mysql'], 2, /^deferred: --backend must be one of "datastore", "firestore", got "mysql"\./],
+    [
+      ['sweep', '--shards', 'abc'],
+      2,
+      /--shards must be a whole number from 1 to 9999, got something that is not a number/,
+    ],
+    [['failed', '--limit', 'abc'], 2, /--limit must be a whole number .*, got something that is not a number/],
+    [['dashboard', '--shards', '0'], 2, /^deferred: --shards must be a whole number from 1 to 9999, got 0\./],
+    [
+      ['dashboard', '--refresh', '500.5'],
+      2,
+      /^deferred: --refresh must be a whole number of milliseconds of at least 500/,
+    ],
+    [['emulator', 'tasks', '--port', 'x'], 2, /--port must be a port number from 0 to 65535 \(0 = a free port\)/],
   ])('deferred %j exits %i with one line', async (args, code, message) => {
     const result = await runCli(args, base);
     expect(result.code).toBe(code);
-    expect(result.stderr.split('\n')[0]).toMatch(message);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr.trimEnd()).toMatch(message);
     expect(result.stdout).toBe('');
   });
 

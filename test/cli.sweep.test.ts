@@ -125,7 +125,7 @@ describeStorage('deferred sweep / stats / inspect', (ctx) => {
       ]);
       const table = await runCli(['stats'], env());
       expect(table.stdout).toMatch(/^_DeferredTask entities in .* \(2 namespaces\), by state and age:/);
-      expect(table.stdout).toMatch(new RegExp(`By namespace:[\\s\\S]*\\n${tenant}\\s+3\\s+0\\s+0\\s+2\\s+1\\s`));
+      expect(table.stdout).toMatch(new RegExp(`By namespace:[\\s\\S]*\\n${tenant}\\s+3\\s+0\\s+0\\s+2\\s+1\\s+0\\s`));
 
       const swept = await runCli(['sweep', '--json'], env());
       expect(swept.code).toBe(0);

@@ -23,7 +23,7 @@ export function withConnection<T>(yargs: Argv<T>): Argv<T & ConnectionArgs> {
     .option('project', {
       type: 'string',
       group: 'Connection:',
-      describe: 'Google Cloud project id [env: GOOGLE_CLOUD_PROJECT]',
+      describe: 'Google Cloud project id [env: GOOGLE_CLOUD_PROJECT, else GCLOUD_PROJECT, else DATASTORE_PROJECT_ID]',
     })
     .option('location', {
       type: 'string',

@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commandsFor } from './commands.js';
 import { EXIT } from './exit-codes.js';
+import { usageLine } from './usage-errors.js';
 import { InvalidArgumentError, PrerequisiteMissingError } from '../errors/index.js';
 
 const args = hideBin(process.argv);
@@ -44,7 +45,7 @@ const cli = yargs(args)
       process.stderr.write(`deferred: ${line.length > 500 ? `${line.slice(0, 500)}...` : line}\n`);
       process.exit(EXIT.failure);
     }
-    process.stderr.write(`deferred: ${message}\nRun "deferred --help" for usage.\n`);
+    process.stderr.write(`deferred: ${usageLine(message, args)}\n`);
     process.exit(EXIT.usage);
   });
 

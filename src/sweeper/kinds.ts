@@ -20,11 +20,14 @@ import type { Logger } from '../types.js';
  */
 const OWN_KINDS = new Set([TASK_KIND, CHUNK_KIND, NAMESPACE_KIND]);
 
-/** Throws InvalidArgumentError unless `kind` is a user-visible underscore-prefixed kind the age sweep may touch. */
-export function checkTransientKind(kind: string): string {
+/**
+ * Throws InvalidArgumentError unless `kind` is a user-visible underscore-prefixed kind the age sweep may touch (and
+ * `deferred stats` counts); `name` is what the message calls it (`--kind` on the command line).
+ */
+export function checkTransientKind(kind: string, name = 'kind'): string {
   if (!kind.startsWith(TRANSIENT_PREFIX) || kind.startsWith('__') || OWN_KINDS.has(kind)) {
     throw new InvalidArgumentError(
-      `kind "${kind}" cannot be swept by age: name a kind that starts with one underscore (e.g. "_MyTransient"), other than ${TASK_KIND}, ${CHUNK_KIND} and ${NAMESPACE_KIND}.`,
+      `${name} "${kind}" is not a transient kind the sweeper sweeps by age: name a kind that starts with one underscore (e.g. "_MyTransient"), other than ${TASK_KIND}, ${CHUNK_KIND} and ${NAMESPACE_KIND}.`,
     );
   }
   return kind;
@@ -60,7 +63,11 @@ export async function kindsToSweep(
   datastore: Datastore,
   options: { namespace?: string; kinds?: readonly string[]; discover?: boolean; log?: Logger },
 ): Promise<string[]> {
-  const kinds = new Set<string>([SWEEP_RUN_KIND, ATTEMPTS_KIND, ...(options.kinds ?? []).map(checkTransientKind)]);
+  const kinds = new Set<string>([
+    SWEEP_RUN_KIND,
+    ATTEMPTS_KIND,
+    ...(options.kinds ?? []).map((kind) => checkTransientKind(kind)),
+  ]);
   if (options.discover !== false) {
     const found = await discoverKinds(datastore, options.namespace);
     if (found) for (const kind of found) kinds.add(kind);

@@ -21,7 +21,8 @@ export function wholeNumber(
   const { min, max } = range;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
     const wanted = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new error(`${name} must be a whole number ${wanted}, got ${String(value)}.`);
+    const got = typeof value === 'number' && Number.isNaN(value) ? 'something that is not a number' : String(value);
+    throw new error(`${name} must be a whole number ${wanted}, got ${got}.`);
   }
   return value;
 }

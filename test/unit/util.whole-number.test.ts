@@ -16,7 +16,7 @@ describe('wholeNumber', () => {
     [0, 'shards must be a whole number from 1 to 9999, got 0.'],
     [10_000, 'shards must be a whole number from 1 to 9999, got 10000.'],
     ['4', 'shards must be a whole number from 1 to 9999, got 4.'],
-    [Number.NaN, 'shards must be a whole number from 1 to 9999, got NaN.'],
+    [Number.NaN, 'shards must be a whole number from 1 to 9999, got something that is not a number.'],
   ])('refuses %j, naming the option, the range and the value', (value, message) => {
     expect(() => wholeNumber(value, 'shards', SHARD_COUNT)).toThrow(new InvalidArgumentError(message));
   });

@@ -4,10 +4,13 @@ import type { Argv, CommandModule } from 'yargs';
 import { emulatorTasksClientOptions, parseHostPort } from '../../clients/tasks-client.js';
 import { createDeferred } from '../../runtime/deferred-runtime.js';
 import { InvalidArgumentError } from '../../errors/index.js';
+import { SHARD_COUNT } from '../../store/schema.js';
 import { parseDuration } from '../../util/duration.js';
+import { wholeNumber } from '../../util/whole-number.js';
 import { appRuntime, withAppFlags, type AppArgs } from '../app-runtime.js';
 import { connect, withConnection, type ConnectionArgs } from '../connection.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
+import { checkPort } from '../port-flag.js';
 
 interface DashboardArgs extends ConnectionArgs, AppArgs {
   host: string;
@@ -36,7 +39,10 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
         default: [] as string[],
         describe: 'show only this queue (repeatable; default: every queue of the location)',
       })
-      .option('shards', { type: 'number', describe: 'sweeper shards the entities are written with (default 16)' })
+      .option('shards', {
+        type: 'number',
+        describe: 'sweeper shards the entities are written with (1-9999) [default: 16]',
+      })
       .option('refresh', {
         type: 'string',
         default: '10s',
@@ -46,20 +52,18 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
       .example('$0 dashboard', 'open the printed URL in a browser on this machine')
       .example('DEFERRED_SECRET=... $0 dashboard --handler-url https://app/_deferred', 'with Enable, Run now and Retry')
       .check((argv) => {
-        const port = argv.port as number;
-        if (!Number.isInteger(port) || port < 0 || port > 65535) {
-          throw new InvalidArgumentError(
-            `--port must be a port number from 0 to 65535 (0 = a free port), got ${String(port)}.`,
-          );
-        }
+        checkPort(argv.port, '--port');
         if (!['127.0.0.1', '::1', 'localhost'].includes(String(argv.host))) {
           throw new InvalidArgumentError(
             `--host must be a loopback address (127.0.0.1, ::1 or localhost), got "${String(argv.host)}": to serve the dashboard to others, mount createDashboard() in your app behind its own authorization.`,
           );
         }
+        if (argv.shards !== undefined) wholeNumber(argv.shards, '--shards', SHARD_COUNT);
         const refresh = parseDuration(String(argv.refresh), '--refresh');
-        if (refresh < 500)
-          throw new InvalidArgumentError(`--refresh must be at least 500ms, got "${String(argv.refresh)}".`);
+        if (refresh < 500 || !Number.isInteger(refresh))
+          throw new InvalidArgumentError(
+            `--refresh must be a whole number of milliseconds of at least 500 (or a duration such as 10s), got "${String(argv.refresh)}".`,
+          );
         for (const q of argv.queue as string[]) {
           if (!/^[A-Za-z0-9-]{1,100}$/.test(q))
             throw new InvalidArgumentError(`--queue "${q}" is not a queue id (letters, digits, hyphens).`);
@@ -101,7 +105,7 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
       location: connection.location,
       ...(connection.namespace ? { namespace: connection.namespace } : {}),
       ...(argv.queue.length ? { queues: argv.queue } : {}),
-      ...(argv.shards ? { shards: argv.shards } : {}),
+      ...(argv.shards === undefined ? {} : { shards: argv.shards }),
       readOnly: argv['read-only'],
       refreshMs: parseDuration(argv.refresh, '--refresh'),
     });

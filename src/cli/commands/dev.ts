@@ -6,6 +6,7 @@ import { startLocalStack, type DatastoreBackend } from '../../local-stack/index.
 import { startWorker } from '../../local-stack/worker.js';
 import { parseDuration } from '../../util/duration.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
+import { checkPort } from '../port-flag.js';
 
 interface DevArgs {
   backend: DatastoreBackend;
@@ -27,14 +28,6 @@ function shellQuote(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`;
 }
 
-function port(value: unknown, flag: string): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
-    throw new InvalidArgumentError(
-      `${flag} must be a port number from 0 to 65535 (0 = a free port), got ${String(value)}.`,
-    );
-  }
-}
-
 export const devCommand: CommandModule<object, DevArgs> = {
   ...COMMAND_SUMMARIES.dev,
   builder: (yargs: Argv) =>
@@ -48,7 +41,7 @@ export const devCommand: CommandModule<object, DevArgs> = {
       .option('tasks-port', {
         type: 'number',
         default: 8123,
-        describe: 'Cloud Tasks emulator gRPC port (0 = a free port)',
+        describe: 'Cloud Tasks emulator port, serving gRPC and REST alike (0 = a free port)',
       })
       .option('project', { type: 'string', default: 'demo-deferred', describe: 'project id the emulators answer for' })
       .option('sweep-every', {
@@ -59,8 +52,8 @@ export const devCommand: CommandModule<object, DevArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the endpoints as one JSON line' })
       .example('$0 dev --backend firestore --port 0', 'Firestore emulator, worker on a free port')
       .check((argv) => {
-        port(argv.port, '--port');
-        port(argv['tasks-port'], '--tasks-port');
+        checkPort(argv.port, '--port');
+        checkPort(argv['tasks-port'], '--tasks-port');
         parseDuration(String(argv['sweep-every']), '--sweep-every');
         if (!/^[a-z0-9][a-z0-9-]*$/.test(String(argv.project))) {
           throw new InvalidArgumentError(

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../../errors/index.js';
 import { startTasksEmulator } from '../../tasks-emulator/index.js';
 import { parseDuration } from '../../util/duration.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
+import { checkPort } from '../port-flag.js';
 
 interface TasksArgs {
   port: number;
@@ -76,10 +77,7 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
       })
       .check((argv) => {
         for (const flag of ['port', 'oidc-port'] as const) {
-          const value = argv[flag];
-          if (!Number.isInteger(value) || value < 0 || value > 65535) {
-            throw new InvalidArgumentError(`--${flag} must be a port number from 0 to 65535, got ${String(value)}.`);
-          }
+          checkPort(argv[flag], `--${flag}`);
         }
         for (const flag of ['tombstone-ms', 'queue-tombstone-ms'] as const) {
           const value = argv[flag];

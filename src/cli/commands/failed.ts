@@ -1,7 +1,6 @@
 /** `deferred failed [list]` (the failure ledger as a table, newest first, of one namespace or all the runtime's) and `deferred failed show <key>` (one record, as `inspect`). */
 import type { Datastore } from '@google-cloud/datastore';
 import type { Argv, CommandModule } from 'yargs';
-import { InvalidArgumentError } from '../../errors/index.js';
 import { listFailedTasks, namespacesWithFailures, otherRegisteredNamespaces } from '../../failures/list-failed.js';
 import type { FailedTaskFilter, FailedTaskSummary } from '../../types.js';
 import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
@@ -9,6 +8,7 @@ import { describeFilter, filterOf, hasFilter, withFilterFlags, type FilterArgs }
 import { oneLine, table, when } from '../render.js';
 import { inspectBuilder, runInspect, type InspectArgs } from './inspect.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
+import { wholeNumber } from '../../util/whole-number.js';
 
 interface ListArgs extends ConnectionArgs, FilterArgs {
   limit: number;
@@ -123,10 +123,7 @@ const list: CommandModule<object, ListArgs> = {
       .example('$0 failed --task sendReport --since 1h --grep timeout', 'narrowed down')
       .example('$0 failed -A', "the runtime's namespace and every other one holding failures")
       .check((argv) => {
-        const limit = argv.limit as number;
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-          throw new InvalidArgumentError(`--limit must be a whole number from 1 to 1000, got ${String(limit)}.`);
-        }
+        wholeNumber(argv.limit, '--limit', { min: 1, max: 1000 });
         return true;
       }) as unknown as Argv<ListArgs>,
   handler: async (argv) => {
@@ -158,7 +155,11 @@ const list: CommandModule<object, ListArgs> = {
 const show: CommandModule<object, InspectArgs> = {
   command: 'show <key>',
   describe: 'Show one failure record: its attempts and their errors, its decoded arguments (the same as inspect)',
-  builder: (yargs: Argv) => inspectBuilder(yargs),
+  builder: (yargs: Argv) =>
+    inspectBuilder(yargs).example(
+      '$0 failed show failed.default.1234567890123456789',
+      'a record by the key deferred failed lists',
+    ),
   handler: runInspect,
 };
 

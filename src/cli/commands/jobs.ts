@@ -67,12 +67,8 @@ function showRecurring(name: string, r: RecurringJobRecord) {
   );
 }
 
-const withName = (yargs: Argv) =>
-  yargs.positional('name', {
-    type: 'string',
-    demandOption: true,
-    describe: 'recurring job name (or mapper job id for show)',
-  });
+const withName = (yargs: Argv, describe = 'recurring job name (as given to defineRecurringJob)') =>
+  yargs.positional('name', { type: 'string', demandOption: true, describe });
 const withCredentials = (yargs: Argv) => withAppFlags(yargs);
 
 async function withConnectionDo(argv: JobsArgs, body: (connection: Connection) => Promise<void>) {
@@ -88,7 +84,11 @@ const list: CommandModule<object, JobsArgs> = {
   command: 'list',
   describe: 'List recurring jobs and mapper jobs with their status',
   builder: (yargs) =>
-    withConnection(yargs).option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as Argv<JobsArgs>,
+    withConnection(yargs).option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'print {recurring, mappers} as one JSON object',
+    }) as Argv<JobsArgs>,
   handler: (argv) =>
     withConnectionDo(argv, async ({ datastore }) => {
       const [recurring] = await datastore.runQuery(datastore.createQuery(RECURRING_JOB_KIND));
@@ -151,10 +151,10 @@ const show: CommandModule<object, JobsArgs> = {
   command: 'show <name>',
   describe: 'Show one recurring job, or one mapper job by its id (with its shards)',
   builder: (yargs) =>
-    withName(withConnection(yargs)).option('json', {
+    withName(withConnection(yargs), 'recurring job name, or mapper job id').option('json', {
       type: 'boolean',
       default: false,
-      describe: 'print JSON',
+      describe: 'print the job record as one JSON object',
     }) as Argv<JobsArgs>,
   handler: (argv) =>
     withConnectionDo(argv, async (connection) => {
@@ -220,7 +220,8 @@ const enable: CommandModule<object, JobsArgs> = {
 
 const disable: CommandModule<object, JobsArgs> = {
   command: 'disable <name>',
-  describe: 'Disable a recurring job (its pending run notices and stops)',
+  describe:
+    'Disable a recurring job: its next scheduled run, already queued, sees the flag and neither runs nor schedules another',
   builder: (yargs) => withName(withConnection(yargs)) as Argv<JobsArgs>,
   handler: (argv) =>
     withConnectionDo(argv, async (connection) => {

@@ -7,6 +7,9 @@ import { namespaceLabel, withNamespaceFlags, type NamespaceArgs } from '../names
 import { table } from '../render.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
 
+/** The states of the table by namespace: every state, so that each row adds up to its total (`unknown` aside). */
+const BY_NAMESPACE_STATES = ['pending', 'running', 'done', 'failed', 'retried'];
+
 interface StatsArgs extends ConnectionArgs, NamespaceArgs {
   json: boolean;
   kind: string[];
@@ -25,7 +28,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       })
       .example('$0 stats', 'task entities by state and age in the namespace and the ones it writes to')
       .check((argv) => {
-        for (const kind of argv.kind as string[]) checkTransientKind(kind);
+        for (const kind of argv.kind as string[]) checkTransientKind(kind, '--kind');
         return true;
       }) as unknown as Argv<StatsArgs>,
   handler: async (argv) => {
@@ -59,13 +62,11 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       process.stdout.write(`\nBy namespace:\n\n`);
       process.stdout.write(
         table(
-          ['namespace', 'tasks', ...['pending', 'running', 'done', 'failed'], 'past expireAt', 'chunks'],
+          ['namespace', 'tasks', ...BY_NAMESPACE_STATES, 'past expireAt', 'chunks'],
           found.namespaces.map((n) => [
             namespaceLabel(n.namespace),
             n.totalTasks,
-            ...['pending', 'running', 'done', 'failed'].map((state) =>
-              Object.values(n.tasks[state] ?? {}).reduce((a, b) => a + b, 0),
-            ),
+            ...BY_NAMESPACE_STATES.map((state) => Object.values(n.tasks[state] ?? {}).reduce((a, b) => a + b, 0)),
             n.expiredTasks,
             n.chunks,
           ]),

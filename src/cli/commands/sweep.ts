@@ -176,7 +176,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         wholeNumber(argv.shards, '--shards', SHARD_COUNT);
         wholeNumber(argv.concurrency, '--concurrency', { min: 1, max: 1000 });
         wholeNumber(argv['page-size'], '--page-size', { min: 1, max: 1000 });
-        for (const kind of argv.kind as string[]) checkTransientKind(kind);
+        for (const kind of argv.kind as string[]) checkTransientKind(kind, '--kind');
         return true;
       }) as unknown as Argv<SweepArgs>,
   handler: async (argv) => {
