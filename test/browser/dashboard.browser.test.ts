@@ -197,6 +197,11 @@ describe(`dashboard in Chromium [${backend}]`, () => {
     expect(await queueRow.locator('td').nth(2).textContent()).toMatch(/^7/);
     const unfinished = await page.textContent('[data-ages="unfinished"]');
     expect(unfinished).toContain('< 1h');
+    // The tenant's namespace, with links to its tasks and failures.
+    const tenantRow = page.locator(`tr[data-namespace="${TENANT}"]`);
+    expect(await tenantRow.locator('a', { hasText: 'Failed' }).getAttribute('href')).toBe(
+      `#/failed?namespace=${TENANT}`,
+    );
     await shot('overview');
   });
 

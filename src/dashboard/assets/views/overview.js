@@ -3,6 +3,7 @@
 import { get } from '../api.js';
 import { failuresChart, sweepChart } from '../chart.js';
 import { barRow, duration, h, num, numCell, panel, replace, statePill, table, time, when } from '../dom.js';
+import { hrefIn, namespaceLabel } from '../namespaces.js';
 import { queueActions } from './queues.js';
 import { chartWidth, runsTable } from './sweeper.js';
 
@@ -20,6 +21,37 @@ function card(label, value, hint, tone = '', href) {
     h('div', { class: 'hint' }, hint),
   ];
   return href ? h('a', { class: `card ${tone}`, href }, body) : h('div', { class: `card ${tone}` }, body);
+}
+
+/**
+ * The namespaces the dashboard shows, each with links to its tasks and failures (none when it shows only its own).
+ * @param {import('../app.js').Context} ctx
+ */
+function namespacesPanel(ctx) {
+  const shown = ctx.summary.namespaces;
+  if (shown.length < 2) return null;
+  return panel({
+    title: 'Namespaces',
+    sub: `the runtime's own and the ${num(shown.length - 1)} its registry names (tenants' entity groups it writes task entities to); the counts above are its own`,
+    flush: true,
+    body: table(
+      ['namespace', ''],
+      shown.map((namespace) =>
+        h(
+          'tr',
+          { 'data-namespace': namespace },
+          h('td', null, namespaceLabel(namespace, ctx)),
+          h(
+            'td',
+            { class: 'actions' },
+            h('a', { href: hrefIn('tasks', {}, namespace, ctx) }, 'Tasks'),
+            ' · ',
+            h('a', { href: hrefIn('failed', {}, namespace, ctx) }, 'Failed'),
+          ),
+        ),
+      ),
+    ),
+  });
 }
 
 /**
@@ -51,6 +83,7 @@ export function mountOverview(root, _params, ctx) {
     chart,
     runs,
     extra,
+    namespacesPanel(ctx),
     footer,
   );
 
