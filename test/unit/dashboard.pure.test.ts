@@ -1,4 +1,4 @@
-// The dashboard's pure pieces: options checks (authorize required), CSRF tokens, cookies, HTML escaping, the key form of the task view.
+// The dashboard's pure pieces: options checks (authorize required), CSRF tokens, cookies, HTML escaping, the key form of the task view, the namespace a request names.
 import { Datastore } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { checkCsrf, cookie, csrfToken, parseCookies } from '../../src/dashboard/csrf.js';
@@ -6,6 +6,7 @@ import { createDashboard, type DashboardOptions } from '../../src/dashboard/inde
 import { checkDashboardOptions, normalizeBasePath } from '../../src/dashboard/dashboard-options.js';
 import { escapeHtml, pageHtml } from '../../src/dashboard/page.js';
 import { keyArg } from '../../src/dashboard/tasks.js';
+import { pickNamespace } from '../../src/dashboard/namespaces.js';
 import { parseTaskKey } from '../../src/store/key-text.js';
 import { ConfigurationError } from '../../src/errors/index.js';
 
@@ -76,5 +77,26 @@ describe('keyArg', () => {
     ];
     for (const key of keys) expect(parseTaskKey(datastore, keyArg(key)).path).toEqual(key.path);
     expect(keyArg(keys[0]!)).toBe('abc123');
+  });
+});
+
+describe('pickNamespace', () => {
+  const shown = ['app', 'acme', ''];
+  it("takes the dashboard's own when none is named, and any namespace it shows, the default one ('') too", () => {
+    expect(pickNamespace(undefined, 'app', shown)).toBe('app');
+    expect(pickNamespace(null, 'app', shown)).toBe('app');
+    expect(pickNamespace('acme', 'app', shown)).toBe('acme');
+    expect(pickNamespace('', 'app', shown)).toBe('');
+  });
+
+  it('refuses any other, naming the ones it shows', () => {
+    expect(() => pickNamespace('globex', 'app', shown)).toThrow(
+      'namespace "globex" is not one this dashboard shows: it shows namespace "app" (its runtime\'s) and the ones its runtime writes task entities to: "acme", "".',
+    );
+    expect(() => pickNamespace('x', '', [''])).toThrow(
+      'namespace "x" is not one this dashboard shows: it shows the default namespace (its runtime\'s) only; its runtime writes task entities to no other namespace.',
+    );
+    expect(() => pickNamespace(7, 'app', shown)).toThrow('namespace must be text of at most 100 characters.');
+    expect(() => pickNamespace('n'.repeat(101), 'app', shown)).toThrow(/at most 100 characters/);
   });
 });
