@@ -239,11 +239,14 @@ export interface Deferral {
 }
 
 /** A registered task: defer it with `.defer(...args)`, or with per-call options through `.with(options).defer(...)`. */
-export interface TaskHandle<A extends unknown[] = unknown[]> {
+export interface TaskHandle<A extends unknown[] = unknown[], R = unknown> {
   /** Registered name. */
   readonly name: string;
-  /** The registered function, for calling it directly (in tests, or synchronously). */
-  readonly fn: (...args: A) => unknown;
+  /**
+   * The registered function, for calling it directly (in tests, or synchronously), typed as it was registered. Called
+   * this way it runs outside a delivery: `currentTask()` is undefined in it.
+   */
+  readonly fn: (...args: A) => R;
   /** Defers a run with these arguments; they are encoded (and checked) now. */
   defer(...args: A): Promise<Deferral>;
   /**
@@ -482,6 +485,12 @@ export interface OidcOptions {
    * @default 'https://www.googleapis.com/oauth2/v3/certs'
    */
   readonly jwksUri?: string;
+  /**
+   * The issuer's public keys themselves (a JSON Web Key Set), used instead of fetching `jwksUri`: what the testing
+   * harness's in-memory Cloud Tasks signs with (`env.oidc`), or keys an app pins.
+   * @default none: the keys are fetched from `jwksUri`
+   */
+  readonly jwks?: { readonly keys: readonly Readonly<Record<string, unknown>>[] };
   /**
    * More service accounts whose tokens the sweep route (`<basePath>/sweep`) accepts, besides `serviceAccountEmail`:
    * e.g. the one a Cloud Scheduler job signs its OIDC token as. The token's audience must still be `audience`. Task
@@ -755,7 +764,7 @@ export interface Deferred {
    * Registers a task under a name and returns its handle. Register every task at start-up, in the code both the
    * deferring side and the handler load.
    */
-  task<A extends unknown[]>(name: string, fn: (...args: A) => unknown, options?: TaskOptions): TaskHandle<A>;
+  task<A extends unknown[], R>(name: string, fn: (...args: A) => R, options?: TaskOptions): TaskHandle<A, R>;
   /** Registers a task that needs an environment; `.bind(env)` gives a deferrable handle. */
   closure<E, A extends unknown[]>(
     name: string,

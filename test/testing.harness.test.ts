@@ -1,6 +1,6 @@
 // createTestHarness (cloud-deferred/testing): one set of behaviours, checked on the in-memory backend and on the local
 // stack with both Datastore emulators, so what the in-memory backend claims is what the emulators do.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Key } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { createDeferred } from '../src/runtime/deferred-runtime.js';
@@ -18,9 +18,13 @@ import { describeHarness } from './support/stores.js';
 const SECRET = 'harness-test-secret-0123456789';
 const START = Date.parse('2026-03-01T09:00:00Z');
 
-/** A small shop: orders placed in a transaction defer their shipping; shipping marks the order shipped. */
-function shop(env: HarnessEnvironment, settings: Partial<Parameters<typeof createDeferred>[0]> = {}) {
-  const deferred = createDeferred({ secret: SECRET, ...settings, ...env });
+/** A small shop: orders placed in a transaction defer their shipping; shipping marks the order shipped. `after`: settings that take the place of the harness's. */
+function shop(
+  env: HarnessEnvironment,
+  settings: Partial<Parameters<typeof createDeferred>[0]> = {},
+  after: Partial<Parameters<typeof createDeferred>[0]> = {},
+) {
+  const deferred = createDeferred({ secret: SECRET, ...settings, ...env, ...after });
   const { datastore } = env;
   const calls: { task: string; args: unknown[]; info: TaskInfo }[] = [];
   const note = (task: string, args: unknown[]) => calls.push({ task, args, info: currentTask()! });
@@ -339,6 +343,30 @@ describeHarness('createTestHarness', (ctx) => {
     expect(await h.drain()).toEqual([]);
     await h.tasks.resumeQueue({ name: queue });
     expect((await h.drain()).map((r) => r.outcome)).toEqual(['done']);
+  });
+
+  it("runs an app with its production oidc settings: each delivery carries the harness's token, which the handler checks", async () => {
+    const h = await ctx().start(
+      (env) => shop(env, { oidc: { serviceAccountEmail: 'tasks@prod-project.iam.gserviceaccount.com' } }),
+      { now: START },
+    );
+    await h.app.placeOrder('o1');
+    const runs = await h.drain();
+    expect(runs.map((r) => [r.task, r.outcome, r.status])).toEqual([
+      ['shipOrder', 'done', 200],
+      ['notify', 'done', 200],
+    ]);
+    expect(await h.app.orderStatus('o1')).toBe('shipped');
+    // The handler checks the token against the keys it is given: keys other than the harness's refuse every delivery.
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const otherKeys = { keys: [{ ...publicKey.export({ format: 'jwk' }), alg: 'RS256', use: 'sig', kid: 'other' }] };
+    const pinned = await ctx().start((env) => shop(env, {}, { oidc: { ...env.oidc, jwks: otherKeys } }), {
+      now: START,
+    });
+    await pinned.app.placeOrder('o2');
+    const refused = await pinned.runNext();
+    expect(refused).toMatchObject({ task: 'shipOrder', outcome: 'forbidden', status: 403 });
+    expect(pinned.app.calls).toEqual([]);
   });
 
   it('stops drain() with a RunLimitError when a task keeps deferring itself', async () => {

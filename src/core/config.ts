@@ -25,6 +25,18 @@ export const GOOGLE_JWKS_URI = 'https://www.googleapis.com/oauth2/v3/certs';
 /** Cloud Tasks' default dispatch deadline for HTTP targets. */
 export const DEFAULT_DISPATCH_DEADLINE_MS = 10 * 60_000;
 
+/** `oidc.jwks`, checked: a JSON Web Key Set with at least one key, or null when none is given. */
+function jwksOf(value: unknown): { readonly keys: readonly Readonly<Record<string, unknown>>[] } | null {
+  if (value === undefined || value === null) return null;
+  const keys = (value as { keys?: unknown }).keys;
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => k && typeof k === 'object')) {
+    throw new ConfigurationError(
+      'oidc.jwks must be a JSON Web Key Set, { keys: [...] } with at least one key (or leave it out to fetch oidc.jwksUri).',
+    );
+  }
+  return { keys: keys as Readonly<Record<string, unknown>>[] };
+}
+
 /** The configuration with every default applied. */
 export interface ResolvedConfig {
   readonly projectId: string;
@@ -51,6 +63,8 @@ export interface ResolvedConfig {
     readonly verify: boolean;
     readonly issuers: readonly string[];
     readonly jwksUri: string;
+    /** The keys themselves, when given (`oidc.jwks`): then `jwksUri` is not fetched. */
+    readonly jwks: { readonly keys: readonly Readonly<Record<string, unknown>>[] } | null;
     readonly sweepServiceAccounts: readonly string[];
   } | null;
   readonly trustAppEngineHeaders: boolean;
@@ -144,6 +158,7 @@ export function resolveConfig(config: DeferredConfig): ResolvedConfig {
       verify: config.oidc.verify ?? true,
       issuers: config.oidc.issuer ? [config.oidc.issuer] : [...GOOGLE_ISSUERS],
       jwksUri: config.oidc.jwksUri ?? GOOGLE_JWKS_URI,
+      jwks: jwksOf(config.oidc.jwks),
       sweepServiceAccounts: sweepAccountsOf(config.oidc.sweepServiceAccounts),
     };
   }

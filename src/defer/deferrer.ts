@@ -62,7 +62,7 @@ export class Deferrer {
 
   // ---- registration ------------------------------------------------------------------------------------------
 
-  task<A extends unknown[]>(name: string, fn: (...args: A) => unknown, options: TaskOptions = {}): TaskHandle<A> {
+  task<A extends unknown[], R>(name: string, fn: (...args: A) => R, options: TaskOptions = {}): TaskHandle<A, R> {
     if (typeof fn !== 'function') {
       throw new InvalidArgumentError(`deferred.task(${JSON.stringify(name)}, fn): fn must be a function.`);
     }
@@ -73,7 +73,7 @@ export class Deferrer {
       fn: fn as (...args: never[]) => unknown,
       run: (args) => fn(...(args as A)),
     });
-    return this.handleFor<A>(definition, undefined, fn);
+    return this.handleFor<A, R>(definition, undefined, fn);
   }
 
   closure<E, A extends unknown[]>(
@@ -181,11 +181,11 @@ export class Deferrer {
     } as MethodsHandle<T>;
   }
 
-  private handleFor<A extends unknown[]>(
+  private handleFor<A extends unknown[], R = unknown>(
     definition: TaskDefinition,
     bound: unknown,
-    fn: (...args: A) => unknown,
-  ): TaskHandle<A> {
+    fn: (...args: A) => R,
+  ): TaskHandle<A, R> {
     const many = (layers: readonly DeferOptions[]) => (argsList: readonly A[], options?: DeferManyOptions) =>
       this.deferManyOf(
         `${definition.name}.deferMany(argsList) needs an array with one array of arguments per run`,
@@ -207,7 +207,7 @@ export class Deferrer {
       deferMany: many(layers),
       with: (options: DeferOptions) => builder([...layers, options]),
     });
-    const handle: TaskHandle<A> & { readonly [HANDLE]: { definition: TaskDefinition; bound: unknown } } = {
+    const handle: TaskHandle<A, R> & { readonly [HANDLE]: { definition: TaskDefinition; bound: unknown } } = {
       name: definition.name,
       fn,
       defer: (...args: A) => this.deferDefinition(definition, args, bound, []),

@@ -168,6 +168,7 @@ export class TaskExecutor {
             audience: oidc.audience,
             issuers: oidc.issuers,
             jwksUri: oidc.jwksUri,
+            jwks: oidc.jwks,
             clock,
           })
         : null;

@@ -1,5 +1,5 @@
 /** Verifying the OIDC ID tokens Cloud Tasks attaches to HTTP tasks (RS256, issuer, audience, service account, expiry). */
-import type { JWTVerifyGetKey } from 'jose';
+import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { UnauthenticatedError } from '../errors/runtime.js';
 import type { TimeSource } from '../types.js';
 
@@ -8,6 +8,8 @@ export interface OidcVerifierOptions {
   readonly audience: string;
   readonly issuers: readonly string[];
   readonly jwksUri: string;
+  /** The keys themselves: then `jwksUri` is not fetched. */
+  readonly jwks?: { readonly keys: readonly Readonly<Record<string, unknown>>[] } | null;
   readonly clock: TimeSource;
 }
 
@@ -24,7 +26,9 @@ export function oidcVerifier(
   const load = () =>
     (loaded ??= import('jose').then((jose) => ({
       jwtVerify: jose.jwtVerify,
-      keys: jose.createRemoteJWKSet(jwksUrl),
+      keys: options.jwks
+        ? jose.createLocalJWKSet(options.jwks as unknown as JSONWebKeySet)
+        : jose.createRemoteJWKSet(jwksUrl),
     })));
   // Started now (the handler builds its verifier on the first request), awaited by the first token's check.
   load().catch(() => undefined);

@@ -81,11 +81,11 @@ export function defaultDeferred(): DeferredRuntime {
  * @example
  * export const sendReport = task('sendReport', async (userId: string) => { ... });
  */
-export function task<A extends unknown[]>(
+export function task<A extends unknown[], R>(
   name: string,
-  fn: (...args: A) => unknown,
+  fn: (...args: A) => R,
   options?: TaskOptions,
-): TaskHandle<A> {
+): TaskHandle<A, R> {
   return defaultDeferred().task(name, fn, options);
 }
 

@@ -94,7 +94,7 @@ export class DeferredRuntime implements Deferred {
 
   // ---- registering and deferring: the Deferrer ------------------------------------------------------------------
 
-  task<A extends unknown[]>(name: string, fn: (...args: A) => unknown, options: TaskOptions = {}): TaskHandle<A> {
+  task<A extends unknown[], R>(name: string, fn: (...args: A) => R, options: TaskOptions = {}): TaskHandle<A, R> {
     return this.deferrer.task(name, fn, options);
   }
 

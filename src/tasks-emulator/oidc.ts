@@ -69,6 +69,12 @@ export class OidcProvider {
     return this.endpoints;
   }
 
+  /** The public key as a JSON Web Key Set (what `/oauth2/v3/certs` serves), for a verifier that is handed its keys. */
+  jwks(): { keys: Record<string, unknown>[] } {
+    const jwk = this.publicKey.export({ format: 'jwk' });
+    return { keys: [{ kty: jwk.kty, n: jwk.n, e: jwk.e, alg: 'RS256', use: 'sig', kid: this.kid }] };
+  }
+
   /** Closes the HTTP server. */
   async close(): Promise<void> {
     const server = this.server;
@@ -80,7 +86,8 @@ export class OidcProvider {
 
   /** An RS256 ID token with Google's claims (iss, aud, azp, sub, email, email_verified, iat, exp). */
   sign(claims: { email: string; audience: string }, nowMs: number): string {
-    if (!this.endpoints) throw new Error('OidcProvider.sign() before listen()');
+    const issuer = this.endpoints?.issuer ?? this.issuerOverride;
+    if (!issuer) throw new Error('OidcProvider.sign() before listen(), without an issuer of its own');
     const iat = Math.floor(nowMs / 1000);
     const id = numericIdFor(claims.email);
     const header = { alg: 'RS256', kid: this.kid, typ: 'JWT' };
@@ -91,7 +98,7 @@ export class OidcProvider {
       email_verified: true,
       exp: iat + TOKEN_LIFETIME_S,
       iat,
-      iss: this.endpoints.issuer,
+      iss: issuer,
       sub: id,
     };
     const input = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}`;
@@ -112,8 +119,7 @@ export class OidcProvider {
         claims_supported: ['aud', 'azp', 'email', 'email_verified', 'exp', 'iat', 'iss', 'sub'],
       };
     } else if (path === '/oauth2/v3/certs') {
-      const jwk = this.publicKey.export({ format: 'jwk' });
-      body = { keys: [{ kty: jwk.kty, n: jwk.n, e: jwk.e, alg: 'RS256', use: 'sig', kid: this.kid }] };
+      body = this.jwks();
     } else if (path === '/oauth2/v1/certs') {
       body = { [this.kid]: this.publicKey.export({ format: 'pem', type: 'spki' }).toString() };
     } else {

@@ -40,6 +40,10 @@ export interface BackendWorld {
   readonly clock: ManualClock;
   /** Where the app's handler is reached (HTTP targets). */
   readonly handlerUrl: string;
+  /** Who signs the OIDC tokens of its deliveries, and where its keys are (handed over, or at a URL). */
+  readonly oidc: { readonly issuer: string } & (
+    { readonly jwks: { keys: Record<string, unknown>[] } } | { readonly jwksUri: string }
+  );
   /** Routes deliveries to the app's runtime from now on; each delivery is reported to `onDelivery`. */
   serve(runtime: Deferred, onDelivery: (delivery: Delivery) => void): void;
   close(): Promise<void>;
@@ -143,6 +147,7 @@ export async function memoryWorld(settings: BackendSettings): Promise<BackendWor
     tasks: tasks.client,
     clock,
     handlerUrl: `${MEMORY_ORIGIN}/_deferred`,
+    oidc: tasks.oidc,
     serve(app, onDelivery) {
       runtime = app;
       report = onDelivery;
@@ -236,6 +241,7 @@ export async function emulatorWorld(settings: EmulatorWorldSettings): Promise<Ba
     tasks,
     clock,
     handlerUrl: `${origin}/_deferred`,
+    oidc: { issuer: emulator.oidc.issuer, jwksUri: emulator.oidc.jwksUri },
     serve(app, onDelivery) {
       runtime = app;
       report = onDelivery;

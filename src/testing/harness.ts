@@ -15,7 +15,7 @@ import { runtimeConfigSource } from '../runtime/services.js';
 import { fromEntity, readPayload } from '../store/task-entity.js';
 import { sweep, type SweepResult } from '../sweeper/sweep-all.js';
 import type { SweepOptions } from '../sweeper/sweep-options.js';
-import type { Deferred, Duration, LogEntry, Logger, TimeSource } from '../types.js';
+import type { Deferred, Duration, LogEntry, Logger, OidcOptions, TimeSource } from '../types.js';
 import { parseDuration } from '../util/duration.js';
 import { emulatorWorld, memoryWorld, type BackendWorld, type Delivery, type HarnessBackend } from './backends.js';
 import { outcomeOf, type TaskRun, type WaitingTask } from './run-records.js';
@@ -39,6 +39,13 @@ export interface HarnessEnvironment {
   readonly clock: TimeSource;
   /** Collects the runtime's log lines into `harness.logs` (and passes them on to `options.logger`, if given). */
   readonly logger: Logger;
+  /**
+   * OIDC as the harness's Cloud Tasks does it: each delivery carries an ID token of the service account
+   * `harness-tasks@<projectId>.iam.gserviceaccount.com`, signed by the harness, and the handler verifies it against
+   * the harness's keys. Spread after your config, it takes the place of your production `oidc` (whose tokens only
+   * Google signs), so the handler checks a token on every delivery, as in production.
+   */
+  readonly oidc: OidcOptions;
 }
 
 /** Settings of one queue the harness creates before the app starts (the Cloud Tasks `Queue` message, without `name`). */
@@ -295,6 +302,7 @@ async function assemble<App>(
     tasks,
     clock,
     logger,
+    oidc: { serviceAccountEmail: `harness-tasks@${projectId}.iam.gserviceaccount.com`, ...world.oidc },
   };
   const made = await factory(env);
   const found = runtimeOf(made);

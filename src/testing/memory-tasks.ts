@@ -36,6 +36,8 @@ export interface MemoryTasks {
   readonly client: CloudTasksClient;
   /** Stops dispatching; attempts in flight are ignored. */
   stop(): void;
+  /** The issuer of the OIDC tokens its deliveries carry, and its keys (a JSON Web Key Set), for the app's verifier. */
+  readonly oidc: { readonly issuer: string; readonly jwks: { keys: Record<string, unknown>[] } };
 }
 
 const STATUS_NAMES: Record<number, string> = {
@@ -92,7 +94,8 @@ const PAGED: Record<string, string> = { ListQueues: 'queues', ListTasks: 'tasks'
 /** Starts Cloud Tasks in memory. */
 export async function createMemoryTasks(options: MemoryTasksOptions): Promise<MemoryTasks> {
   const { clock } = options;
-  const oidc = await OidcProvider.create('https://oidc.cloud-deferred.invalid');
+  const issuer = 'https://oidc.cloud-deferred.invalid';
+  const oidc = await OidcProvider.create(issuer);
   const engine = new TasksEngine({
     clock,
     autoCreateQueues: true,
@@ -155,6 +158,7 @@ export async function createMemoryTasks(options: MemoryTasksOptions): Promise<Me
   });
   return {
     client: proxy as unknown as CloudTasksClient,
+    oidc: { issuer, jwks: oidc.jwks() },
     stop() {
       stopped = true;
       dispatcher.stop();

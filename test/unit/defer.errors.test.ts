@@ -95,6 +95,12 @@ describe('defer() errors, at defer time', () => {
     expect(error.message).toMatch(message);
   });
 
+  it("task() gives the registered function as the handle's fn, typed as it was registered", async () => {
+    const double = deferred.task('double', async (n: number) => n * 2);
+    const result: Promise<number> = double.fn(21); // a type error if fn's return type were lost
+    expect(await result).toBe(42);
+  });
+
   it('registration errors: duplicate and invalid names', () => {
     expect(() => deferred.task('report', () => 1)).toThrow(DuplicateTaskNameError);
     expect(() => deferred.task('bad/name', () => 1)).toThrow(/task name "bad\/name" is not valid/);
@@ -128,6 +134,8 @@ describe('defer() errors, at defer time', () => {
     [{ handlerUrl: 'not a url' }, /handlerUrl "not a url" is not an absolute URL/],
     [{ handlerUrl: undefined, oidc: { serviceAccountEmail: 'a@b' } }, /oidc needs handlerUrl/],
     [{ shards: 0 }, /shards must be a whole number/],
+    [{ oidc: { serviceAccountEmail: 'a@b', jwks: { keys: [] } } }, /oidc\.jwks must be a JSON Web Key Set/],
+    [{ oidc: { serviceAccountEmail: 'a@b', jwks: {} } }, /oidc\.jwks must be a JSON Web Key Set/],
   ])('configuration %j', (override, message) => {
     expect(() => createDeferred({ ...config, ...override } as DeferredConfig)).toThrow(ConfigurationError);
     expect(() => createDeferred({ ...config, ...override } as DeferredConfig)).toThrow(message);
