@@ -130,11 +130,13 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       })
       .option('retention-done', {
         type: 'string',
-        describe: "keep done entities this long (default: each entity's own; given, every finished entity is read)",
+        describe:
+          "keep done entities this long after they finished, in place of each entity's own retention (then every finished entity is read, not only those past their own)",
       })
       .option('retention-failed', {
         type: 'string',
-        describe: "keep failed entities this long (default: each entity's own; given, every finished entity is read)",
+        describe:
+          "keep failed entities this long after they finished, in place of each entity's own retention (then every finished entity is read, not only those past their own)",
       })
       .option('shards', {
         type: 'number',
