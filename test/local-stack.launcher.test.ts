@@ -1,11 +1,13 @@
 // Tests of the local stack launcher: one-line prerequisite errors, and no emulator process outliving an interrupted run.
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PrerequisiteMissingError } from '../src/errors/index.js';
 import { startDatastoreEmulator } from '../src/local-stack/index.js';
+import { freePort, launchDatastoreEmulator } from '../src/local-stack/datastore-emulator.js';
 import { sessionMembers } from '../src/local-stack/process-group.js';
 import { nodeArgs } from './support/test-scripts.js';
 
@@ -105,5 +107,37 @@ describe('startDatastoreEmulator clean-up', () => {
     // the folder and ends itself.
     expect(await waitUntilGone(sid, 15_000)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe('startDatastoreEmulator ports', () => {
+  it('starts again on another free port when the one it picked is taken before the emulator binds it', async () => {
+    // A port held by someone else, handed out as if it were free (what a race with another process looks like).
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as AddressInfo).port;
+    const handedOut: number[] = [];
+    const ports = [taken];
+    try {
+      const emulator = await launchDatastoreEmulator({ backend: 'datastore' }, async () => {
+        const port = ports.shift() ?? (await freePort());
+        handedOut.push(port);
+        return port;
+      });
+      try {
+        expect(handedOut[0]).toBe(taken);
+        expect(handedOut).toHaveLength(2);
+        expect(emulator.port).toBe(handedOut[1]);
+      } finally {
+        await emulator.stop();
+      }
+      // A port the caller chose is tried once: the error names the conflict.
+      await expect(startDatastoreEmulator({ backend: 'datastore', port: taken })).rejects.toMatchObject({
+        code: 'EMULATOR_START_FAILED',
+        output: expect.stringMatching(/BindException|Address already in use/),
+      });
+    } finally {
+      holder.close();
+    }
   });
 });

@@ -136,11 +136,42 @@ async function healthy(url: string): Promise<boolean> {
 export async function startDatastoreEmulator(
   options: DatastoreEmulatorOptions = {},
 ): Promise<RunningDatastoreEmulator> {
+  return launchDatastoreEmulator(options, () => freePort(options.host ?? '127.0.0.1'));
+}
+
+/**
+ * {@link startDatastoreEmulator} with the free ports taken from `nextPort`. A free port can be taken by another process
+ * before the JVM binds it (tests start emulators side by side): then the emulator exits at once with a BindException,
+ * and it is started again on the next free port, up to {@link PORT_ATTEMPTS} times. A port the caller chose is tried
+ * once.
+ */
+export async function launchDatastoreEmulator(
+  options: DatastoreEmulatorOptions,
+  nextPort: () => Promise<number>,
+): Promise<RunningDatastoreEmulator> {
+  const gcloud = checkPrerequisites(options.backend ?? 'datastore', options.gcloudPath, options.javaPath);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options, gcloud, options.port || (await nextPort()));
+    } catch (error) {
+      const taken = error instanceof EmulatorStartError && /BindException|Address already in use/.test(error.output);
+      if (!taken || options.port || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** Free ports an emulator start tries before it gives up. */
+const PORT_ATTEMPTS = 3;
+
+/** One start of the emulator on `port`, waiting for its health endpoint. */
+async function startOnce(
+  options: DatastoreEmulatorOptions,
+  gcloud: string,
+  port: number,
+): Promise<RunningDatastoreEmulator> {
   const backend = options.backend ?? 'datastore';
   const projectId = options.projectId ?? 'demo-deferred';
   const host = options.host ?? '127.0.0.1';
-  const gcloud = checkPrerequisites(backend, options.gcloudPath, options.javaPath);
-  const port = options.port || (await freePort(host));
   const dataDir = mkdtempSync(join(tmpdir(), `deferred-${backend}-`));
   const args =
     backend === 'datastore'
@@ -186,7 +217,8 @@ export async function startDatastoreEmulator(
   const deadline = Date.now() + (options.startTimeoutMs ?? 90_000);
   const url = `http://${host}:${port}/`;
   for (;;) {
-    if (await healthy(url)) break;
+    // An exit is looked at first: another emulator that took the port may answer the health check meanwhile.
+    if (!exited && (await healthy(url)) && !exited) break;
     if (exited || Date.now() > deadline) {
       await stop();
       const lastLine = output.trim().split('\n').slice(-1)[0] ?? '';
