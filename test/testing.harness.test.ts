@@ -60,6 +60,9 @@ describeHarness('createTestHarness', (ctx) => {
     expect(waiting).toMatchObject([
       { task: 'shipOrder', args: ['o1'], due: true, entityBacked: true, queue: 'default', eta: new Date(START) },
     ]);
+    expect(await h.deferred({ task: 'shipOrder', queue: 'default' })).toEqual(waiting);
+    expect(await h.deferred({ task: 'notify' })).toEqual([]);
+    expect(await h.deferred({ queue: 'emails' })).toEqual([]);
     const runs = await h.drain();
     expect(runs.map((r) => [r.task, r.outcome, r.args])).toEqual([
       ['shipOrder', 'done', ['o1']],

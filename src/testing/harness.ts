@@ -51,6 +51,20 @@ export interface HarnessEnvironment {
 /** Settings of one queue the harness creates before the app starts (the Cloud Tasks `Queue` message, without `name`). */
 export type HarnessQueue = Omit<protos.google.cloud.tasks.v2.IQueue, 'name'>;
 
+/** Which waiting tasks {@link TestHarness.deferred} lists. */
+export interface WaitingFilter {
+  /**
+   * Only the tasks of this registered name.
+   * @default every task
+   */
+  readonly task?: string;
+  /**
+   * Only the tasks in this queue (its id).
+   * @default every queue
+   */
+  readonly queue?: string;
+}
+
 /** Options of {@link createTestHarness}. */
 export interface TestHarnessOptions {
   /**
@@ -136,8 +150,12 @@ export interface TestHarness<App> {
   readonly logs: readonly LogEntry[];
   /** The harness clock's time. */
   now(): Date;
-  /** What is waiting in the queues (all of them, paused ones included), in the order the harness would run it. */
-  deferred(): Promise<WaitingTask[]>;
+  /**
+   * What is waiting in the queues (all of them, paused ones included), in the order the harness would run it; with a
+   * filter, only the tasks of that registered name and/or queue id.
+   * @example expect(await harness.deferred({ task: 'sendReceipt' })).toHaveLength(1);
+   */
+  deferred(filter?: WaitingFilter): Promise<WaitingTask[]>;
   /** Delivers the first task that is due now (earliest schedule, then first created), or resolves null. */
   runNext(): Promise<TaskRun | null>;
   /**
@@ -460,8 +478,13 @@ async function assemble<App>(
     failures,
     logs,
     now: () => new Date(clock.now()),
-    async deferred() {
-      return Promise.all((await listed()).map(({ task, paused }) => describe(task, paused)));
+    async deferred(filter = {}) {
+      const all = await Promise.all((await listed()).map(({ task, paused }) => describe(task, paused)));
+      return all.filter(
+        (w) =>
+          (filter.task === undefined || w.task === filter.task) &&
+          (filter.queue === undefined || w.queue === filter.queue),
+      );
     },
     async runNext() {
       const next = await nextUntil(clock.now());

@@ -9,6 +9,7 @@ export {
   type RunOptions,
   type TestHarness,
   type TestHarnessOptions,
+  type WaitingFilter,
 } from './harness.js';
 export type { HarnessBackend } from './backends.js';
 export type { RunOutcome, TaskRun, WaitingTask } from './run-records.js';
