@@ -281,9 +281,79 @@ describe('Cloud Tasks emulator REST (HTTP/1.1 JSON)', () => {
       http: 400,
       message: expect.stringMatching(/^Invalid JSON payload received\. /),
     });
-    expect(
-      await fails('POST', `/v2/${LOCATION}/queues`, { name: fresh(), retryConfig: { minBackoff: 5 } }),
-    ).toMatchObject({ http: 400, message: expect.stringMatching(/^Invalid JSON payload received\. .*Duration/) });
+    // Values the proto3 JSON mapping does not read as their field's type are refused, naming the field; nothing is
+    // stored in their place (a bad number is not read as the default, an unknown enum name not as the first value).
+    const invalid = async (body: unknown, message: string, path = `/v2/${LOCATION}/queues`) =>
+      expect(await fails('POST', path, body)).toEqual({ http: 400, code: 400, status: 'INVALID_ARGUMENT', message });
+    await invalid(
+      { name: fresh(), retryConfig: { minBackoff: 5 } },
+      "Invalid value at 'queue.retry_config.min_backoff' (type.googleapis.com/google.protobuf.Duration), 5",
+    );
+    await invalid(
+      { name: fresh(), retryConfig: { minBackoff: 'ten' } },
+      `Invalid value at 'queue.retry_config.min_backoff' (type.googleapis.com/google.protobuf.Duration), "ten"`,
+    );
+    await invalid(
+      { name: fresh(), retryConfig: { maxAttempts: 'abc' } },
+      `Invalid value at 'queue.retry_config.max_attempts' (TYPE_INT32), "abc"`,
+    );
+    await invalid(
+      { name: fresh(), retryConfig: { maxAttempts: 2.5 } },
+      "Invalid value at 'queue.retry_config.max_attempts' (TYPE_INT32), 2.5",
+    );
+    await invalid(
+      { name: fresh(), rateLimits: { maxDispatchesPerSecond: 'fast' } },
+      `Invalid value at 'queue.rate_limits.max_dispatches_per_second' (TYPE_DOUBLE), "fast"`,
+    );
+    const queue = fresh();
+    await ok('POST', `/v2/${LOCATION}/queues`, { name: queue, retryConfig: { maxAttempts: 5 } });
+    const tasks = `/v2/${queue}/tasks`;
+    const http = (fields: Record<string, unknown>) => ({ task: { httpRequest: { url: receiver.url, ...fields } } });
+    await invalid(
+      http({ httpMethod: 'get' }),
+      `Invalid value at 'task.http_request.http_method' (type.googleapis.com/google.cloud.tasks.v2.HttpMethod), "get"`,
+      tasks,
+    );
+    await invalid(
+      http({ body: 'hello!' }),
+      `Invalid value at 'task.http_request.body' (TYPE_BYTES), Base64 decoding failed for "hello!"`,
+      tasks,
+    );
+    await invalid(
+      http({
+        oidcToken: { serviceAccountEmail: 'a@p.iam.gserviceaccount.com' },
+        oauthToken: { serviceAccountEmail: 'b@p' },
+      }),
+      "Invalid value at 'task.http_request' (oneof), oneof field 'authorization_header' is already set. Cannot set 'oauthToken'",
+      tasks,
+    );
+    await invalid(
+      { task: { httpRequest: { url: receiver.url }, scheduleTime: 'tomorrow' } },
+      `Invalid value at 'task.schedule_time' (type.googleapis.com/google.protobuf.Timestamp), "tomorrow"`,
+      tasks,
+    );
+    await invalid(
+      { ...http({}), responseView: 'NOPE' },
+      `Invalid value at 'response_view' (type.googleapis.com/google.cloud.tasks.v2.Task.View), "NOPE"`,
+      tasks,
+    );
+    expect(await fails('GET', `${tasks}?responseView=BOGUS`)).toMatchObject({
+      http: 400,
+      message: `Invalid value at 'response_view' (type.googleapis.com/google.cloud.tasks.v2.Task.View), "BOGUS"`,
+    });
+    expect(await fails('GET', `${tasks}?responseView=full`)).toMatchObject({ http: 400 });
+    expect(await fails('POST', `${tasks}?foo=bar`, http({}))).toMatchObject({
+      http: 400,
+      message: expect.stringContaining('Unknown name "foo": Cannot bind query parameter.'),
+    });
+    // What the proto3 JSON mapping does read: enum names and numbers, int64 strings, base64 (also URL-safe).
+    await ok('POST', tasks, {
+      ...http({ httpMethod: 'PUT', body: Buffer.from('hi?>').toString('base64url') }),
+      responseView: 2,
+    });
+    await ok('GET', `${tasks}?responseView=FULL`);
+    await ok('PATCH', `/v2/${queue}?updateMask=retryConfig.maxAttempts`, { retryConfig: { maxAttempts: '7' } });
+    expect(await ok('GET', `/v2/${queue}`)).toMatchObject({ retryConfig: { maxAttempts: 7 } });
     expect(await fails('GET', `/v2/${LOCATION}/queues?colour=blue`)).toMatchObject({
       http: 400,
       message: expect.stringContaining('Unknown name "colour": Cannot bind query parameter.'),

@@ -83,22 +83,124 @@ export function normalizeJson(type: Gax.protobuf.Type, json: unknown, path: stri
     }
     const resolved = field.resolve().resolvedType;
     const here = [...path, field.name];
-    if (!isMessageType(resolved) || value === null) {
+    if (value === null) {
       out[field.name] = value;
+    } else if (!isMessageType(resolved)) {
+      out[field.name] = field.map
+        ? Object.fromEntries(
+            Object.entries(objectAt(value, here)).map(([k, v]) => [k, checkScalar(field, v, [...here, k])]),
+          )
+        : field.repeated
+          ? listAt(value, here).map((element) => checkScalar(field, element, here))
+          : checkScalar(field, value, here);
+    } else if (OPAQUE_TYPES.has(resolved.fullName) && !field.repeated && !field.map) {
+      out[field.name] = checkWellKnown(resolved.fullName, value, here);
     } else if (field.map) {
       out[field.name] = Object.fromEntries(
         Object.entries((value ?? {}) as Json).map(([k, v]) => [k, normalizeJson(resolved, v, [...here, k])]),
       );
     } else if (field.repeated) {
-      if (!Array.isArray(value)) {
-        throw invalidArgument(`Invalid JSON payload received. Expected a list for '${where(here)}'.`);
-      }
-      out[field.name] = value.map((element, i) => normalizeJson(resolved, element, [...here, String(i)]));
+      out[field.name] = listAt(value, here).map((element, i) => normalizeJson(resolved, element, [...here, String(i)]));
     } else {
       out[field.name] = normalizeJson(resolved, value, here);
     }
   }
+  checkOneofs(type, out, path);
   return out;
+}
+
+function listAt(value: unknown, here: string[]): unknown[] {
+  if (!Array.isArray(value))
+    throw invalidArgument(`Invalid JSON payload received. Expected a list for '${where(here)}'.`);
+  return value;
+}
+
+function objectAt(value: unknown, here: string[]): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidArgument(`Invalid JSON payload received. Expected an object for '${where(here)}'.`);
+  }
+  return value as Json;
+}
+
+/** A JSON value as Google's front end quotes it in an error: strings in quotes, the rest as JSON. */
+const shown = (value: unknown) => (typeof value === 'string' ? `"${value}"` : JSON.stringify(value));
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const DURATION = /^-?\d+(\.\d{1,9})?s$/;
+
+/**
+ * Checks a scalar or enum value against its field's type, as the proto3 JSON mapping reads it (int64s as numbers or
+ * strings of digits, bytes as base64, enums by name or number); anything else is INVALID_ARGUMENT naming the field.
+ */
+function checkScalar(field: Gax.protobuf.Field, value: unknown, here: string[]): unknown {
+  const resolved = field.resolve().resolvedType;
+  if (resolved && 'values' in resolved) {
+    const values = (resolved as unknown as { values: Record<string, number> }).values;
+    const known =
+      typeof value === 'string'
+        ? value in values
+        : Number.isInteger(value) && Object.values(values).includes(value as number);
+    if (!known) {
+      throw invalidArgument(
+        `Invalid value at '${where(here)}' (type.googleapis.com/${resolved.fullName.slice(1)}), ${shown(value)}`,
+      );
+    }
+    return value;
+  }
+  const type = field.type;
+  const bad = () => invalidArgument(`Invalid value at '${where(here)}' (TYPE_${type.toUpperCase()}), ${shown(value)}`);
+  if (INT_TYPES.has(type)) {
+    const ok = typeof value === 'number' ? Number.isInteger(value) : typeof value === 'string' && INT.test(value);
+    if (!ok) throw bad();
+  } else if (NUMBER_TYPES.has(type)) {
+    const ok =
+      typeof value === 'number' ||
+      (typeof value === 'string' &&
+        (['NaN', 'Infinity', '-Infinity'].includes(value) || (value.trim() !== '' && Number.isFinite(Number(value)))));
+    if (!ok) throw bad();
+  } else if (type === 'bool') {
+    if (typeof value !== 'boolean') throw bad();
+  } else if (type === 'string') {
+    if (typeof value !== 'string') throw bad();
+  } else if (type === 'bytes') {
+    if (typeof value !== 'string') throw bad();
+    if (!BASE64.test(value) || value.replace(/=+$/, '').length % 4 === 1) {
+      throw invalidArgument(
+        `Invalid value at '${where(here)}' (TYPE_BYTES), Base64 decoding failed for ${shown(value)}`,
+      );
+    }
+  }
+  return value;
+}
+
+/** Checks the JSON string of a Timestamp (RFC 3339) or a Duration (`"3.5s"`); other well-known types pass as they are. */
+function checkWellKnown(fullName: string, value: unknown, here: string[]): unknown {
+  const pattern =
+    fullName === '.google.protobuf.Timestamp' ? TIMESTAMP : fullName === '.google.protobuf.Duration' ? DURATION : null;
+  if (pattern && (typeof value !== 'string' || !pattern.test(value))) {
+    throw invalidArgument(
+      `Invalid value at '${where(here)}' (type.googleapis.com/${fullName.slice(1)}), ${shown(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Refuses a message that sets two members of one oneof (`oidcToken` and `oauthToken`), as Google's front end does. */
+function checkOneofs(type: Gax.protobuf.Type, json: Json, path: string[]): void {
+  for (const oneof of type.oneofsArray) {
+    const members = new Set(oneof.fieldsArray.map((f) => f.name));
+    // In the order the request gives them: the second is the one that cannot be set.
+    const set = Object.keys(json).filter(
+      (name) => members.has(name) && json[name] !== undefined && json[name] !== null,
+    );
+    if (set.length > 1) {
+      const at = where(path) || type.name;
+      throw invalidArgument(
+        `Invalid value at '${at}' (oneof), oneof field '${where([oneof.name])}' is already set. Cannot set '${set[1]}'`,
+      );
+    }
+  }
 }
 
 /** Sets `value` at a dotted lowerCamelCase path of `target`, creating the objects on the way. */
@@ -133,9 +235,10 @@ function queryValue(field: Gax.protobuf.Field, text: string, name: string): unkn
   const resolved = field.resolve().resolvedType;
   const invalid = () =>
     invalidArgument(`Invalid value at '${where([name])}' (TYPE_${field.type.toUpperCase()}), "${text}"`);
-  if (resolved && 'values' in resolved) return INT.test(text) ? Number(text) : text; // enum: name or number
+  if (resolved && 'values' in resolved) return checkScalar(field, INT.test(text) ? Number(text) : text, [name]); // enum: name or number
   if (isMessageType(resolved)) {
-    if (OPAQUE_TYPES.has(resolved.fullName)) return text; // Duration, Timestamp, FieldMask...: their JSON is a string
+    // Duration, Timestamp, FieldMask...: their JSON is a string
+    if (OPAQUE_TYPES.has(resolved.fullName)) return checkWellKnown(resolved.fullName, text, [name]);
     throw invalidArgument(`Invalid JSON payload received. Cannot bind query parameter '${name}' to a message field.`);
   }
   if (INT_TYPES.has(field.type)) {
@@ -199,10 +302,16 @@ export function transcodeRequest(type: Gax.protobuf.Type, bodyField: string, inp
     if (bodyField && input.body !== undefined) setPath(request, fieldPathToCamel(bodyField), input.body);
   }
   request = normalizeJson(type, request) as Json;
-  if (bodyField !== '*') {
-    const names = new Set<string>();
-    for (const name of input.query.keys()) if (!SYSTEM_PARAMETERS.has(name)) names.add(name);
-    for (const name of names) bindQueryParameter(type, request, name, input.query.getAll(name));
+  const names = new Set<string>();
+  for (const name of input.query.keys()) if (!SYSTEM_PARAMETERS.has(name)) names.add(name);
+  for (const name of names) {
+    // With the whole message in the body, no field is left for the query string to name.
+    if (bodyField === '*') {
+      throw invalidArgument(
+        `Invalid JSON payload received. Unknown name "${name}": Cannot bind query parameter. The request body holds the whole request message: give '${name}' there.`,
+      );
+    }
+    bindQueryParameter(type, request, name, input.query.getAll(name));
   }
   for (const [field, value] of input.variables) setPath(request, field, value);
   return request;
