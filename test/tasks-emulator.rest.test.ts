@@ -485,25 +485,18 @@ describe('Cloud Tasks emulator REST (HTTP/1.1 JSON)', () => {
             error ? reject(new Error(`${error.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
         ),
       );
-    const queue = 'projects/my-app/locations/us-central1/queues/q';
+    const queue = 'projects/my-app/locations/us-central1/queues/mail';
     const answers = (await sh(readmeShellBlock('# curl:', emulator.endpoint))).trim().split(/\n(?=\{)/);
     expect(answers.map((text) => JSON.parse(text) as unknown)).toEqual([await ok('GET', `/v2/${queue}`), {}]);
-    const beta = emulator.createClient({ version: 'v2beta3' });
-    try {
-      const target = new URL(receiver.url);
-      await beta.updateQueue({
-        queue: {
-          name: queue,
-          httpTarget: { uriOverride: { scheme: 'HTTP', host: target.hostname, port: Number(target.port) } },
-        },
-        updateMask: { paths: ['http_target'] },
-      });
-    } finally {
-      await beta.close();
-    }
-    const buffered = JSON.parse(await sh(readmeShellBlock('# BufferTask:', emulator.endpoint))) as {
-      task: { name: string };
-    };
+    // The BufferTask block gives the queue its HTTP target first (here: the test's receiver in place of :8080).
+    const target = new URL(receiver.url);
+    const block = readmeShellBlock('# BufferTask:', emulator.endpoint).replace(
+      '"host": "127.0.0.1", "port": "8080"',
+      `"host": "${target.hostname}", "port": "${target.port}"`,
+    );
+    const [updated, bufferedText] = (await sh(block)).trim().split(/\n(?=\{)/);
+    expect(JSON.parse(updated!)).toMatchObject({ name: queue, httpTarget: { uriOverride: { host: target.hostname } } });
+    const buffered = JSON.parse(bufferedText!) as { task: { name: string } };
     await clock.advance(0);
     const delivered = receiver.requests.find(
       (r) => r.headers['x-cloudtasks-taskname'] === buffered.task.name.split('/').pop(),

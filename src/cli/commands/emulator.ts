@@ -125,7 +125,7 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
       process.stdout.write(
         [
           `Cloud Tasks emulator listening on ${endpoint}: gRPC and REST (http://${endpoint}/v2/..., /v2beta3/...), no TLS, no credentials.`,
-          `OIDC issuer ${emulator.oidc.issuer}, JWKS ${emulator.oidc.jwksUri}`,
+          `OIDC issuer ${emulator.oidc.issuer}, JWKS ${emulator.oidc.jwksUri}, PEM certificates ${emulator.oidc.pemCertsUri}`,
           `gRPC:  CLOUD_TASKS_EMULATOR_HOST=${endpoint} and createTasksClient() from cloud-deferred, or new CloudTasksClient(emulatorTasksClientOptions('${emulator.host}', ${emulator.port}))`,
           `REST:  new CloudTasksClient({ fallback: 'rest', apiEndpoint: '${emulator.host}', port: ${emulator.port}, protocol: 'http', authClient: new PassThroughClient() })`,
           `firebase-admin:  CLOUD_TASKS_EMULATOR_HOST=${endpoint}`,
