@@ -363,7 +363,12 @@ describe('Cloud Tasks emulator REST (HTTP/1.1 JSON)', () => {
       status: 'NOT_FOUND',
       message: expect.stringContaining('/v3/anything'),
     });
-    expect(await fails('PUT', `/v2/${LOCATION}/queues`)).toMatchObject({ http: 404 });
+    expect(await fails('PUT', `/v2/${LOCATION}/queues`)).toMatchObject({
+      http: 404,
+      message: expect.stringContaining(
+        `No Cloud Tasks method at PUT /v2/${LOCATION}/queues (this path takes GET or POST)`,
+      ),
+    });
     expect(await fails('POST', `/v2/${LOCATION}/queues/q:getIamPolicy`, {})).toMatchObject({
       http: 501,
       code: 501,

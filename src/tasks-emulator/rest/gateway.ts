@@ -172,8 +172,13 @@ export class RestGateway {
       const response = await route.rpc.handle(request);
       return codecOf(method.resolvedResponseType!).toJson(response, { numericEnums });
     }
+    // The path of a method that takes another HTTP method (GET of `:pause`): say which.
+    const others = [
+      ...new Set(this.routes.filter((r) => matchTemplate(r.template, path)).map((r) => r.httpMethod)),
+    ].filter((m) => m !== httpMethod);
+    const hint = others.length ? ` (this path takes ${others.join(' or ')})` : '';
     throw notFound(
-      `No Cloud Tasks method at ${httpMethod} ${url.pathname}: the emulator serves the REST API of ${API_VERSIONS.join(
+      `No Cloud Tasks method at ${httpMethod} ${url.pathname}${hint}: the emulator serves the REST API of ${API_VERSIONS.join(
         ' and ',
       )} (https://cloud.google.com/tasks/docs/reference/rest).`,
     );
