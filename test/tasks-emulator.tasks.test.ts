@@ -48,7 +48,7 @@ describe.each(TRANSPORTS)('Cloud Tasks emulator tasks (%s)', (transport) => {
     const names = new Set<string>();
     for (let i = 0; i < 20; i++) {
       const [task] = await client.createTask({ parent: queue, task: { httpRequest: { url: `${receiver.url}/x` } } });
-      expect(task.name).toMatch(new RegExp(`^${queue}/tasks/\\d{19}$`));
+      expect(task.name).toMatch(new RegExp(`^${queue}/tasks/[1-9]\\d{18}$`));
       names.add(task.name!);
       if (i === 0) {
         expect(task).toMatchObject({

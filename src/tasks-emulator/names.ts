@@ -50,15 +50,19 @@ export function parseTaskName(name: string): { queuePath: string; id: string } {
   return { queuePath, id };
 }
 
+const MIN_ID = 10n ** 18n;
+const MAX_ID = 2n ** 63n - 1n;
+
 /** A server-generated task id: a 19-digit decimal number, like the ids the real service hands out. */
 export function generateTaskId(): string {
   if (poolOffset + 8 > pool.length) {
     pool = randomBytes(8 * 512);
     poolOffset = 0;
   }
-  const value = pool.readBigUInt64BE(poolOffset) & 0x7fffffffffffffffn;
+  // 10^18 to 2^63 - 1: 19 digits, never a leading zero.
+  const value = (pool.readBigUInt64BE(poolOffset) % (MAX_ID - MIN_ID + 1n)) + MIN_ID;
   poolOffset += 8;
-  return value.toString().padStart(19, '0');
+  return value.toString();
 }
 
 let pool = Buffer.alloc(0);
