@@ -75,6 +75,11 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
         default: false,
         describe: 'print the endpoints as one JSON line instead of text',
       })
+      .example(
+        '$0 emulator tasks --port 8123 --queue projects/my-app/locations/us-central1/queues/default',
+        'one queue',
+      )
+      .example('$0 emulator tasks --port 0 --auto-create-queues --json', 'a free port, queues on first use; JSON out')
       .check((argv) => {
         for (const flag of ['port', 'oidc-port'] as const) {
           checkPort(argv[flag], `--${flag}`);
