@@ -75,11 +75,8 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
         default: false,
         describe: 'print the endpoints as one JSON line instead of text',
       })
-      .example(
-        '$0 emulator tasks --port 8123 --queue projects/my-app/locations/us-central1/queues/default',
-        'one queue',
-      )
-      .example('$0 emulator tasks --port 0 --auto-create-queues --json', 'a free port, queues on first use; JSON out')
+      .example('$0 emulator tasks --port 8123 --auto-create-queues', 'on 8123, each queue made on first use')
+      .example('$0 emulator tasks --port 0 --json', 'on a free port; the endpoints as JSON')
       .check((argv) => {
         for (const flag of ['port', 'oidc-port'] as const) {
           checkPort(argv[flag], `--${flag}`);
