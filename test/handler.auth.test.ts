@@ -27,9 +27,15 @@ describe('handler', () => {
       const body = encodeEnvelope({ task: 'pay', args: [100] });
       const path = '/_deferred/tasks/pay';
       const unsigned = await rt.post(path, { body, headers: { 'content-type': 'application/json' } });
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
       const wrongKey = await rt.post(path, {
         body,
-        headers: { 'x-deferred-signature': sign(body, OTHER_SECRET, 'task') },
+        headers: {
+          'x-deferred-signature': sign(body, OTHER_SECRET, 'task'),
+          traceparent,
+          'x-cloudtasks-queuename': 'default',
+          'x-cloudtasks-taskname': '1234567890123456789',
+        },
       });
       const garbage = await rt.post(path, { body, headers: { 'x-deferred-signature': 'v1=nope' } });
       const tampered = await rt.post(path, {
@@ -40,7 +46,20 @@ describe('handler', () => {
       const good = await rt.post(path, { body, headers: { 'x-deferred-signature': sign(body, SECRET, 'task') } });
       expect(good.status).toBe(200);
       expect(runs).toBe(1);
-      expect(rt.logger.entries.filter((e) => /rejected unauthenticated/.test(e.message))).toHaveLength(4);
+      const refusals = rt.logger.entries.filter((e) => /rejected unauthenticated/.test(e.message));
+      expect(refusals).toHaveLength(4);
+      // A refusal's line is found by the task's trace and name, as its runs' lines are ("why did my task not run?").
+      expect(refusals[1]).toMatchObject({
+        severity: 'WARNING',
+        'logging.googleapis.com/trace': expect.stringMatching(/\/traces\/4bf92f3577b34da6a3ce929d0e0e4736$/),
+        'logging.googleapis.com/spanId': '00f067aa0ba902b7',
+        'logging.googleapis.com/labels': { task: 'pay', queue: 'default' },
+        task: 'pay',
+        taskName: '1234567890123456789',
+        queue: 'default',
+      });
+      expect(refusals[0]).toMatchObject({ 'logging.googleapis.com/labels': { task: 'pay' }, task: 'pay' });
+      expect(refusals[0]).not.toHaveProperty(['logging.googleapis.com/trace']);
     });
 
     it('verifies payloads signed with a retired secret (rotation) and signs with the current one', async () => {

@@ -51,7 +51,7 @@ import { runInDelivery, runWithContext, setDeliveryLogFields, type RunContext } 
 import { traceContextOfHeaders, traceLogFields, type TraceContext } from '../core/trace-context.js';
 import { telemetry, type OtelSpan, type Telemetry } from '../core/telemetry.js';
 import { endRunSpan, startRunSpan, tracedInfo } from './run-trace.js';
-import { carriesStack, deliveryFields, deliveryLine, runLine } from './run-log.js';
+import { carriesStack, deliveryFields, deliveryLine, requestLineFields, runLine } from './run-log.js';
 import type { EventHub } from '../core/events.js';
 import { describeError, log, writeLog } from '../core/logger.js';
 import { oidcVerifier } from './oidc-verifier.js';
@@ -199,7 +199,7 @@ export class TaskExecutor {
     try {
       return { transport: this.appEngineTransport(headers, route.kind) };
     } catch (error) {
-      return { response: this.refusal(path, error) };
+      return { response: this.refusal(path, error, headers) };
     }
   }
 
@@ -212,7 +212,7 @@ export class TaskExecutor {
       await this.verifyOidc!(headers['authorization'], this.accounts[route.kind]);
       return { transport: true };
     } catch (error) {
-      return { response: this.refusal(path, error) };
+      return { response: this.refusal(path, error, headers) };
     }
   }
 
@@ -229,22 +229,24 @@ export class TaskExecutor {
       if (route.kind === 'sweep') return await this.handleSweep(request, transport);
       return await this.handleTask(route.name, request, transport);
     } catch (error) {
-      if (error instanceof UnauthenticatedError) return this.refusal(request.path, error);
+      if (error instanceof UnauthenticatedError) return this.refusal(request.path, error, request.headers);
       log(this.deps.config.logger, {
         severity: 'ERROR',
         message: `handler error on ${request.path}: ${describeError(error)}`,
-        stack: error instanceof Error ? error.stack : undefined,
+        ...requestLineFields(this.deps.config.projectId, request.path, request.headers),
+        stack_trace: error instanceof Error ? error.stack : undefined,
       });
       return { status: 500, body: { error: 'internal error' } };
     }
   }
 
   /** The 403 of an unauthenticated request, with its one log line (anything else is rethrown). */
-  private refusal(path: string, error: unknown): CoreResponse {
+  private refusal(path: string, error: unknown, headers: CoreRequest['headers']): CoreResponse {
     if (!(error instanceof UnauthenticatedError)) throw error;
     log(this.deps.config.logger, {
       severity: 'WARNING',
       message: `rejected unauthenticated request to ${path}: ${error.message}`,
+      ...requestLineFields(this.deps.config.projectId, path, headers),
     });
     return { status: 403, body: { error: 'forbidden' } };
   }
@@ -253,19 +255,21 @@ export class TaskExecutor {
    * The answer to a request whose body would take the bodies waiting for their signature check past
    * `maxUnverifiedBodyBytes` (the adapters stop reading it), with its one log line. Cloud Tasks retries a 503.
    */
-  busy(path: string, limit: number): CoreResponse {
+  busy(path: string, limit: number, headers: CoreRequest['headers'] = {}): CoreResponse {
     log(this.deps.config.logger, {
       severity: 'WARNING',
       message: `rejected a request to ${path}: the bodies waiting for their signature check already hold maxUnverifiedBodyBytes (${limit} bytes); stopped reading it, try again later`,
+      ...requestLineFields(this.deps.config.projectId, path, headers),
     });
     return { status: 503, body: { error: 'busy: too many unverified request bodies, try again later' } };
   }
 
   /** The answer to a request whose body is over `limit` bytes (the adapters stop reading it), with its one log line. */
-  tooLarge(path: string, limit: number): CoreResponse {
+  tooLarge(path: string, limit: number, headers: CoreRequest['headers'] = {}): CoreResponse {
     log(this.deps.config.logger, {
       severity: 'WARNING',
       message: `rejected a request to ${path}: its body is larger than maxBodyBytes (${limit} bytes); stopped reading it`,
+      ...requestLineFields(this.deps.config.projectId, path, headers),
     });
     return { status: 413, body: { error: `body larger than ${limit} bytes` } };
   }

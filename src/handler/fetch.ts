@@ -59,8 +59,8 @@ export function fetchHandler(executor: TaskExecutor, basePath: string, maxBodyBy
     const reservation = executor.budget.reserve();
     try {
       const body = await readLimited(request, maxBodyBytes, reservation);
-      if (body === 'too-large') return json(executor.tooLarge(url.pathname, maxBodyBytes));
-      if (body === 'over-budget') return json(executor.busy(url.pathname, executor.budget.limit));
+      if (body === 'too-large') return json(executor.tooLarge(url.pathname, maxBodyBytes, headers));
+      if (body === 'over-budget') return json(executor.busy(url.pathname, executor.budget.limit, headers));
       return json(
         await executor.handle(route, {
           method: request.method,

@@ -142,9 +142,10 @@ async function serve(
     try {
       body = await readNodeBody(req, maxBodyBytes, reservation);
     } catch (error) {
-      if (error instanceof TooLarge) sendAndClose(req, res, executor.tooLarge(target.path, maxBodyBytes));
-      else if (error instanceof OverBudget) sendAndClose(req, res, executor.busy(target.path, executor.budget.limit));
-      else send(res, { status: 400, body: { error: (error as Error).message } });
+      if (error instanceof TooLarge) sendAndClose(req, res, executor.tooLarge(target.path, maxBodyBytes, headers));
+      else if (error instanceof OverBudget) {
+        sendAndClose(req, res, executor.busy(target.path, executor.budget.limit, headers));
+      } else send(res, { status: 400, body: { error: (error as Error).message } });
       return;
     }
     const response = await executor.handle(route, {

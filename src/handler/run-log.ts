@@ -3,6 +3,40 @@ import { SingularTaskFailure } from '../errors/task-failures.js';
 import { formatTaskKey } from '../store/key-text.js';
 import type { RunOutcome } from '../store/state-machine.js';
 import type { LogEntry, LogSeverity, TaskInfo } from '../types.js';
+import { LABELS_FIELD, traceContextOfHeaders, traceLogFields } from '../core/trace-context.js';
+
+/**
+ * Cloud Logging's fields for the line of a request refused before any run (403, 413, 503, a handler error): the trace
+ * its headers carry, and as labels and fields the task its path names and the queue and Cloud Task its Cloud Tasks
+ * headers name. Nothing of it is verified (the request may not be Cloud Tasks'): it is there to find the line by the
+ * task's trace or name ("why did my task not run?"), never to trust it.
+ */
+export function requestLineFields(
+  projectId: string,
+  path: string,
+  headers: Readonly<Record<string, string | undefined>>,
+): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  const trace = traceContextOfHeaders(headers);
+  if (trace) Object.assign(fields, traceLogFields(projectId, trace));
+  const named = /\/tasks\/([^/]+)$/.exec(path)?.[1];
+  let task: string | undefined;
+  try {
+    task = named === undefined ? undefined : decodeURIComponent(named);
+  } catch {
+    task = named;
+  }
+  const queue = headers['x-cloudtasks-queuename'] ?? headers['x-appengine-queuename'];
+  const taskName = headers['x-cloudtasks-taskname'] ?? headers['x-appengine-taskname'];
+  const labels: Record<string, string> = {};
+  if (task !== undefined) labels.task = task;
+  if (queue !== undefined) labels.queue = queue;
+  if (Object.keys(labels).length) fields[LABELS_FIELD] = labels;
+  if (task !== undefined) fields.task = task;
+  if (taskName !== undefined) fields.taskName = taskName;
+  if (queue !== undefined) fields.queue = queue;
+  return fields;
+}
 
 /**
  * The log fields that say which delivery a line is about; for an entity-backed task also its entity, as `entityKey`
@@ -63,6 +97,7 @@ export function runLine(info: TaskInfo, outcome: RunOutcome, error: unknown, dur
   const line = deliveryLine(info, severity, message);
   line.durationMs = durationMs;
   line.outcome = outcome.kind;
-  if (carriesStack(outcome, error)) line.stack = error.stack;
+  // `stack_trace`: the field Error Reporting reads first, so a failed run is an error event there.
+  if (carriesStack(outcome, error)) line.stack_trace = error.stack;
   return line as LogEntry;
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { log, MemoryLogger, writeLog } from '../../src/core/logger.js';
 import { runInDelivery } from '../../src/core/run-context.js';
 import { SingularTaskFailure } from '../../src/errors/task-failures.js';
-import { deliveryFields, deliveryLine, runLine } from '../../src/handler/run-log.js';
+import { deliveryFields, deliveryLine, requestLineFields, runLine } from '../../src/handler/run-log.js';
 import { tracedInfo, type BareTaskInfo } from '../../src/handler/run-trace.js';
 import type { RunOutcome } from '../../src/store/state-machine.js';
 import type { LogEntry, TaskInfo } from '../../src/types.js';
@@ -75,7 +75,7 @@ describe.each(infos)('the lines of a delivery with %s', (_, info) => {
         ...deliveryFields(info),
         durationMs: 12,
         outcome: outcome.kind,
-        ...(severity === 'ERROR' ? { stack: error.stack } : {}),
+        ...(severity === 'ERROR' ? { stack_trace: error.stack } : {}),
       });
       expect(written(runLine(info, outcome, caught, 12))).toBe(expected);
     }
@@ -118,5 +118,27 @@ describe('a run line', () => {
     const line = runLine(infos[2]![1], { kind: 'done' }, undefined, 3);
     expect(line.namespace).toBe('tenant');
     expect(typeof line.entityKey).toBe('string');
+  });
+});
+
+describe('requestLineFields', () => {
+  it("names the request's trace, task, queue and Cloud Task, from its path and headers, as far as they give them", () => {
+    expect(
+      requestLineFields('p', '/_deferred/tasks/send%20Mail', {
+        'x-cloud-trace-context': '4bf92f3577b34da6a3ce929d0e0e4736/123;o=1',
+        'x-cloudtasks-queuename': 'emails',
+        'x-cloudtasks-taskname': '42',
+      }),
+    ).toEqual({
+      'logging.googleapis.com/trace': 'projects/p/traces/4bf92f3577b34da6a3ce929d0e0e4736',
+      'logging.googleapis.com/spanId': '000000000000007b',
+      'logging.googleapis.com/trace_sampled': true,
+      'logging.googleapis.com/labels': { task: 'send Mail', queue: 'emails' },
+      task: 'send Mail',
+      taskName: '42',
+      queue: 'emails',
+    });
+    expect(requestLineFields('p', '/_deferred/sweep', {})).toEqual({});
+    expect(requestLineFields('p', '/_deferred/tasks/%E0%A4%A', {})).toMatchObject({ task: '%E0%A4%A' });
   });
 });
