@@ -315,6 +315,11 @@ describe('Cloud Tasks emulator REST (HTTP/1.1 JSON)', () => {
       tasks,
     );
     await invalid(
+      http({ headers: { 'X-Count': 1 } }),
+      "Invalid value at 'task.http_request.headers[X-Count]' (TYPE_STRING), 1",
+      tasks,
+    );
+    await invalid(
       http({ body: 'hello!' }),
       `Invalid value at 'task.http_request.body' (TYPE_BYTES), Base64 decoding failed for "hello!"`,
       tasks,

@@ -61,7 +61,11 @@ function fieldOf(type: Gax.protobuf.Type, name: string): Gax.protobuf.Field | un
 }
 
 /** Where a value sits, in Google's error style: `queue.rate_limits`. */
-const where = (path: string[]) => path.map((p) => p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)).join('.');
+const where = (path: string[]) =>
+  path.map((p) => p.replace(/\[.*\]$|[A-Z]/g, (m) => (m.startsWith('[') ? m : `_${m.toLowerCase()}`))).join('.');
+
+/** The path of a map's entry, as Google's errors name it: `task.http_request.headers[X-Key]`. */
+const entryPath = (here: string[], key: string) => [...here.slice(0, -1), `${here[here.length - 1]}[${key}]`];
 
 /**
  * Checks a JSON object against a message type and renames snake_case keys to lowerCamelCase, recursively; an unknown
@@ -88,7 +92,7 @@ export function normalizeJson(type: Gax.protobuf.Type, json: unknown, path: stri
     } else if (!isMessageType(resolved)) {
       out[field.name] = field.map
         ? Object.fromEntries(
-            Object.entries(objectAt(value, here)).map(([k, v]) => [k, checkScalar(field, v, [...here, k])]),
+            Object.entries(objectAt(value, here)).map(([k, v]) => [k, checkScalar(field, v, entryPath(here, k))]),
           )
         : field.repeated
           ? listAt(value, here).map((element) => checkScalar(field, element, here))
@@ -97,7 +101,7 @@ export function normalizeJson(type: Gax.protobuf.Type, json: unknown, path: stri
       out[field.name] = checkWellKnown(resolved.fullName, value, here);
     } else if (field.map) {
       out[field.name] = Object.fromEntries(
-        Object.entries((value ?? {}) as Json).map(([k, v]) => [k, normalizeJson(resolved, v, [...here, k])]),
+        Object.entries((value ?? {}) as Json).map(([k, v]) => [k, normalizeJson(resolved, v, entryPath(here, k))]),
       );
     } else if (field.repeated) {
       out[field.name] = listAt(value, here).map((element, i) => normalizeJson(resolved, element, [...here, String(i)]));
