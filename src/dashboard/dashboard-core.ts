@@ -14,7 +14,8 @@ import {
   type DashboardOptions,
   type DashboardRequest,
 } from './dashboard-options.js';
-import { namespaceName, pickNamespace, shownNamespaces } from './namespaces.js';
+import { namespaceName } from '../store/namespace-registry.js';
+import { pickNamespace, shownNamespaces } from './namespaces.js';
 import { pageHtml } from './page.js';
 import { checkQueueId, listQueues, setQueueState } from './queues.js';
 import { Reader } from './reads.js';

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors/invalid-argument.js';
 import { formatArgs } from '../sweeper/inspect-task.js';
 import type { DiscardResult, FailureLedger, RetryResult } from '../types.js';
 import { parseDuration } from '../util/duration.js';
-import { namespaceName } from './namespaces.js';
+import { namespaceName } from '../store/namespace-registry.js';
 
 /** A filter as the page sends it: task name, queue id, error text, and since (epoch milliseconds); and the namespace. */
 interface LedgerFilter {

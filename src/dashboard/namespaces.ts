@@ -1,7 +1,7 @@
 /** The Datastore namespaces the dashboard shows: its own, and those its runtime's registry names (tenants' entity groups that transactional tasks were written into). */
 import type { Datastore } from '@google-cloud/datastore';
 import { InvalidArgumentError } from '../errors/invalid-argument.js';
-import { listRegistered } from '../store/namespace-registry.js';
+import { namespaceName, otherRegistered } from '../store/namespace-registry.js';
 
 /** Most registry namespaces offered (the registry is read in key order; its first ones are offered). */
 export const MAX_NAMESPACES = 100;
@@ -9,16 +9,9 @@ export const MAX_NAMESPACES = 100;
 /** Datastore's limit on a namespace's length (bytes; checked as characters, which is never more lenient here). */
 const MAX_NAMESPACE_CHARS = 100;
 
-/** How a namespace reads on the page and in messages: `''` is Datastore's default namespace. */
-export const namespaceName = (namespace: string) =>
-  namespace === '' ? 'the default namespace' : `namespace ${JSON.stringify(namespace)}`;
-
 /** The dashboard's own namespace first, then the registry's others in key order, at most {@link MAX_NAMESPACES}. */
 export async function shownNamespaces(datastore: Datastore, home: string): Promise<string[]> {
-  // One more than offered: the registry never names its own namespace, but should it, the others still make 100.
-  const registered = await listRegistered(datastore, home, MAX_NAMESPACES + 1);
-  const others = registered.map((entry) => entry.namespace).filter((namespace) => namespace !== home);
-  return [home, ...others.slice(0, MAX_NAMESPACES)];
+  return [home, ...(await otherRegistered(datastore, home, MAX_NAMESPACES))];
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   type FailedIndexEntry,
 } from '../store/failed-index.js';
 import { formatTaskKey } from '../store/key-text.js';
-import { listRegistered } from '../store/namespace-registry.js';
+import { otherRegistered } from '../store/namespace-registry.js';
 import { TASK_KIND } from '../store/schema.js';
 import type { FailedTaskFilter, FailedTaskPage, FailedTaskPageOptions, FailedTaskSummary } from '../types.js';
 
@@ -211,12 +211,8 @@ export const OTHER_NAMESPACES_CHECKED = 20;
  * The namespaces besides `home` that `home`'s registry names (where that runtime writes task entities: tenants' entity
  * groups), its first {@link OTHER_NAMESPACES_CHECKED} in key order: the ones the ledger's other-namespace views look into.
  */
-export async function otherRegisteredNamespaces(datastore: Datastore, home: string): Promise<string[]> {
-  // One more than checked: the registry never names its own namespace, but should it, the others still make 20.
-  return (await listRegistered(datastore, home, OTHER_NAMESPACES_CHECKED + 1))
-    .map((entry) => entry.namespace)
-    .filter((namespace) => namespace !== home)
-    .slice(0, OTHER_NAMESPACES_CHECKED);
+export function otherRegisteredNamespaces(datastore: Datastore, home: string): Promise<string[]> {
+  return otherRegistered(datastore, home, OTHER_NAMESPACES_CHECKED);
 }
 
 /**

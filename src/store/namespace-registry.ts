@@ -64,6 +64,21 @@ export async function listRegistered(
 }
 
 /**
+ * The namespaces besides `home` that `home`'s registry names, its first `limit` in key order. One more entry than
+ * `limit` is read: the registry never names its own namespace, but should it, the others still make `limit`.
+ */
+export async function otherRegistered(datastore: Datastore, home: string, limit: number): Promise<string[]> {
+  return (await listRegistered(datastore, home, limit + 1))
+    .map((entry) => entry.namespace)
+    .filter((namespace) => namespace !== home)
+    .slice(0, limit);
+}
+
+/** How a namespace reads in messages: `namespace "acme"`, or `the default namespace` for `''`. */
+export const namespaceName = (namespace: string): string =>
+  namespace === '' ? 'the default namespace' : `namespace ${JSON.stringify(namespace)}`;
+
+/**
  * Deletes the registry entry of `namespace` if its registration has run out at `nowMs` (re-read in a transaction: a
  * process that registered it again meanwhile keeps it). The caller has found no task entity left there. A process
  * that writes one after that registers the namespace again first, since no process relies on a registration with

@@ -21,10 +21,17 @@ export function wholeNumber(
   const { min, max } = range;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
     const wanted = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
-    const got = typeof value === 'number' && Number.isNaN(value) ? 'something that is not a number' : String(value);
-    throw new error(`${name} must be a whole number ${wanted}, got ${got}.`);
+    throw new error(`${name} must be a whole number ${wanted}, got ${givenNumber(value)}.`);
   }
   return value;
+}
+
+/**
+ * A refused number as an error message names it: as it is, but NaN (what yargs makes of a `--flag` value that is not a
+ * number) as `something that is not a number`.
+ */
+export function givenNumber(value: unknown): string {
+  return typeof value === 'number' && Number.isNaN(value) ? 'something that is not a number' : String(value);
 }
 
 /** {@link wholeNumber}, or `fallback` when `value` is undefined. */

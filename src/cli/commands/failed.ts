@@ -8,6 +8,7 @@ import { describeFilter, filterOf, hasFilter, withFilterFlags, type FilterArgs }
 import { oneLine, table, when } from '../render.js';
 import { inspectBuilder, runInspect, type InspectArgs } from './inspect.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
+import { namespaceName } from '../../store/namespace-registry.js';
 import { wholeNumber } from '../../util/whole-number.js';
 
 interface ListArgs extends ConnectionArgs, FilterArgs {
@@ -59,10 +60,6 @@ function errorWidthFor(tasks: readonly FailedTaskSummary[]): number {
   const fixed = 20 + 2 + Math.max(...tasks.map((t) => t.task.length + t.queue.length + t.key.length)) + 8 + 12;
   return Math.max(24, Math.min(80, columns - fixed));
 }
-
-/** A namespace as the messages name it. */
-const namespaceName = (namespace: string | undefined) =>
-  namespace ? `namespace ${JSON.stringify(namespace)}` : 'the default namespace';
 
 /**
  * `--all-namespaces`: the runtime's namespace, then each other one it writes task entities to that holds matching
