@@ -844,6 +844,13 @@ export interface AttemptRecord {
   readonly stack?: string;
   /** How long the run took, in milliseconds. */
   readonly durationMs?: number;
+  /**
+   * The trace the run was in (32 hex digits; see {@link TaskInfo.trace}): its log lines carry it as
+   * `logging.googleapis.com/trace`. Absent when the run had no trace, and on records of earlier versions.
+   */
+  readonly traceId?: string;
+  /** The span the run's log lines belong to (16 hex digits, `logging.googleapis.com/spanId`), with `traceId`. */
+  readonly spanId?: string;
 }
 
 /** Which failed tasks to list, retry or discard. Every field is optional; given ones must all match. */

@@ -51,7 +51,12 @@ describe('deferred failed / retry / discard', () => {
         });
         const live = rt.deferred.task('live', () => undefined, { entityBacked: true });
         const reports: Deferral[] = [];
-        for (const user of ['ann', 'bob']) reports.push(await sendReport.defer(user));
+        // ann's report carries a trace (as if deferred while a traced request was handled); bob's none.
+        const annTrace = randomBytes(16).toString('hex');
+        reports.push(
+          await sendReport.with({ traceparent: `00-${annTrace}-${randomBytes(8).toString('hex')}-01` }).defer('ann'),
+        );
+        reports.push(await sendReport.defer('bob'));
         const spilled = await ingest.defer(randomBytes(200_000));
         const pending = await live.with({ delay: '1d' }).defer();
         await rt.advance();
@@ -123,6 +128,15 @@ describe('deferred failed / retry / discard', () => {
           /\n\s+#2 .* retry 1 {2}answered 200 {2}failed in \S+: Error: SMTP 451 for ann: try again later \(attempt 2\) \(gave up after 2 of 2 attempts\)\n/,
         );
         expect(shown.stdout).toMatch(/\narguments\n\s+\[0\] 'ann'\n/);
+        // Each traced attempt: the Cloud Logging query of its run's lines (its trace and its own span).
+        const queries = [...shown.stdout.matchAll(/\n {8}logs: (.+)/g)].map((m) => m[1]);
+        expect(queries).toHaveLength(2);
+        for (const query of queries) {
+          expect(query).toMatch(
+            new RegExp(`^trace="projects/${project}/traces/${annTrace}" AND spanId="[0-9a-f]{16}"$`),
+          );
+        }
+        expect(shown.stdout).toContain(`(read them with: gcloud logging read '<query>' --project ${project}`);
         const byId = await started.byId;
         expect(byId.code).toBe(0);
         expect(byId.stdout).toMatch(

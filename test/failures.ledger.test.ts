@@ -10,6 +10,7 @@ import { currentTask } from '../src/core/run-context.js';
 import { formatTaskKey, parseTaskKey } from '../src/store/key-text.js';
 import { ATTEMPTS_KIND, CHUNK_KIND, HISTORY_LIMIT, STACK_CHARS, TASK_KIND } from '../src/store/schema.js';
 import { sweep } from '../src/sweeper/sweep-all.js';
+import { readFailed } from '../src/dashboard/failed-view.js';
 import type { Deferred } from '../src/types.js';
 import { clearNamespace, describeStorage, type StorageContext } from './support/backends.js';
 import { LOCATION, PROJECT, SECRET, useRuntime, type RuntimeFixture } from './support/runtime.js';
@@ -143,6 +144,53 @@ describe('deferred.failures', () => {
       // The ERROR line names the record it wrote.
       const line = rt.logger.entries.find((e) => e.message.startsWith('task flaky failed permanently'));
       expect(line?.entityKey).toBe(listed!.key);
+    });
+
+    it("each attempt names the trace and span of its run's log lines, which the dashboard links to; untraced ones none", async () => {
+      const rt = await setup(ctx(), { openTelemetry: false });
+      const traceId = randomBytes(16).toString('hex');
+      const carried = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+      const fails = (label: string) => () => {
+        throw new Error(`${label} attempt ${currentTask()!.attempt} failed`);
+      };
+      const entityBacked = rt.deferred.task('tracedEntity', fails('entity'), { entityBacked: true, maxAttempts: 2 });
+      const inline = rt.deferred.task('tracedInline', fails('inline'), { maxAttempts: 2 });
+      const untraced = rt.deferred.task('untraced', fails('untraced'), { maxAttempts: 1 });
+      await entityBacked.with({ traceparent: carried }).defer();
+      await inline.with({ traceparent: carried }).defer();
+      await untraced.defer();
+      await rt.advance();
+      await retries(rt, 2);
+
+      for (const task of ['tracedEntity', 'tracedInline']) {
+        const [listed] = (await rt.deferred.failures.list({ task })).tasks;
+        const full = (await rt.deferred.failures.get(listed!.key))!;
+        expect(full.history.map((h) => h.outcome)).toEqual(['retry', 'failed']);
+        // Each attempt's trace and span are those of the ERROR/WARNING line its run wrote.
+        const runLines = rt.logger.entries.filter((e) => e.task === task && e.outcome !== undefined);
+        expect(runLines).toHaveLength(2);
+        expect(full.history.map((h) => [h.traceId, h.spanId])).toEqual(
+          runLines.map((line) => [
+            String(line['logging.googleapis.com/trace']).split('/').pop(),
+            line['logging.googleapis.com/spanId'],
+          ]),
+        );
+        expect(full.history[0]!.traceId).toBe(traceId);
+
+        const record = (await readFailed(rt.deferred.failures, listed!.key, ctx().namespace ?? '', PROJECT))!;
+        const query = `trace="projects/${PROJECT}/traces/${traceId}" AND spanId="${full.history[1]!.spanId}"`;
+        expect(record.history[1]).toMatchObject({
+          logQuery: query,
+          logsUrl: `https://console.cloud.google.com/logs/query;query=${encodeURIComponent(query)}?project=${PROJECT}`,
+          traceUrl: `https://console.cloud.google.com/traces/list?tid=${traceId}&project=${PROJECT}`,
+        });
+      }
+      const [plain] = (await rt.deferred.failures.list({ task: 'untraced' })).tasks;
+      const full = (await rt.deferred.failures.get(plain!.key))!;
+      expect(full.history).toHaveLength(1);
+      expect(full.history[0]).not.toHaveProperty('traceId');
+      const record = (await readFailed(rt.deferred.failures, plain!.key, ctx().namespace ?? '', PROJECT))!;
+      expect(record.history[0]).not.toHaveProperty('logsUrl');
     });
 
     it('an inline task that succeeds after failures leaves no attempt log; history is bounded', async () => {

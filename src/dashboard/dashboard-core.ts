@@ -304,7 +304,7 @@ export class DashboardCore {
         const key = param('key');
         if (!key) throw new InvalidArgumentError("give the failure record's key: ?key=<key>.");
         const where = await namespace();
-        const record = await readFailed(this.ledger(), key, where);
+        const record = await readFailed(this.ledger(), key, where, source.projectId);
         if (!record) throw new HttpError(404, `no failure record at ${key} in ${namespaceName(where)}.`);
         return record;
       }

@@ -516,6 +516,7 @@ export class TaskExecutor {
       ...(outcome.kind === 'done' ? {} : { error: outcome.error }),
       ...(stack === undefined ? {} : { stack }),
       durationMs: Math.max(0, Date.now() - startedMs),
+      trace: info.trace,
     });
   }
 

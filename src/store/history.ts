@@ -21,6 +21,7 @@ export function attemptRecord(entry: {
   error?: string;
   stack?: string;
   durationMs?: number;
+  trace?: { readonly traceId: string; readonly spanId: string } | null;
 }): AttemptRecord {
   return {
     at: entry.at,
@@ -31,6 +32,7 @@ export function attemptRecord(entry: {
     ...(entry.error === undefined ? {} : { error: truncate(entry.error, ERROR_CHARS) }),
     ...(entry.stack === undefined ? {} : { stack: truncate(entry.stack, STACK_CHARS) }),
     ...(entry.durationMs === undefined ? {} : { durationMs: entry.durationMs }),
+    ...(entry.trace ? { traceId: entry.trace.traceId, spanId: entry.trace.spanId } : {}),
   };
 }
 
@@ -46,6 +48,17 @@ export function appendHistory(
 /** The stored form: a JSON array (times as ISO strings). */
 export function serializeHistory(history: readonly AttemptRecord[]): string {
   return JSON.stringify(history);
+}
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
+/** The trace and span of a stored entry, when both are well-formed (they end up in links and log queries). */
+function traceOf(item: Record<string, unknown>): { traceId: string; spanId: string } | Record<string, never> {
+  const { traceId, spanId } = item;
+  return typeof traceId === 'string' && TRACE_ID.test(traceId) && typeof spanId === 'string' && SPAN_ID.test(spanId)
+    ? { traceId, spanId }
+    : {};
 }
 
 /** Reads a stored history back; an absent or unreadable one is empty (the record stays usable). */
@@ -71,6 +84,7 @@ export function parseHistory(value: unknown): AttemptRecord[] {
       ...(typeof item.error === 'string' ? { error: item.error } : {}),
       ...(typeof item.stack === 'string' ? { stack: item.stack } : {}),
       ...(typeof item.durationMs === 'number' ? { durationMs: item.durationMs } : {}),
+      ...traceOf(item),
     });
   }
   return out;

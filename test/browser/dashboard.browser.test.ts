@@ -20,6 +20,8 @@ const DOCS = join(process.cwd(), 'docs', 'dashboard');
 const HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
 /** A tenant's namespace: a transactional task written into its entity group fails there. */
 const TENANT = 'acme-tenant';
+/** The trace one failing task carries (as if deferred while a traced request was handled). */
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 let stack: LocalStack;
 let worker: RunningWorker;
@@ -116,7 +118,7 @@ describe(`dashboard in Chromium [${backend}]`, () => {
       .task('chargeCard2', () => {
         throw new PermanentTaskFailure('no such account');
       })
-      .with({ entityBacked: true })
+      .with({ entityBacked: true, traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` })
       .defer();
     await chargeCard.with({ entityBacked: true }).defer('acme');
     await render.with({ entityBacked: true, delay: '1h' }).defer(HOSTILE);
@@ -307,6 +309,17 @@ describe(`dashboard in Chromium [${backend}]`, () => {
     await page.goto(`${served.origin}/#/failed`);
     await page.locator('tr[data-key]', { hasText: 'no such account' }).click();
     await page.waitForSelector('[data-action="discard"]');
+    // Its attempt links to its run's log lines and its trace in the Google Cloud console, in a new tab.
+    const logs = page.locator('a[data-link="logs"]');
+    expect(await logs.count()).toBe(1);
+    const query = `trace="projects/${stack.projectId}/traces/${TRACE_ID}" AND spanId="00f067aa0ba902b7"`;
+    expect(await logs.getAttribute('href')).toBe(
+      `https://console.cloud.google.com/logs/query;query=${encodeURIComponent(query)}?project=${stack.projectId}`,
+    );
+    expect(await logs.getAttribute('rel')).toBe('noopener noreferrer');
+    expect(await page.locator('a[data-link="trace"]').getAttribute('href')).toBe(
+      `https://console.cloud.google.com/traces/list?tid=${TRACE_ID}&project=${stack.projectId}`,
+    );
     await shot('failed-task');
     await page.locator('[data-action="discard"]').click();
     await confirmIn(page);

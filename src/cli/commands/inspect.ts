@@ -9,6 +9,7 @@ import { formatDuration, parseDuration } from '../../util/duration.js';
 import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
 import { oneLine, when } from '../render.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
+import { runLogQuery } from '../../core/trace-links.js';
 
 /** Parsed flags of `inspect` and `failed show`. */
 export interface InspectArgs extends ConnectionArgs {
@@ -35,7 +36,8 @@ export function inspectBuilder(yargs: Argv): Argv<InspectArgs> {
     }) as unknown as Argv<InspectArgs>;
 }
 
-function historyLines(history: TaskInspection['entity']['history']): string[] {
+/** The attempts of a record, oldest first; each traced one with the Cloud Logging query of its lines (in `projectId`). */
+function historyLines(history: TaskInspection['entity']['history'], projectId: string): string[] {
   if (history.length === 0) return [];
   const lines = [`history      ${history.length} attempt(s), oldest first:`];
   for (const h of history) {
@@ -50,6 +52,10 @@ function historyLines(history: TaskInspection['entity']['history']): string[] {
         .map((line) => `        ${line.trim()}`);
       lines.push(...frames);
     }
+    if (h.traceId) lines.push(`        logs: ${runLogQuery(projectId, { traceId: h.traceId, spanId: h.spanId })}`);
+  }
+  if (history.some((h) => h.traceId)) {
+    lines.push(`  (read them with: gcloud logging read '<query>' --project ${projectId}, or in the Logs Explorer)`);
   }
   return lines;
 }
@@ -89,7 +95,7 @@ async function printEntity(connection: Connection, found: TaskInspection, json: 
     `payload      ${e.payloadBytes} bytes, ${e.encoding}, ${e.chunks} chunk(s)`,
     `cloud task   ${e.cloudTaskName} (${typeof found.cloudTask === 'string' ? found.cloudTask : `look-up failed: ${found.cloudTask.error}`})`,
     `sweep        ${found.verdict}`,
-    ...historyLines(e.history),
+    ...historyLines(e.history, connection.projectId),
   ];
   const payload = found.payload;
   if (payload === null) lines.push('arguments    - (payload dropped: the task is done)');

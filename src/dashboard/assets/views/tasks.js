@@ -279,10 +279,27 @@ function ledgerActions(t, ctx) {
 }
 
 /**
+ * Links to an attempt's log lines (Logs Explorer, its trace and span) and its trace (Cloud Trace), when it had one.
+ * @param {any} a
+ */
+function traceCell(a) {
+  if (!a.logsUrl) return '-';
+  const external = { target: '_blank', rel: 'noopener noreferrer' };
+  return h(
+    'span',
+    { class: 'links', title: a.logQuery },
+    h('a', { href: a.logsUrl, ...external, 'data-link': 'logs' }, 'logs'),
+    ' · ',
+    h('a', { href: a.traceUrl, ...external, 'data-link': 'trace' }, 'trace'),
+  );
+}
+
+/**
  * The attempts of a failure record, oldest first.
  * @param {any} ledger
  */
 export function historyPanel(ledger) {
+  const traced = ledger.history.some((/** @type {any} */ a) => a.logsUrl);
   return panel({
     title: 'Attempts',
     sub: ledger.retried
@@ -297,6 +314,7 @@ export function historyPanel(ledger) {
         'outcome',
         { text: 'took', num: true },
         'error',
+        ...(traced ? ['trace'] : []),
       ],
       ledger.history.map((/** @type {any} */ a) => [
         time(a.at),
@@ -307,6 +325,7 @@ export function historyPanel(ledger) {
         a.error
           ? h('details', null, h('summary', { class: 'err' }, a.error), a.stack ? h('pre', null, a.stack) : null)
           : '-',
+        ...(traced ? [traceCell(a)] : []),
       ]),
       'No attempts recorded (records of earlier versions keep only the last error).',
     ),
