@@ -1,6 +1,7 @@
 // `deferred failed`, `retry`, `discard` and `inspect <Cloud Task>` as child processes against both Datastore emulators,
 // with failures recorded by the real handler; and `sweep` explaining a scan of nothing.
 import { randomBytes } from 'node:crypto';
+import { Datastore, type Key } from '@google-cloud/datastore';
 import { describe, expect, it } from 'vitest';
 import { taskIdOf } from '../src/core/task-names.js';
 import { PermanentTaskFailure } from '../src/errors/index.js';
@@ -22,6 +23,16 @@ function env(storage: StorageContext, rt: RuntimeFixture, extra: Record<string, 
     DEFERRED_HANDLER_URL: '',
     ...extra,
   };
+}
+
+/** Deletes an entity group (`root` and every entity under it), in whichever namespace it is: for the shared default one. */
+async function clearGroup(datastore: Datastore, root: Key): Promise<void> {
+  const query = datastore
+    .createQuery(root.namespace ?? '', [])
+    .hasAncestor(root)
+    .select('__key__');
+  const [entities] = await datastore.runQuery(query);
+  await datastore.delete(entities.map((entity) => entity[Datastore.KEY] as Key));
 }
 
 // Each CLI run is a Node process: slow on a loaded machine, hence the long timeouts.
@@ -294,6 +305,59 @@ describe('deferred failed / retry / discard', () => {
           expect(charged).toEqual(['o1']);
         } finally {
           await clearNamespace(ctx().datastore, tenant);
+        }
+      },
+    );
+
+    it(
+      "--all-namespaces lists a failure in the default namespace, when the registry names it, as the default namespace's",
+      { timeout: 120_000 },
+      async () => {
+        const rt = await setup(ctx(), { projectId: ctx().clientOptions.projectId });
+        // The default namespace is shared with other tests: an entity group of this test's own, deleted at the end,
+        // and the CLI narrowed to this test's queue.
+        const order = ctx().datastore.key({ path: ['Order', `o-${ctx().namespace}`] }); // no namespace: the default
+        try {
+          const charge = rt.deferred.task('charge', (id: string) => {
+            throw new PermanentTaskFailure(`card of order ${id} declined`);
+          });
+          await rt.deferred.transaction(async (tx) => {
+            tx.save({ key: order, data: { paid: false } }); // registers '' in the runtime's registry
+            return tx.defer(charge, 'd1');
+          });
+          await rt.deferred.transaction(async (tx) => tx.defer(charge, 'h1')); // one in the runtime's own
+          await rt.advance();
+          const e = env(ctx(), rt);
+          const [all, allJson] = await Promise.all([
+            runCli(['failed', '-A', '--queue', rt.queue], e),
+            runCli(['failed', '-A', '--queue', rt.queue, '--json'], e),
+          ]);
+          const sections = (
+            JSON.parse(allJson.stdout) as {
+              namespaces: { namespace: string; tasks: { key: string; lastError: string }[] }[];
+            }
+          ).namespaces;
+          expect(sections.map((section) => [section.namespace, section.tasks.map((t) => t.lastError)])).toEqual([
+            [ctx().namespace, [expect.stringMatching(/card of order h1 declined$/)]],
+            ['', [expect.stringMatching(/card of order d1 declined$/)]],
+          ]);
+          const [homeKey, defaultKey] = sections.map((section) => section.tasks[0]!.key);
+          expect(defaultKey).toMatch(new RegExp(`^Order:o-${ctx().namespace}/_DeferredTask:\\w+$`));
+          // The table: each record once, under its own namespace.
+          expect(all.code).toBe(0);
+          const homeAt = all.stdout.indexOf(`\nnamespace "${ctx().namespace}", newest first:\n`);
+          const defaultAt = all.stdout.indexOf('\nthe default namespace, newest first:\n');
+          expect(homeAt).toBeGreaterThan(0);
+          expect(defaultAt).toBeGreaterThan(homeAt);
+          expect(all.stdout.split(homeKey!)).toHaveLength(2);
+          expect(all.stdout.split(defaultKey!)).toHaveLength(2);
+          expect(all.stdout.slice(homeAt, defaultAt)).toContain(homeKey);
+          expect(all.stdout.slice(defaultAt)).toMatch(
+            new RegExp(`\\s+charge\\s+${rt.queue}\\s+1\\s+.*\\s+${defaultKey}\n`),
+          );
+          expect(all.stdout).toMatch(/\n2 failed task\(s\) in 2 namespace\(s\)\. /);
+        } finally {
+          await clearGroup(ctx().datastore, order);
         }
       },
     );

@@ -1,4 +1,4 @@
-/** The connection flags shared by the `deferred` commands (project, location, emulators, namespace) and the clients they build. */
+/** The connection flags shared by the `deferred` commands (project, location, emulators, namespace), the clients they build, and the background checks that emulators named by the flags answer. */
 import { connect as tcpConnect } from 'node:net';
 import { Datastore } from '@google-cloud/datastore';
 import { CloudTasksClient } from '@google-cloud/tasks';
@@ -7,6 +7,7 @@ import { emulatorTasksClientOptions, parseHostPort } from '../clients/tasks-clie
 import type { Argv } from 'yargs';
 import { InvalidArgumentError, PrerequisiteMissingError } from '../errors/index.js';
 import { EXIT } from './exit-codes.js';
+import { namespaceOf, registryKey } from '../store/namespace-registry.js';
 
 /** Parsed connection flags. */
 export interface ConnectionArgs {
@@ -70,6 +71,19 @@ function hostPort(value: string, flag: string): { host: string; port: number } {
   return parsed;
 }
 
+/** How long an emulator has to accept a connection, and then to answer the first request on it. */
+const ANSWER_MS = 5_000;
+/** The gRPC codes of a request that got no answer: DEADLINE_EXCEEDED, UNAVAILABLE (gax retries it until the deadline). */
+const NO_ANSWER_CODES: readonly unknown[] = [4, 14];
+
+/** Exits with one line naming the endpoint, why it cannot be reached and what to do, and the prerequisite code. */
+function exitUnreachable(what: string, host: string, port: number, flag: string, reason: string): never {
+  process.stderr.write(
+    `deferred: cannot reach the ${what} at ${host}:${port} (${reason}): start it (e.g. \`deferred dev\`) or fix ${flag}.\n`,
+  );
+  process.exit(EXIT.prerequisite);
+}
+
 /**
  * Checks in the background that an emulator accepts connections; when it does not, exits at once with one line and the
  * prerequisite code (the clients would retry an unreachable endpoint for a minute, then print a wall of errors).
@@ -78,21 +92,58 @@ function exitUnlessReachable(what: string, host: string, port: number, flag: str
   const socket = tcpConnect({ host, port });
   const fail = (reason: string) => {
     socket.destroy();
-    process.stderr.write(
-      `deferred: cannot reach the ${what} at ${host}:${port} (${reason}): start it (e.g. \`deferred dev\`) or fix ${flag}.\n`,
-    );
-    process.exit(EXIT.prerequisite);
+    exitUnreachable(what, host, port, flag, reason);
   };
   // The idle timer can come due while the loop is busy (the clients load their protos synchronously meanwhile) with
   // the connect already done but not yet handled: timers run before I/O callbacks, so decide after those have run.
-  socket.setTimeout(5_000, () =>
+  socket.setTimeout(ANSWER_MS, () =>
     setImmediate(() => {
-      if (socket.connecting) fail('no answer within 5 s');
+      if (socket.connecting) fail(`no answer within ${ANSWER_MS / 1000} s`);
     }),
   );
   socket.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
   socket.once('connect', () => socket.destroy());
   socket.unref();
+}
+
+/**
+ * Sends `request` (one cheap RPC on the command's own client, given a deadline of {@link ANSWER_MS}) beside the
+ * command's first ones; when it gets no answer by then (a port that accepts connections but never answers: another
+ * program, a hung emulator), exits with one line and the prerequisite code instead of letting the command wait for the
+ * client's own deadline (a minute). Any answer, an error too, is one: the command goes on. Returns a function that
+ * stops the check (on closing the connection, which fails a request still under way).
+ */
+function exitUnlessAnswering(
+  what: string,
+  host: string,
+  port: number,
+  flag: string,
+  request: (timeoutMs: number) => Promise<unknown>,
+): () => void {
+  let stopped = false;
+  request(ANSWER_MS).catch((error: unknown) => {
+    if (stopped || !NO_ANSWER_CODES.includes((error as { code?: unknown } | null)?.code)) return;
+    exitUnreachable(what, host, port, flag, `it accepts connections but gave no answer within ${ANSWER_MS / 1000} s`);
+  });
+  return () => void (stopped = true);
+}
+
+/**
+ * {@link exitUnlessAnswering} for a Datastore emulator: a look-up of the registry's entry for its own namespace, which
+ * the registry does not hold.
+ */
+function checkDatastoreAnswers(datastore: Datastore, host: string, port: number): () => void {
+  const key = registryKey(datastore, namespaceOf(datastore), namespaceOf(datastore));
+  return exitUnlessAnswering('Datastore emulator', host, port, '--datastore-emulator-host', (timeout) =>
+    datastore.get(key, { gaxOptions: { timeout } }),
+  );
+}
+
+/** {@link exitUnlessAnswering} for a Cloud Tasks emulator: one page of one queue of the location `parent`. */
+function checkTasksAnswers(tasks: CloudTasksClient, parent: string, host: string, port: number): () => void {
+  return exitUnlessAnswering('Cloud Tasks emulator', host, port, '--tasks-emulator-host', (timeout) =>
+    tasks.listQueues({ parent, pageSize: 1 }, { timeout, autoPaginate: false }),
+  );
 }
 
 /** Resolves the flags (falling back to the environment) and builds the clients; one-line errors for bad or missing values. */
@@ -116,6 +167,8 @@ export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.e
   // Against emulators only: never let google-auth probe a GCE metadata server for credentials.
   if (datastoreHost && tasksHost) env.METADATA_SERVER_DETECTION ??= 'none';
   const namespace = argv.namespace ?? env.DATASTORE_NAMESPACE ?? undefined;
+  /** The stops of the background checks that the emulators answer. */
+  const checks: (() => void)[] = [];
   let datastore: Datastore;
   if (datastoreHost) {
     const { host, port } = hostPort(datastoreHost, '--datastore-emulator-host');
@@ -127,6 +180,7 @@ export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.e
       ...EMULATOR_AUTH_OPTIONS,
       ...(namespace ? { namespace } : {}),
     });
+    checks.push(checkDatastoreAnswers(datastore, host, port));
   } else {
     datastore = new Datastore({ projectId, ...(namespace ? { namespace } : {}) });
   }
@@ -135,6 +189,7 @@ export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.e
     const { host, port } = hostPort(tasksHost, '--tasks-emulator-host');
     exitUnlessReachable('Cloud Tasks emulator', host, port, '--tasks-emulator-host');
     tasks = new CloudTasksClient(emulatorTasksClientOptions(host, port));
+    checks.push(checkTasksAnswers(tasks, tasks.locationPath(projectId, argv.location), host, port));
   } else {
     tasks = new CloudTasksClient({ projectId });
   }
@@ -151,6 +206,7 @@ export function connect(argv: ConnectionArgs, env: NodeJS.ProcessEnv = process.e
     tasks,
     describe,
     async close() {
+      for (const stop of checks) stop();
       await tasks.close().catch(() => undefined);
     },
   };
