@@ -71,8 +71,13 @@ function hostPort(value: string, flag: string): { host: string; port: number } {
   return parsed;
 }
 
-/** How long an emulator has to accept a connection, and then to answer the first request on it. */
-const ANSWER_MS = 5_000;
+/** How long an emulator has to accept a connection. */
+const CONNECT_MS = 5_000;
+/**
+ * How long it then has to answer a first request: more than a connection, since a busy machine (a test run, an
+ * emulator's JVM still warming up) can take seconds to serve one, and a false alarm ends a working command.
+ */
+const ANSWER_MS = 15_000;
 /** The gRPC codes of a request that got no answer: DEADLINE_EXCEEDED, UNAVAILABLE (gax retries it until the deadline). */
 const NO_ANSWER_CODES: readonly unknown[] = [4, 14];
 
@@ -96,9 +101,9 @@ function exitUnlessReachable(what: string, host: string, port: number, flag: str
   };
   // The idle timer can come due while the loop is busy (the clients load their protos synchronously meanwhile) with
   // the connect already done but not yet handled: timers run before I/O callbacks, so decide after those have run.
-  socket.setTimeout(ANSWER_MS, () =>
+  socket.setTimeout(CONNECT_MS, () =>
     setImmediate(() => {
-      if (socket.connecting) fail(`no answer within ${ANSWER_MS / 1000} s`);
+      if (socket.connecting) fail(`no connection within ${CONNECT_MS / 1000} s`);
     }),
   );
   socket.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
