@@ -12,8 +12,8 @@ const FLAGS = [
   '--port',
   '--host',
   '--auto-create-queues',
-  '--tombstone-ms',
-  '--queue-tombstone-ms',
+  '--tombstone',
+  '--queue-tombstone',
   '--app-engine-url',
   '--oidc-port',
   '--oidc-issuer',
@@ -35,21 +35,26 @@ describe('deferred emulator tasks', { timeout: 120_000 }, () => {
     const result = spawnSync(process.execPath, [...ARGS, '--port', '70000'], { encoding: 'utf8' });
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/--port must be a port number/);
-    const tombstone = spawnSync(process.execPath, [...ARGS, '--tombstone-ms', 'soon'], { encoding: 'utf8' });
-    expect(tombstone.status).toBe(2);
-    expect(tombstone.stderr).toMatch(/^deferred: --tombstone-ms: "soon" is not a duration; write e\.g\. "90s"/);
+    for (const flag of ['--tombstone', '--queue-tombstone', '--tombstone-ms']) {
+      const tombstone = spawnSync(process.execPath, [...ARGS, flag, 'soon'], { encoding: 'utf8' });
+      expect(tombstone.status).toBe(2);
+      expect(tombstone.stderr).toMatch(
+        new RegExp(`^deferred: ${flag}: "soon" is not a duration; write e\\.g\\. "90s"`),
+      );
+    }
+    const both = spawnSync(process.execPath, [...ARGS, '--tombstone', '1h', '--tombstone-ms', '2h'], {
+      encoding: 'utf8',
+    });
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/^deferred: give --tombstone or its earlier name --tombstone-ms, not both\./);
   });
 
-  it('serves the official client and REST on one port, creates --queue queues, and exits cleanly on SIGTERM', async () => {
+  it('serves the official client and REST on one port, creates --queue queues, reserves deleted task names for --tombstone, and exits cleanly on SIGTERM', async () => {
     const queue = 'projects/cli-project/locations/us-central1/queues/from-flag';
-    const child = spawn(
-      process.execPath,
-      [...ARGS, '--port', '0', '--json', '--queue', queue, '--tombstone-ms', '10m'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, METADATA_SERVER_DETECTION: 'none' },
-      },
-    );
+    const child = spawn(process.execPath, [...ARGS, '--port', '0', '--json', '--queue', queue, '--tombstone', '1s'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, METADATA_SERVER_DETECTION: 'none' },
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     try {
@@ -63,6 +68,17 @@ describe('deferred emulator tasks', { timeout: 120_000 }, () => {
       });
       const [got] = await client.getQueue({ name: queue });
       expect(got.state).toBe('RUNNING');
+      // A deleted task's name is reserved for --tombstone (1 s here), then free again.
+      await client.pauseQueue({ name: queue });
+      const task = { name: `${queue}/tasks/reserved`, httpRequest: { url: 'http://127.0.0.1:9/x' } };
+      await client.createTask({ parent: queue, task });
+      await client.deleteTask({ name: task.name });
+      await expect(client.createTask({ parent: queue, task })).rejects.toMatchObject({ code: 6 }); // ALREADY_EXISTS
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const [again] = await client.createTask({ parent: queue, task });
+      expect(again.name).toBe(task.name);
+      await client.deleteTask({ name: task.name });
+      await client.resumeQueue({ name: queue });
       await client.close();
       const viaRest = (await (await fetch(`http://${info.endpoint}/v2/${queue}`)).json()) as { state: string };
       expect(viaRest.state).toBe('RUNNING');

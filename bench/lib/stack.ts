@@ -98,7 +98,7 @@ export async function clearNamespace(datastore: Datastore, namespace: string): P
 async function startTasksEmulatorProcess(): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'emulator', 'tasks', '--port', '0', '--json', '--tombstone-ms', '60000'],
+    ['--import', 'tsx', 'src/cli/main.ts', 'emulator', 'tasks', '--port', '0', '--json', '--tombstone', '1m'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, METADATA_SERVER_DETECTION: 'none' } },
   );
   const killOnExit = () => child.kill('SIGKILL');

@@ -10,13 +10,29 @@ interface TasksArgs {
   port: number;
   host: string;
   'auto-create-queues': boolean;
-  'tombstone-ms': string;
+  tombstone?: string;
+  'queue-tombstone'?: string;
+  /** Earlier names of `tombstone` / `queue-tombstone` (they always took durations), still read. */
+  'tombstone-ms'?: string;
   'queue-tombstone-ms'?: string;
   'app-engine-url'?: string;
   'oidc-port': number;
   'oidc-issuer'?: string;
   queue: string[];
   json: boolean;
+}
+
+/**
+ * A tombstone flag's milliseconds, given under its name or its earlier one (`--tombstone-ms`: it always took
+ * durations, despite its name); undefined when neither is given, an error when both are.
+ */
+function durationFlag(argv: Partial<TasksArgs>, flag: 'tombstone' | 'queue-tombstone'): number | undefined {
+  const earlier = `${flag}-ms` as const;
+  if (argv[flag] !== undefined && argv[earlier] !== undefined) {
+    throw new InvalidArgumentError(`give --${flag} or its earlier name --${earlier}, not both.`);
+  }
+  if (argv[earlier] !== undefined) return parseDuration(String(argv[earlier]), `--${earlier}`);
+  return argv[flag] === undefined ? undefined : parseDuration(String(argv[flag]), `--${flag}`);
 }
 
 const tasksCommand: CommandModule<object, TasksArgs> = {
@@ -41,16 +57,17 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
         default: false,
         describe: 'create a queue with default settings the first time a task names it (else NOT_FOUND, as in Cloud)',
       })
-      .option('tombstone-ms', {
+      .option('tombstone', {
         type: 'string',
-        default: '1h',
         describe:
-          'how long a completed or deleted task name stays reserved (CreateTask gives ALREADY_EXISTS), e.g. 1h, 10m, or milliseconds',
+          'how long a completed or deleted task name stays reserved (CreateTask gives ALREADY_EXISTS), e.g. 1h, 10m, or milliseconds (default: 1h)',
       })
-      .option('queue-tombstone-ms', {
+      .option('queue-tombstone', {
         type: 'string',
-        describe: 'how long a deleted queue name stays reserved, e.g. 7d (default: --tombstone-ms)',
+        describe: 'how long a deleted queue name stays reserved, e.g. 7d (default: --tombstone)',
       })
+      .option('tombstone-ms', { type: 'string', hidden: true })
+      .option('queue-tombstone-ms', { type: 'string', hidden: true })
       .option('app-engine-url', {
         type: 'string',
         describe: 'base URL App Engine targets are sent to, e.g. http://127.0.0.1:8080 (without it they are refused)',
@@ -81,10 +98,7 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
         for (const flag of ['port', 'oidc-port'] as const) {
           checkPort(argv[flag], `--${flag}`);
         }
-        for (const flag of ['tombstone-ms', 'queue-tombstone-ms'] as const) {
-          const value = argv[flag];
-          if (value !== undefined) parseDuration(String(value), `--${flag}`);
-        }
+        for (const flag of ['tombstone', 'queue-tombstone'] as const) durationFlag(argv, flag);
         if (argv['app-engine-url'] !== undefined && !/^https?:\/\/[^/]/.test(argv['app-engine-url'])) {
           throw new InvalidArgumentError(`--app-engine-url must be an http(s) URL, got "${argv['app-engine-url']}".`);
         }
@@ -95,11 +109,8 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
       host: argv.host,
       port: argv.port,
       autoCreateQueues: argv['auto-create-queues'],
-      tombstoneMs: parseDuration(argv['tombstone-ms'], '--tombstone-ms'),
-      queueTombstoneMs:
-        argv['queue-tombstone-ms'] === undefined
-          ? undefined
-          : parseDuration(argv['queue-tombstone-ms'], '--queue-tombstone-ms'),
+      tombstoneMs: durationFlag(argv, 'tombstone'),
+      queueTombstoneMs: durationFlag(argv, 'queue-tombstone'),
       appEngineBaseUrl: argv['app-engine-url'],
       oidcPort: argv['oidc-port'],
       oidcIssuer: argv['oidc-issuer'],
