@@ -1,5 +1,8 @@
-/** Where a run's log lines and trace are found: the Cloud Logging query that selects them and the Google Cloud console's pages for it. */
-import { traceResource } from './trace-context.js';
+/**
+ * Where a run's log lines and trace are found: the Cloud Logging query that selects them and the Google Cloud
+ * console's pages for it (for the dashboard and the CLI; it imports nothing, so the production entry's chunks stay as
+ * they are).
+ */
 
 const CONSOLE = 'https://console.cloud.google.com';
 
@@ -18,7 +21,8 @@ export interface RunTrace {
  * // 'trace="projects/my-shop/traces/4bf92f3577b34da6a3ce929d0e0e4736" AND spanId="00f067aa0ba902b7"'
  */
 export function runLogQuery(projectId: string, trace: RunTrace): string {
-  const byTrace = `trace="${traceResource(projectId, trace.traceId)}"`;
+  // The trace as the runtime's lines name it (trace-context's traceResource; a unit test holds the two together).
+  const byTrace = `trace="projects/${projectId}/traces/${trace.traceId}"`;
   return trace.spanId ? `${byTrace} AND spanId="${trace.spanId}"` : byTrace;
 }
 

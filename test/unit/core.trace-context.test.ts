@@ -1,5 +1,5 @@
 // Trace context: traceparent and X-Cloud-Trace-Context parsing, withTraceContext's sources, the traceparent option,
-// Cloud Logging's fields, and the OpenTelemetry API shapes the runtime relies on (checked against the real package).
+// Cloud Logging's fields and the links to a run's lines, and the OpenTelemetry API shapes the runtime relies on (checked against the real package).
 import * as otelApi from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import type { OtelApi } from '../../src/core/telemetry.js';
@@ -9,9 +9,11 @@ import {
   parseTraceparent,
   requestTraceContext,
   traceLogFields,
+  traceResource,
   traceparentOption,
   withTraceContext,
 } from '../../src/core/trace-context.js';
+import { logsExplorerUrl, runLogQuery, traceExplorerUrl } from '../../src/core/trace-links.js';
 import { resolveDeferOptions } from '../../src/defer/options.js';
 import { InvalidArgumentError } from '../../src/errors/index.js';
 
@@ -135,5 +137,25 @@ describe('OtelApi', () => {
     // The span kinds and status codes the runtime writes as numbers.
     expect([otelApi.SpanKind.INTERNAL, otelApi.SpanKind.PRODUCER, otelApi.SpanKind.CONSUMER]).toEqual([0, 3, 4]);
     expect([otelApi.SpanStatusCode.OK, otelApi.SpanStatusCode.ERROR]).toEqual([1, 2]);
+  });
+});
+
+describe('trace links (core/trace-links)', () => {
+  it("name a trace as the runtime's log lines do, and select a run's lines by trace and span", () => {
+    const trace = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' };
+    const fields = traceLogFields('my-shop', { ...trace, sampled: true });
+    expect(runLogQuery('my-shop', trace)).toBe(
+      `trace="${String(fields['logging.googleapis.com/trace'])}" AND spanId="${String(fields['logging.googleapis.com/spanId'])}"`,
+    );
+    expect(runLogQuery('my-shop', { traceId: trace.traceId })).toBe(
+      `trace="${traceResource('my-shop', trace.traceId)}"`,
+    );
+    expect(new URL(logsExplorerUrl('my shop', trace)).searchParams.get('project')).toBe('my shop');
+    expect(decodeURIComponent(logsExplorerUrl('my-shop', trace).split(';query=')[1]!.split('?')[0]!)).toBe(
+      runLogQuery('my-shop', trace),
+    );
+    expect(traceExplorerUrl('my-shop', trace)).toBe(
+      'https://console.cloud.google.com/traces/list?tid=4bf92f3577b34da6a3ce929d0e0e4736&project=my-shop',
+    );
   });
 });
