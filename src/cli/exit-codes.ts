@@ -8,6 +8,6 @@ export const EXIT = {
   usage: 2,
   /** A prerequisite is missing (gcloud, an emulator component, Java, a project id). */
   prerequisite: 3,
-  /** The sweep or the main job found a leak or a deleted live payload. */
+  /** The main job (`npm start`, not a `deferred` command) found a leak or a deleted live payload. */
   leak: 4,
 } as const;

@@ -19,6 +19,7 @@ const cli = yargs(args)
   .recommendCommands()
   .epilogue(
     `Exit codes: ${Object.entries(EXIT)
+      .filter(([name]) => name !== 'leak') // the main job's (npm start), not a command's
       .map(([name, code]) => `${code} ${name}`)
       .join(', ')}.\nDocs: README.md of the cloud-deferred package.`,
   )
