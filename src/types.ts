@@ -851,6 +851,8 @@ export interface AttemptRecord {
   readonly traceId?: string;
   /** The span the run's log lines belong to (16 hex digits, `logging.googleapis.com/spanId`), with `traceId`. */
   readonly spanId?: string;
+  /** The trace's sampled flag (`logging.googleapis.com/trace_sampled`), with `traceId`: an unsampled one is not in Cloud Trace. */
+  readonly traceSampled?: boolean;
 }
 
 /** Which failed tasks to list, retry or discard. Every field is optional; given ones must all match. */

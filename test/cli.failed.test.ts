@@ -142,11 +142,13 @@ describe('deferred failed / retry / discard', () => {
         // Each traced attempt: the Cloud Logging query of its run's lines (its trace and its own span).
         const queries = [...shown.stdout.matchAll(/\n {8}logs: (.+)/g)].map((m) => m[1]);
         expect(queries).toHaveLength(2);
-        for (const query of queries) {
+        queries.forEach((query, i) => {
           expect(query).toMatch(
-            new RegExp(`^trace="projects/${project}/traces/${annTrace}" AND spanId="[0-9a-f]{16}"$`),
+            new RegExp(
+              `^trace="projects/${project}/traces/${annTrace}" AND spanId="[0-9a-f]{16}" AND labels\\.task="sendReport" AND labels\\.attempt="${i + 1}" AND timestamp>="[^"]+" AND timestamp<="[^"]+"$`,
+            ),
           );
-        }
+        });
         expect(shown.stdout).toContain(`(read them with: gcloud logging read '<query>' --project ${project}`);
         const byId = await started.byId;
         expect(byId.code).toBe(0);

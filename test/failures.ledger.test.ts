@@ -149,15 +149,15 @@ describe('deferred.failures', () => {
     it("each attempt names the trace and span of its run's log lines, which the dashboard links to; untraced ones none", async () => {
       const rt = await setup(ctx(), { openTelemetry: false });
       const traceId = randomBytes(16).toString('hex');
-      const carried = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+      const carried = (flags: string) => `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
       const fails = (label: string) => () => {
         throw new Error(`${label} attempt ${currentTask()!.attempt} failed`);
       };
       const entityBacked = rt.deferred.task('tracedEntity', fails('entity'), { entityBacked: true, maxAttempts: 2 });
       const inline = rt.deferred.task('tracedInline', fails('inline'), { maxAttempts: 2 });
       const untraced = rt.deferred.task('untraced', fails('untraced'), { maxAttempts: 1 });
-      await entityBacked.with({ traceparent: carried }).defer();
-      await inline.with({ traceparent: carried }).defer();
+      await entityBacked.with({ traceparent: carried('01') }).defer();
+      await inline.with({ traceparent: carried('00') }).defer(); // not sampled: not in Cloud Trace
       await untraced.defer();
       await rt.advance();
       await retries(rt, 2);
@@ -177,13 +177,29 @@ describe('deferred.failures', () => {
         );
         expect(full.history[0]!.traceId).toBe(traceId);
 
+        // Where each attempt's lines are: the query names its trace and span, and its labels as its line carries them
+        // (which tell the attempts apart when, without OpenTelemetry, they share the span the task carried), in a
+        // window around its run.
         const record = (await readFailed(rt.deferred.failures, listed!.key, ctx().namespace ?? '', PROJECT))!;
-        const query = `trace="projects/${PROJECT}/traces/${traceId}" AND spanId="${full.history[1]!.spanId}"`;
-        expect(record.history[1]).toMatchObject({
-          logQuery: query,
-          logsUrl: `https://console.cloud.google.com/logs/query;query=${encodeURIComponent(query)}?project=${PROJECT}`,
-          traceUrl: `https://console.cloud.google.com/traces/list?tid=${traceId}&project=${PROJECT}`,
+        record.history.forEach((shown, i) => {
+          const labels = runLines[i]!['logging.googleapis.com/labels'] as { task: string; attempt: string };
+          const query = String(shown.logQuery);
+          expect(query).toContain(
+            `trace="projects/${PROJECT}/traces/${traceId}" AND spanId="${full.history[i]!.spanId}" AND labels.task="${labels.task}" AND labels.attempt="${labels.attempt}" AND `,
+          );
+          const [from, to] = [...query.matchAll(/timestamp[<>]="([^"]+)"/g)].map((m) => Date.parse(m[1]!));
+          expect(from).toBeLessThan(full.history[i]!.at.getTime());
+          expect(to).toBeGreaterThan(full.history[i]!.at.getTime());
+          expect(shown.logsUrl).toBe(
+            `https://console.cloud.google.com/logs/query;query=${encodeURIComponent(query)}?project=${PROJECT}`,
+          );
+          expect(shown.traceUrl).toBe(
+            task === 'tracedEntity'
+              ? `https://console.cloud.google.com/traces/list?tid=${traceId}&project=${PROJECT}`
+              : null,
+          );
         });
+        expect(record.history[0]!.logQuery).not.toBe(record.history[1]!.logQuery);
       }
       const [plain] = (await rt.deferred.failures.list({ task: 'untraced' })).tasks;
       const full = (await rt.deferred.failures.get(plain!.key))!;

@@ -4,7 +4,7 @@ import { formatArgs } from '../sweeper/inspect-task.js';
 import type { DiscardResult, FailureLedger, RetryResult } from '../types.js';
 import { parseDuration } from '../util/duration.js';
 import { namespaceName } from '../store/namespace-registry.js';
-import { logsExplorerUrl, runLogQuery, traceExplorerUrl, type RunTrace } from '../core/trace-links.js';
+import { attemptLinks } from '../core/trace-links.js';
 
 /** A filter as the page sends it: task name, queue id, error text, and since (epoch milliseconds); and the namespace. */
 interface LedgerFilter {
@@ -91,15 +91,6 @@ export async function listFailed(
   };
 }
 
-/** Where one attempt's log lines and trace are. */
-function traceLinks(projectId: string, trace: RunTrace) {
-  return {
-    logQuery: runLogQuery(projectId, trace),
-    logsUrl: logsExplorerUrl(projectId, trace),
-    traceUrl: traceExplorerUrl(projectId, trace),
-  };
-}
-
 /**
  * One failure record: its attempts (each with where its log lines and trace are, when it had a trace: the trace is
  * named in `projectId`, as the runtime names it in its lines) and its stored call, for the task view.
@@ -116,7 +107,7 @@ export async function readFailed(ledger: FailureLedger, key: string, namespace: 
     history: record.history.map((a) => ({
       ...a,
       at: iso(a.at),
-      ...(a.traceId ? traceLinks(projectId, { traceId: a.traceId, spanId: a.spanId }) : {}),
+      ...(a.traceId ? attemptLinks(projectId, { ...a, task: record.task, traceId: a.traceId }) : {}),
     })),
     args: 'error' in payload ? null : payload.args ? formatArgs(payload.args) : null,
     retried: record.retried ? { ...record.retried, at: iso(record.retried.at) } : null,

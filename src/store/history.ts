@@ -21,7 +21,7 @@ export function attemptRecord(entry: {
   error?: string;
   stack?: string;
   durationMs?: number;
-  trace?: { readonly traceId: string; readonly spanId: string } | null;
+  trace?: { readonly traceId: string; readonly spanId: string; readonly sampled: boolean } | null;
 }): AttemptRecord {
   return {
     at: entry.at,
@@ -32,7 +32,9 @@ export function attemptRecord(entry: {
     ...(entry.error === undefined ? {} : { error: truncate(entry.error, ERROR_CHARS) }),
     ...(entry.stack === undefined ? {} : { stack: truncate(entry.stack, STACK_CHARS) }),
     ...(entry.durationMs === undefined ? {} : { durationMs: entry.durationMs }),
-    ...(entry.trace ? { traceId: entry.trace.traceId, spanId: entry.trace.spanId } : {}),
+    ...(entry.trace
+      ? { traceId: entry.trace.traceId, spanId: entry.trace.spanId, traceSampled: entry.trace.sampled }
+      : {}),
   };
 }
 
@@ -54,11 +56,14 @@ const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
 
 /** The trace and span of a stored entry, when both are well-formed (they end up in links and log queries). */
-function traceOf(item: Record<string, unknown>): { traceId: string; spanId: string } | Record<string, never> {
-  const { traceId, spanId } = item;
-  return typeof traceId === 'string' && TRACE_ID.test(traceId) && typeof spanId === 'string' && SPAN_ID.test(spanId)
-    ? { traceId, spanId }
-    : {};
+function traceOf(
+  item: Record<string, unknown>,
+): { traceId: string; spanId: string; traceSampled?: boolean } | Record<string, never> {
+  const { traceId, spanId, traceSampled } = item;
+  if (typeof traceId !== 'string' || !TRACE_ID.test(traceId) || typeof spanId !== 'string' || !SPAN_ID.test(spanId)) {
+    return {};
+  }
+  return typeof traceSampled === 'boolean' ? { traceId, spanId, traceSampled } : { traceId, spanId };
 }
 
 /** Reads a stored history back; an absent or unreadable one is empty (the record stays usable). */

@@ -312,10 +312,16 @@ describe(`dashboard in Chromium [${backend}]`, () => {
     // Its attempt links to its run's log lines and its trace in the Google Cloud console, in a new tab.
     const logs = page.locator('a[data-link="logs"]');
     expect(await logs.count()).toBe(1);
-    const query = `trace="projects/${stack.projectId}/traces/${TRACE_ID}" AND spanId="00f067aa0ba902b7"`;
-    expect(await logs.getAttribute('href')).toBe(
-      `https://console.cloud.google.com/logs/query;query=${encodeURIComponent(query)}?project=${stack.projectId}`,
+    const href = (await logs.getAttribute('href'))!;
+    expect(href.startsWith('https://console.cloud.google.com/logs/query;query=')).toBe(true);
+    expect(new URL(href).searchParams.get('project')).toBe(stack.projectId);
+    const query = decodeURIComponent(href.split(';query=')[1]!.split('?')[0]!);
+    expect(query).toMatch(
+      new RegExp(
+        `^trace="projects/${stack.projectId}/traces/${TRACE_ID}" AND spanId="00f067aa0ba902b7" AND labels\\.task="chargeCard2" AND labels\\.attempt="1" AND timestamp>=`,
+      ),
     );
+    expect(await logs.locator('..').getAttribute('title')).toBe(query);
     expect(await logs.getAttribute('rel')).toBe('noopener noreferrer');
     expect(await page.locator('a[data-link="trace"]').getAttribute('href')).toBe(
       `https://console.cloud.google.com/traces/list?tid=${TRACE_ID}&project=${stack.projectId}`,

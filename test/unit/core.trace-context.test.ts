@@ -141,21 +141,41 @@ describe('OtelApi', () => {
 });
 
 describe('trace links (core/trace-links)', () => {
-  it("name a trace as the runtime's log lines do, and select a run's lines by trace and span", () => {
-    const trace = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' };
-    const fields = traceLogFields('my-shop', { ...trace, sampled: true });
-    expect(runLogQuery('my-shop', trace)).toBe(
-      `trace="${String(fields['logging.googleapis.com/trace'])}" AND spanId="${String(fields['logging.googleapis.com/spanId'])}"`,
+  const attempt = {
+    task: 'sendReceipt',
+    attempt: 2,
+    at: new Date('2026-12-04T10:00:00.000Z'),
+    durationMs: 90_000,
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    spanId: '00f067aa0ba902b7',
+  };
+
+  it("select one attempt's lines: its trace and span as the runtime's lines name them, its labels, a window around its run", () => {
+    const fields = traceLogFields('my-shop', { traceId: attempt.traceId, spanId: attempt.spanId, sampled: true });
+    expect(runLogQuery('my-shop', attempt)).toBe(
+      [
+        `trace="${String(fields['logging.googleapis.com/trace'])}"`,
+        `spanId="${String(fields['logging.googleapis.com/spanId'])}"`,
+        'labels.task="sendReceipt"',
+        'labels.attempt="2"',
+        'timestamp>="2026-12-04T09:53:30.000Z"', // the run's start (90 s before its end), less 5 min
+        'timestamp<="2026-12-04T10:05:00.000Z"',
+      ].join(' AND '),
     );
-    expect(runLogQuery('my-shop', { traceId: trace.traceId })).toBe(
-      `trace="${traceResource('my-shop', trace.traceId)}"`,
+    const noSpan = runLogQuery('my-shop', { ...attempt, spanId: undefined, task: 'odd"name\\' });
+    expect(noSpan).toMatch(
+      new RegExp(`^trace="${traceResource('my-shop', attempt.traceId)}" AND labels\\.task="odd\\\\"name\\\\\\\\" AND`),
     );
-    expect(new URL(logsExplorerUrl('my shop', trace)).searchParams.get('project')).toBe('my shop');
-    expect(decodeURIComponent(logsExplorerUrl('my-shop', trace).split(';query=')[1]!.split('?')[0]!)).toBe(
-      runLogQuery('my-shop', trace),
-    );
-    expect(traceExplorerUrl('my-shop', trace)).toBe(
+  });
+
+  it('link the Logs Explorer to that query, and Cloud Trace to the trace unless it was not sampled', () => {
+    const url = logsExplorerUrl('my shop', attempt);
+    expect(new URL(url).searchParams.get('project')).toBe('my shop');
+    expect(decodeURIComponent(url.split(';query=')[1]!.split('?')[0]!)).toBe(runLogQuery('my shop', attempt));
+    expect(traceExplorerUrl('my-shop', attempt)).toBe(
       'https://console.cloud.google.com/traces/list?tid=4bf92f3577b34da6a3ce929d0e0e4736&project=my-shop',
     );
+    expect(traceExplorerUrl('my-shop', { ...attempt, traceSampled: true })).not.toBeNull();
+    expect(traceExplorerUrl('my-shop', { ...attempt, traceSampled: false })).toBeNull();
   });
 });

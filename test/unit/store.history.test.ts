@@ -16,7 +16,7 @@ describe('attempt history', () => {
       outcome: 'retry',
       error: 'x'.repeat(ERROR_CHARS + 10),
       durationMs: 12,
-      trace: { traceId: TRACE, spanId: SPAN },
+      trace: { traceId: TRACE, spanId: SPAN, sampled: false },
     });
     const untraced = attemptRecord({
       at: new Date('2026-12-01T10:01:00Z'),
@@ -26,7 +26,7 @@ describe('attempt history', () => {
       outcome: 'failed',
       trace: null,
     });
-    expect(traced).toMatchObject({ traceId: TRACE, spanId: SPAN });
+    expect(traced).toMatchObject({ traceId: TRACE, spanId: SPAN, traceSampled: false });
     expect(traced.error).toHaveLength(ERROR_CHARS);
     expect(untraced).not.toHaveProperty('traceId');
     expect(parseHistory(serializeHistory([traced, untraced]))).toEqual([traced, untraced]);

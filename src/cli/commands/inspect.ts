@@ -9,7 +9,7 @@ import { formatDuration, parseDuration } from '../../util/duration.js';
 import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
 import { oneLine, when } from '../render.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
-import { runLogQuery } from '../../core/trace-links.js';
+import { attemptLinks, runLogQuery } from '../../core/trace-links.js';
 
 /** Parsed flags of `inspect` and `failed show`. */
 export interface InspectArgs extends ConnectionArgs {
@@ -37,7 +37,8 @@ export function inspectBuilder(yargs: Argv): Argv<InspectArgs> {
 }
 
 /** The attempts of a record, oldest first; each traced one with the Cloud Logging query of its lines (in `projectId`). */
-function historyLines(history: TaskInspection['entity']['history'], projectId: string): string[] {
+function historyLines(entity: TaskInspection['entity'], projectId: string): string[] {
+  const history = entity.history;
   if (history.length === 0) return [];
   const lines = [`history      ${history.length} attempt(s), oldest first:`];
   for (const h of history) {
@@ -52,7 +53,8 @@ function historyLines(history: TaskInspection['entity']['history'], projectId: s
         .map((line) => `        ${line.trim()}`);
       lines.push(...frames);
     }
-    if (h.traceId) lines.push(`        logs: ${runLogQuery(projectId, { traceId: h.traceId, spanId: h.spanId })}`);
+    if (h.traceId)
+      lines.push(`        logs: ${runLogQuery(projectId, { ...h, task: entity.task, traceId: h.traceId })}`);
   }
   if (history.some((h) => h.traceId)) {
     lines.push(`  (read them with: gcloud logging read '<query>' --project ${projectId}, or in the Logs Explorer)`);
@@ -72,7 +74,12 @@ async function printEntity(connection: Connection, found: TaskInspection, json: 
   if (json) {
     const { payload } = found;
     const printable = payload && 'args' in payload ? { ...payload, args: undefined } : payload;
-    print(`${JSON.stringify({ ...found, payload: printable })}\n`);
+    const e = found.entity;
+    // Each traced attempt with where its lines and trace are, as the dashboard's API gives them.
+    const history = e.history.map((h) =>
+      h.traceId ? { ...h, ...attemptLinks(connection.projectId, { ...h, task: e.task, traceId: h.traceId }) } : h,
+    );
+    print(`${JSON.stringify({ ...found, entity: { ...e, history }, payload: printable })}\n`);
     return;
   }
   const e = found.entity;
@@ -95,7 +102,7 @@ async function printEntity(connection: Connection, found: TaskInspection, json: 
     `payload      ${e.payloadBytes} bytes, ${e.encoding}, ${e.chunks} chunk(s)`,
     `cloud task   ${e.cloudTaskName} (${typeof found.cloudTask === 'string' ? found.cloudTask : `look-up failed: ${found.cloudTask.error}`})`,
     `sweep        ${found.verdict}`,
-    ...historyLines(e.history, connection.projectId),
+    ...historyLines(e, connection.projectId),
   ];
   const payload = found.payload;
   if (payload === null) lines.push('arguments    - (payload dropped: the task is done)');

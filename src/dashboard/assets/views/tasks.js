@@ -279,7 +279,8 @@ function ledgerActions(t, ctx) {
 }
 
 /**
- * Links to an attempt's log lines (Logs Explorer, its trace and span) and its trace (Cloud Trace), when it had one.
+ * Links to an attempt's log lines (the Logs Explorer: its trace, span, task, attempt and time) and to its trace (Cloud
+ * Trace, when sampled), when it had one.
  * @param {any} a
  */
 function traceCell(a) {
@@ -289,8 +290,7 @@ function traceCell(a) {
     'span',
     { class: 'links', title: a.logQuery },
     h('a', { href: a.logsUrl, ...external, 'data-link': 'logs' }, 'logs'),
-    ' · ',
-    h('a', { href: a.traceUrl, ...external, 'data-link': 'trace' }, 'trace'),
+    a.traceUrl ? [' · ', h('a', { href: a.traceUrl, ...external, 'data-link': 'trace' }, 'trace')] : null,
   );
 }
 
