@@ -176,6 +176,8 @@ describe('deferred.failures', () => {
           ]),
         );
         expect(full.history[0]!.traceId).toBe(traceId);
+        // ... and their durations the ones those lines give.
+        expect(full.history.map((h) => h.durationMs)).toEqual(runLines.map((line) => line.durationMs));
 
         // Where each attempt's lines are: the query names its trace and span, and its labels as its line carries them
         // (which tell the attempts apart when, without OpenTelemetry, they share the span the task carried), in a

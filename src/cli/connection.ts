@@ -89,6 +89,20 @@ function exitUnreachable(what: string, host: string, port: number, flag: string,
   process.exit(EXIT.prerequisite);
 }
 
+/** Why a connection failed, in words, with the system's code (`connection refused: ECONNREFUSED`). */
+function connectError(error: NodeJS.ErrnoException): string {
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused: nothing listens there',
+    ENOTFOUND: 'no such host',
+    EAI_AGAIN: 'the host name could not be resolved now',
+    EHOSTUNREACH: 'no route to the host',
+    ECONNRESET: 'the connection was reset',
+  };
+  const code = error.code;
+  if (code === undefined) return error.message;
+  return words[code] ? `${words[code]}, ${code}` : code;
+}
+
 /**
  * Checks in the background that an emulator accepts connections; when it does not, exits at once with one line and the
  * prerequisite code (the clients would retry an unreachable endpoint for a minute, then print a wall of errors).
@@ -106,7 +120,7 @@ function exitUnlessReachable(what: string, host: string, port: number, flag: str
       if (socket.connecting) fail(`no connection within ${CONNECT_MS / 1000} s`);
     }),
   );
-  socket.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
+  socket.once('error', (error: NodeJS.ErrnoException) => fail(connectError(error)));
   socket.once('connect', () => socket.destroy());
   socket.unref();
 }

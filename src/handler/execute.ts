@@ -489,22 +489,25 @@ export class TaskExecutor {
 
   /** Ends a run: its span, its log line. */
   /** `logged`: what the run's log line says about the delivery (an inline failure's line names its failure record). */
-  private endRun(run: Run, outcome: RunOutcome, error: unknown, startedMs: number, logged = run.info): void {
+  /** Returns the run's duration, which its line, its event and its history entry all give. */
+  private endRun(run: Run, outcome: RunOutcome, error: unknown, startedMs: number, logged = run.info): number {
+    const durationMs = Math.max(0, Date.now() - startedMs);
     if (run.span) endRunSpan(run.span, outcome, error);
-    writeLog(this.deps.config.logger, runLine(logged, outcome, error, Math.max(0, Date.now() - startedMs)));
+    writeLog(this.deps.config.logger, runLine(logged, outcome, error, durationMs));
     const events = this.deps.events;
     const event = ENDED[outcome.kind];
     if (events?.has(event)) {
       events.emit(event, {
         ...taskEvent(run.info),
-        durationMs: Math.max(0, Date.now() - startedMs),
+        durationMs,
         ...(outcome.kind === 'done' ? {} : { error: outcome.error }),
       });
     }
+    return durationMs;
   }
 
   /** The history entry of an attempt that ended with `outcome` (`attempt`: the entity's own run count, if any). */
-  private attemptOf(info: TaskInfo, ended: Ended, startedMs: number, attempt = info.attempt): AttemptRecord {
+  private attemptOf(info: TaskInfo, ended: Ended, durationMs: number, attempt = info.attempt): AttemptRecord {
     const { outcome, error } = ended;
     const stack = carriesStack(outcome, error) ? error.stack : undefined;
     return attemptRecord({
@@ -515,7 +518,7 @@ export class TaskExecutor {
       outcome: outcome.kind,
       ...(outcome.kind === 'done' ? {} : { error: outcome.error }),
       ...(stack === undefined ? {} : { stack }),
-      durationMs: Math.max(0, Date.now() - startedMs),
+      durationMs,
       trace: info.trace,
     });
   }
@@ -545,17 +548,23 @@ export class TaskExecutor {
       outcome.kind === 'failed'
         ? taskKey(this.deps.config.datastore, inlineFailureName(info.queue, taskIdOf(info.cloudTaskName)))
         : null;
-    this.endRun(run, outcome, error, startedMs, recordKey ? { ...info, entityKey: recordKey } : info);
+    const durationMs = this.endRun(
+      run,
+      outcome,
+      error,
+      startedMs,
+      recordKey ? { ...info, entityKey: recordKey } : info,
+    );
     if (outcome.kind === 'failed') {
       await this.recordInlineFailure(
         info,
         body,
         outcome.error,
         parsed.meta.retentionMs,
-        this.attemptOf(info, ended, startedMs),
+        this.attemptOf(info, ended, durationMs),
       );
     } else if (outcome.kind === 'retry') {
-      await this.logInlineAttempt(info, this.attemptOf(info, ended, startedMs));
+      await this.logInlineAttempt(info, this.attemptOf(info, ended, durationMs));
     } else if (info.retryCount > 0) {
       // Done after failed attempts: their log is no longer needed (best effort; the sweeper reclaims it by age).
       const { datastore } = this.deps.config;
@@ -783,14 +792,14 @@ export class TaskExecutor {
       ended = 'outcome' in call ? call : await this.attempt(admitted.definition, run, call);
     }
     const { outcome, error } = ended;
-    this.endRun(run, outcome, error, startedMs);
+    const durationMs = this.endRun(run, outcome, error, startedMs);
     const owned = await completeTask(
       config.datastore,
       task.key,
       task.attempts,
       outcome,
       config.clock.now(),
-      this.attemptOf(info, ended, startedMs, task.attempts),
+      this.attemptOf(info, ended, durationMs, task.attempts),
     );
     if (!owned) {
       this.logSkip(
