@@ -162,7 +162,11 @@ describe('bad input to the CLI (a child process per case)', { timeout: 120_000 }
       2,
       /^deferred: --tombstone-ms: "-1" is not a duration; write e\.g\. "90s"/,
     ],
-    ['unreachable', 3, /^deferred: cannot reach the Datastore emulator at 127\.0\.0\.1:\d+ \(connection refused: nothing listens there, ECONNREFUSED\): start it/],
+    [
+      'unreachable',
+      3,
+      /^deferred: cannot reach the Datastore emulator at 127\.0\.0\.1:\d+ \(connection refused: nothing listens there, ECONNREFUSED\): start it/,
+    ],
   ];
   const results = new Map<number, Promise<Awaited<ReturnType<typeof runCli>>>>();
   beforeAll(() => {
