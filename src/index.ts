@@ -106,6 +106,7 @@ export type {
   SweepFinishedEvent,
   SweepFunction,
   SweepRequest,
+  TaskDeferredEvent,
   TaskEndedEvent,
   TaskEvent,
   TaskHandle,

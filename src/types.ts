@@ -699,6 +699,22 @@ export interface TaskEvent {
   readonly info: TaskInfo;
 }
 
+/** A defer that resolved: its deferral, and the trace its Cloud Task carries. */
+export interface TaskDeferredEvent extends Deferral {
+  /** The W3C `traceparent` the Cloud Task carries (see _Trace propagation_), or null for none. */
+  readonly traceparent: string | null;
+  /**
+   * Cloud Logging's fields for a line about this defer: the trace the task carries (so the line is among the
+   * deferring request's, or the span's that deferred it) and the `task` and `queue` labels, as a run's lines have them.
+   *
+   * @example
+   * deferred.on('taskDeferred', (event) =>
+   *   console.log(JSON.stringify({ severity: 'INFO', message: `deferred ${event.task} as ${event.cloudTaskName}`, ...event.logFields })),
+   * );
+   */
+  readonly logFields: Readonly<Record<string, unknown>>;
+}
+
 /** A run that ended: how long it took, and (unless it succeeded) why. */
 export interface TaskEndedEvent extends TaskEvent {
   readonly durationMs: number;
@@ -720,6 +736,12 @@ export interface SweepFinishedEvent {
  * Listeners run synchronously after what they report; one that throws is logged (WARNING) and changes nothing.
  */
 export interface DeferredEvents {
+  /**
+   * A defer resolved: its Cloud Task was created (`'enqueued'`), held until its transaction commits or its running
+   * parent succeeds (`'held'`; not reported again when it is created), or found there already (`'existing'`). Once per
+   * call of `deferMany` too. The runtime logs no line per defer (it would cost every defer); log one here.
+   */
+  taskDeferred: TaskDeferredEvent;
   /** A delivery is about to run its function (after the entity-backed state machine admitted it). */
   taskStarted: TaskEvent;
   /** The run succeeded (its held children are created). */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { currentTask } from '../src/core/run-context.js';
 import { parseTraceparent } from '../src/core/trace-context.js';
 import { TASK_KIND } from '../src/store/schema.js';
-import type { LogEntry, TaskEndedEvent, TaskEvent, TaskHandle } from '../src/types.js';
+import type { LogEntry, TaskDeferredEvent, TaskEndedEvent, TaskEvent, TaskHandle } from '../src/types.js';
 import { describeStorage } from './support/backends.js';
 import { PROJECT, useRuntime, type RecordedRequest, type RuntimeFixture } from './support/runtime.js';
 import { DAY, HOUR } from './support/time.js';
@@ -273,10 +273,66 @@ describe('observability: one trace from a request to the tasks it leads to', () 
       expect(rt.logger.entries.filter((e) => /a taskStarted listener threw/.test(e.message))).toHaveLength(2);
     });
 
+    it('taskDeferred reports every defer once it resolves (enqueued, held, existing; deferMany too) with the trace it carries as log fields', async () => {
+      const rt = await setup(ctx(), { openTelemetry: false });
+      const seen: TaskDeferredEvent[] = [];
+      rt.deferred.on('taskDeferred', (event) => seen.push(event));
+      const child = rt.deferred.task('child', () => undefined);
+      const parent = rt.deferred.task('parent', async () => {
+        await child.defer(); // held until the parent succeeds
+      });
+      const spilled = rt.deferred.task('spilled', (_n: number) => undefined, { entityBacked: true });
+
+      const traced = await parent.with({ traceparent: REQUEST_TRACEPARENT, name: 'parent-1' }).defer();
+      const again = await parent.with({ name: 'parent-1', ifExists: 'ignore' }).defer();
+      const [one, two] = await rt.deferred.deferMany([
+        { task: spilled, args: [1] },
+        { task: spilled, args: [2] },
+      ]);
+      const untraced = await spilled.with({ traceparent: false }).defer(3);
+      const top = seen.filter((e) => e.task !== 'child'); // the parent may already have run meanwhile
+      expect(top.map((e) => [e.task, e.status])).toEqual([
+        ['parent', 'enqueued'],
+        ['parent', 'existing'],
+        ['spilled', 'enqueued'],
+        ['spilled', 'enqueued'],
+        ['spilled', 'enqueued'],
+      ]);
+      // Each event is its deferral, with the trace its Cloud Task carries.
+      expect(top.map(({ traceparent: _t, logFields: _l, ...deferral }) => deferral)).toEqual([
+        traced,
+        again,
+        one,
+        two,
+        untraced,
+      ]);
+      expect(top[0]).toMatchObject({
+        traceparent: REQUEST_TRACEPARENT,
+        logFields: {
+          'logging.googleapis.com/trace': `projects/${PROJECT}/traces/${REQUEST_TRACE}`,
+          'logging.googleapis.com/spanId': REQUEST_SPAN,
+          'logging.googleapis.com/trace_sampled': true,
+          'logging.googleapis.com/labels': { task: 'parent', queue: rt.queue },
+        },
+      });
+      expect(top[4]).toMatchObject({
+        traceparent: null,
+        logFields: { 'logging.googleapis.com/labels': { task: 'spilled', queue: rt.queue } },
+      });
+      expect(top[4]!.logFields).not.toHaveProperty(['logging.googleapis.com/trace']);
+
+      // A child deferred while its parent runs: reported held, in the parent's trace; not again when it is created.
+      await rt.advance();
+      const held = seen.filter((e) => e.task === 'child');
+      expect(held).toMatchObject([{ status: 'held', traceparent: expect.stringContaining(REQUEST_TRACE) }]);
+      expect(rt.logger.entries.some((e) => e.task === 'child' && e.outcome === 'done')).toBe(true);
+      expect(seen.filter((e) => e.task === 'child')).toHaveLength(1);
+    });
+
     it('on() refuses an unknown event, naming the events', async () => {
       const rt = await setup(ctx());
       expect(() => rt.deferred.on('taskExploded' as 'taskStarted', () => undefined)).toThrow(
-        /unknown event; the events are taskStarted, taskSucceeded, taskFailed, taskRetried, sweepFinished/,
+        /unknown event; the events are taskDeferred, taskStarted, taskSucceeded, taskFailed, taskRetried, sweepFinished/,
       );
     });
   });

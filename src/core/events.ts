@@ -4,6 +4,7 @@ import type { DeferredEvents, Logger } from '../types.js';
 import { describeError, log } from './logger.js';
 
 const EVENTS: readonly (keyof DeferredEvents)[] = [
+  'taskDeferred',
   'taskStarted',
   'taskSucceeded',
   'taskFailed',

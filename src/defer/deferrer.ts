@@ -28,7 +28,8 @@ import { TransactionImpl, runDeferredTransaction } from './deferred-transaction.
 import { Enqueuer, type PreparedDefer } from './enqueue.js';
 import { resolveDeferOptions } from './options.js';
 import { telemetry, type Telemetry } from '../core/telemetry.js';
-import { endDeferTrace, startDeferTrace, type DeferTrace } from './trace-capture.js';
+import { deferredEvent, endDeferTrace, startDeferTrace, type DeferTrace } from './trace-capture.js';
+import type { EventHub } from '../core/events.js';
 import { enqueueMany, manyConcurrency, refusedCall, settle, type BulkItem } from './defer-many.js';
 
 /**
@@ -44,7 +45,17 @@ export class Deferrer {
     private readonly configOf: () => ResolvedConfig,
     private readonly registry: TaskRegistry,
     private readonly namespaces: NamespaceRegistry,
+    private readonly events: EventHub,
   ) {}
+
+  /** `deferral`, reported as a `taskDeferred` event once it resolves; as it is when nobody listens (no promise more). */
+  private reported(deferral: Promise<Deferral>, traceparent: string | null): Promise<Deferral> {
+    if (!this.events.has('taskDeferred')) return deferral;
+    return deferral.then((resolved) => {
+      this.events.emit('taskDeferred', deferredEvent(this.config.projectId, resolved, traceparent));
+      return resolved;
+    });
+  }
 
   private get config(): ResolvedConfig {
     return this.configOf();
@@ -275,7 +286,8 @@ export class Deferrer {
       const current = currentRunContext();
       const call = { definition, args, bound, layers };
       if (this.config.openTelemetry) return this.deferTraced(call, current);
-      return this.deferPrepared(this.prepare(call, current, null).prepared, current);
+      const { prepared } = this.prepare(call, current, null);
+      return this.reported(this.deferPrepared(prepared, current), prepared.traceparent);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -285,9 +297,9 @@ export class Deferrer {
   private async deferTraced(call: DeferCallOf, current: RunContext | undefined): Promise<Deferral> {
     const otel = await this.otel();
     const { prepared, trace } = this.prepare(call, current, otel);
-    if (!trace.span) return this.deferPrepared(prepared, current);
+    if (!trace.span) return this.reported(this.deferPrepared(prepared, current), prepared.traceparent);
     try {
-      const deferral = await this.deferPrepared(prepared, current);
+      const deferral = await this.reported(this.deferPrepared(prepared, current), prepared.traceparent);
       endDeferTrace(trace, deferral);
       return deferral;
     } catch (error) {
@@ -524,10 +536,14 @@ export class Deferrer {
             : { index, status: 'rejected', error: result.error };
       });
     }
+    const report = this.events.has('taskDeferred');
     prepared.forEach(({ trace }, index) => {
       const result = results[index]!;
       if (result.status === 'fulfilled') endDeferTrace(trace, result.deferral);
       else endDeferTrace(trace, null, result.error);
+      if (report && result.status === 'fulfilled') {
+        this.events.emit('taskDeferred', deferredEvent(this.config.projectId, result.deferral, trace.traceparent));
+      }
     });
     return settle(results);
   }

@@ -1,9 +1,16 @@
 /** Which trace a defer carries (the option, the active OpenTelemetry span, the running task's, the request's) and its PRODUCER span. */
 import type { RunContext } from '../core/run-context.js';
-import { formatTraceparent, requestTraceContext, type TraceContext } from '../core/trace-context.js';
+import {
+  formatTraceparent,
+  LABELS_FIELD,
+  parseTraceparent,
+  requestTraceContext,
+  traceLogFields,
+  type TraceContext,
+} from '../core/trace-context.js';
 import { MESSAGING_SYSTEM, Telemetry, type OtelSpan } from '../core/telemetry.js';
 import { taskIdOf } from '../core/task-names.js';
-import type { Deferral } from '../types.js';
+import type { Deferral, TaskDeferredEvent } from '../types.js';
 
 /** The trace of one defer: the `traceparent` its Cloud Task carries (null: none) and its PRODUCER span, if any. */
 export interface DeferTrace {
@@ -85,4 +92,15 @@ export function endDeferTrace(trace: DeferTrace, deferral: Deferral | null, erro
     // a broken tracer must not fail a defer
   }
   Telemetry.end(span, error);
+}
+
+/** The `taskDeferred` event of a deferral whose Cloud Task carries `traceparent` (names its trace in `projectId`). */
+export function deferredEvent(projectId: string, deferral: Deferral, traceparent: string | null): TaskDeferredEvent {
+  const context = traceparent === null ? null : parseTraceparent(traceparent);
+  const labels = { [LABELS_FIELD]: { task: deferral.task, queue: deferral.queue } };
+  return {
+    ...deferral,
+    traceparent,
+    logFields: context ? { ...traceLogFields(projectId, context), ...labels } : labels,
+  };
 }

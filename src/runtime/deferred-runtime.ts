@@ -69,7 +69,7 @@ export class DeferredRuntime implements Deferred {
     private readonly registry: TaskRegistry,
   ) {
     this.namespaces = new NamespaceRegistry(() => this.config);
-    this.deferrer = new Deferrer(() => this.config, registry, this.namespaces);
+    this.deferrer = new Deferrer(() => this.config, registry, this.namespaces, this.events);
     registerRuntime(this, () => this.config, this.events);
   }
 
