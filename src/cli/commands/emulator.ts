@@ -92,7 +92,7 @@ const tasksCommand: CommandModule<object, TasksArgs> = {
         default: false,
         describe: 'print the endpoints as one JSON line instead of text',
       })
-      .example('$0 emulator tasks --port 8123 --auto-create-queues', 'on 8123, each queue made on first use')
+      .example('$0 emulator tasks --auto-create-queues', 'on 8123; a queue is made when a task first names it')
       .example('$0 emulator tasks --port 0 --json', 'on a free port; the endpoints as JSON')
       .check((argv) => {
         for (const flag of ['port', 'oidc-port'] as const) {
