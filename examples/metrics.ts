@@ -1,4 +1,4 @@
-// README example "Metrics": task outcomes and durations as OpenTelemetry metrics (Prometheus or Cloud Monitoring).
+// README example "Metrics": defers, task outcomes and durations as OpenTelemetry metrics (Prometheus or Cloud Monitoring).
 import { metrics } from '@opentelemetry/api';
 import type { Deferred } from 'cloud-deferred';
 
@@ -7,6 +7,8 @@ export function recordTaskMetrics(deferred: Deferred) {
   const runs = meter.createCounter('deferred_task_runs', { description: 'task runs by outcome' });
   const duration = meter.createHistogram('deferred_task_duration_ms', { unit: 'ms' });
   const reclaimed = meter.createCounter('deferred_sweep_deleted', { description: 'entities the sweeper deleted' });
+  const deferrals = meter.createCounter('deferred_tasks_deferred', { description: 'defers by task and status' });
+  deferred.on('taskDeferred', (event) => deferrals.add(1, { task: event.task, status: event.status }));
   for (const outcome of ['taskSucceeded', 'taskRetried', 'taskFailed'] as const) {
     deferred.on(outcome, (event) => {
       runs.add(1, { task: event.task, queue: event.queue, outcome });

@@ -187,6 +187,12 @@ describe('README examples', () => {
         ]);
         const durations = points('deferred_task_duration_ms').map((p) => (p.value as { count: number }).count);
         expect(durations.sort()).toEqual([1, 2]);
+        const deferred = points('deferred_tasks_deferred').map((p) => [
+          p.attributes.task,
+          p.attributes.status,
+          p.value,
+        ]);
+        expect(deferred).toEqual([['work', 'enqueued', 3]]);
       } finally {
         await provider.shutdown();
         metrics.disable();
