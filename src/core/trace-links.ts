@@ -1,8 +1,9 @@
 /**
  * Where one attempt's log lines and trace are found: the Cloud Logging query that selects them and the Google Cloud
- * console's pages for it (for the dashboard and the CLI; it imports nothing, so the production entry's chunks stay as
- * they are).
+ * console's pages for it (for the dashboard and the CLI; it imports nothing at run time, so the production entry's
+ * chunks stay as they are).
  */
+import type { AttemptRecord } from '../types.js';
 
 const CONSOLE = 'https://console.cloud.google.com';
 /** Slack around an attempt's run in its query's time window: the clocks of the instance and of Cloud Logging differ. */
@@ -35,8 +36,8 @@ function quoted(text: string): string {
  * The Cloud Logging query of one attempt's lines: its trace and span (the same for every attempt without
  * OpenTelemetry: the span the task carried), its task and attempt labels (which tell the attempts, and the hops of a
  * chain, apart), and a window around its run, so the query needs no time range of its own (`gcloud logging read`
- * looks back one day by default; records are kept seven). The trace is named in `projectId`, as the runtime names it
- * in its lines.
+ * looks back one day by default; failure records are kept seven days by default). The trace is named in
+ * `projectId`, as the runtime names it in its lines.
  *
  * @example
  * runLogQuery('my-shop', { task: 'sendReceipt', attempt: 2, at: new Date('2026-12-04T10:00:00Z'), traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' });
@@ -68,8 +69,17 @@ export function traceExplorerUrl(projectId: string, attempt: TracedAttempt): str
   return `${CONSOLE}/traces/list?tid=${encodeURIComponent(attempt.traceId)}&project=${encodeURIComponent(projectId)}`;
 }
 
-/** Where one attempt's lines and trace are, for a record's view (dashboard API, CLI JSON). */
-export function attemptLinks(projectId: string, attempt: TracedAttempt) {
+/**
+ * Where one recorded attempt of `task` has its lines and trace, for a record's view (dashboard API, CLI); null when
+ * the attempt had no trace.
+ */
+export function attemptLinks(
+  projectId: string,
+  task: string,
+  record: AttemptRecord,
+): { logQuery: string; logsUrl: string; traceUrl: string | null } | null {
+  if (!record.traceId) return null;
+  const attempt: TracedAttempt = { ...record, task, traceId: record.traceId };
   return {
     logQuery: runLogQuery(projectId, attempt),
     logsUrl: logsExplorerUrl(projectId, attempt),

@@ -107,7 +107,7 @@ export async function readFailed(ledger: FailureLedger, key: string, namespace: 
     history: record.history.map((a) => ({
       ...a,
       at: iso(a.at),
-      ...(a.traceId ? attemptLinks(projectId, { ...a, task: record.task, traceId: a.traceId }) : {}),
+      ...attemptLinks(projectId, record.task, a),
     })),
     args: 'error' in payload ? null : payload.args ? formatArgs(payload.args) : null,
     retried: record.retried ? { ...record.retried, at: iso(record.retried.at) } : null,

@@ -52,9 +52,14 @@ export class Deferrer {
   private reported(deferral: Promise<Deferral>, traceparent: string | null): Promise<Deferral> {
     if (!this.events.has('taskDeferred')) return deferral;
     return deferral.then((resolved) => {
-      this.events.emit('taskDeferred', deferredEvent(this.config.projectId, resolved, traceparent));
+      this.report(resolved, traceparent);
       return resolved;
     });
+  }
+
+  /** Emits the `taskDeferred` event of a deferral whose Cloud Task carries `traceparent`. */
+  private report(deferral: Deferral, traceparent: string | null): void {
+    this.events.emit('taskDeferred', deferredEvent(this.config.projectId, deferral, traceparent));
   }
 
   private get config(): ResolvedConfig {
@@ -541,9 +546,7 @@ export class Deferrer {
       const result = results[index]!;
       if (result.status === 'fulfilled') endDeferTrace(trace, result.deferral);
       else endDeferTrace(trace, null, result.error);
-      if (report && result.status === 'fulfilled') {
-        this.events.emit('taskDeferred', deferredEvent(this.config.projectId, result.deferral, trace.traceparent));
-      }
+      if (report && result.status === 'fulfilled') this.report(result.deferral, trace.traceparent);
     });
     return settle(results);
   }

@@ -487,9 +487,11 @@ export class TaskExecutor {
     return retryOrGiveUp(message, info);
   }
 
-  /** Ends a run: its span, its log line. */
-  /** `logged`: what the run's log line says about the delivery (an inline failure's line names its failure record). */
-  /** Returns the run's duration, which its line, its event and its history entry all give. */
+  /**
+   * Ends a run: its span, its log line, its event. `logged`: what the line says about the delivery (an inline
+   * failure's line names its failure record). Returns the run's duration, which its line, its event and its history
+   * entry all give.
+   */
   private endRun(run: Run, outcome: RunOutcome, error: unknown, startedMs: number, logged = run.info): number {
     const durationMs = Math.max(0, Date.now() - startedMs);
     if (run.span) endRunSpan(run.span, outcome, error);

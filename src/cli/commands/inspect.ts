@@ -9,7 +9,7 @@ import { formatDuration, parseDuration } from '../../util/duration.js';
 import { connect, withConnection, type Connection, type ConnectionArgs } from '../connection.js';
 import { oneLine, when } from '../render.js';
 import { COMMAND_SUMMARIES } from '../command-summaries.js';
-import { attemptLinks, runLogQuery } from '../../core/trace-links.js';
+import { attemptLinks } from '../../core/trace-links.js';
 
 /** Parsed flags of `inspect` and `failed show`. */
 export interface InspectArgs extends ConnectionArgs {
@@ -53,8 +53,8 @@ function historyLines(entity: TaskInspection['entity'], projectId: string): stri
         .map((line) => `        ${line.trim()}`);
       lines.push(...frames);
     }
-    if (h.traceId)
-      lines.push(`        logs: ${runLogQuery(projectId, { ...h, task: entity.task, traceId: h.traceId })}`);
+    const links = attemptLinks(projectId, entity.task, h);
+    if (links) lines.push(`        logs: ${links.logQuery}`);
   }
   if (history.some((h) => h.traceId)) {
     lines.push(`  (read them with: gcloud logging read '<query>' --project ${projectId}, or in the Logs Explorer)`);
@@ -76,9 +76,7 @@ async function printEntity(connection: Connection, found: TaskInspection, json: 
     const printable = payload && 'args' in payload ? { ...payload, args: undefined } : payload;
     const e = found.entity;
     // Each traced attempt with where its lines and trace are, as the dashboard's API gives them.
-    const history = e.history.map((h) =>
-      h.traceId ? { ...h, ...attemptLinks(connection.projectId, { ...h, task: e.task, traceId: h.traceId }) } : h,
-    );
+    const history = e.history.map((h) => ({ ...h, ...attemptLinks(connection.projectId, e.task, h) }));
     print(`${JSON.stringify({ ...found, entity: { ...e, history }, payload: printable })}\n`);
     return;
   }
